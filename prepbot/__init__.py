@@ -1,0 +1,3 @@
+"""prepbot: interview preparation from job postings, offline by default."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,3 @@
+from prepbot.cli import main
+
+main()

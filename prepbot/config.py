@@ -1,0 +1,103 @@
+"""One configuration for every command: defaults < config.toml < PREPBOT_* variables < command-line flags.
+
+The TOML file lives in the user's config dir (``platformdirs``), or wherever ``PREPBOT_CONFIG`` points.
+Keys are the field names below, e.g. ``backend = "openai-compatible"`` and ``base_url = "http://..."``.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Literal
+
+import platformdirs
+from pydantic import Field, SecretStr
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+APP_NAME = "prepbot"
+
+Backend = Literal["local", "openai", "openai-compatible"]
+
+
+def config_file() -> Path:
+    explicit = os.environ.get("PREPBOT_CONFIG")
+    if explicit:
+        return Path(explicit).expanduser()
+    return Path(platformdirs.user_config_dir(APP_NAME)) / "config.toml"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="PREPBOT_", extra="ignore", validate_default=True)
+
+    # Where postings, the vector store, sessions and the call log live.
+    home: Path = Field(default_factory=lambda: Path(platformdirs.user_data_dir(APP_NAME)))
+    # Assembled GGUF files are big and shared by every home, so they live in the cache dir.
+    models_dir: Path = Field(default_factory=lambda: Path(platformdirs.user_cache_dir(APP_NAME)) / "models")
+
+    # Vector store: embedded PersistentClient under home, or a chroma server ("http://host:port").
+    chroma_url: str | None = None
+    collection: str = "requirements"
+    # Embedder: "use" (Universal Sentence Encoder multilingual, bundled weights) or "openai:<model>".
+    embedder: str = "use"
+
+    # LLM backend.
+    backend: Backend = "local"
+    # local: "default" (1.5B), "fast" (0.5B) or a GGUF path; openai/compatible: the served model name.
+    model: str = "default"
+    base_url: str | None = None
+    api_key: SecretStr | None = None
+    threads: int | None = None  # None: chosen from the cores that are free (see llm.py)
+    n_ctx: int = 4096
+    timeout_s: float = 120.0
+    max_retries: int = 3
+    cache: bool = True
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls, toml_file=config_file()))
+
+    @property
+    def chroma_dir(self) -> Path:
+        return self.home / "chroma"
+
+    @property
+    def db_path(self) -> Path:
+        """SQLite file for postings, sessions and the LLM call log."""
+        return self.home / "prepbot.sqlite3"
+
+    def resolved_api_key(self) -> str | None:
+        if self.api_key is not None:
+            return self.api_key.get_secret_value()
+        return os.environ.get("OPENAI_API_KEY")
+
+    def with_overrides(self, **overrides: Any) -> "Settings":
+        """Command-line flags win over everything; None means "flag not given"."""
+        given = {k: v for k, v in overrides.items() if v is not None}
+        return self.model_copy(update=given) if given else self
+
+
+@lru_cache(maxsize=1)
+def _load() -> Settings:
+    return Settings()
+
+
+def get_settings(**overrides: Any) -> Settings:
+    return _load().with_overrides(**overrides)
+
+
+def reset_settings_cache() -> None:
+    """Tests and long-lived processes that change PREPBOT_* call this to re-read the environment."""
+    _load.cache_clear()
