@@ -1,0 +1,336 @@
+"""The requirement index: postings and their items in chromadb, searched by dense + BM25 fused by rank.
+
+Two collections hold everything, so an embedded store and a chroma server (``PREPBOT_CHROMA_URL``) behave
+the same: ``<collection>`` has one record per requirement item, ``<collection>-postings`` one per posting
+(its title embedded, for role matching). A posting record is written after its items, so a posting that is
+listed is always complete; items left without a posting record by a crash are swept on the next write.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from collections.abc import Callable, Iterable
+from typing import Any
+from urllib.parse import urlparse
+
+import bm25s
+from pydantic import BaseModel
+
+from prepbot.config import Settings
+from prepbot.embedders import Embedder, PrepbotEmbeddingFunction, get_embedder
+from prepbot.errors import PrepbotError
+from prepbot.postings import SECTIONS, Posting, Requirement
+
+RRF_K = 60
+EMBED_BATCH = 256
+
+
+class PostingSummary(BaseModel):
+    id: str
+    title: str
+    company: str | None
+    language: str
+    source: str
+    fingerprint: str
+    counts: dict[str, int]
+    ingested_at: float
+
+
+class SearchHit(BaseModel):
+    id: str
+    posting_id: str
+    section: str
+    group: str | None
+    text: str
+    title: str
+    score: float
+
+
+_CJK = r"\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7af"
+_TOKEN = re.compile(rf"[{_CJK}]+|[^\W{_CJK}_]+", re.UNICODE)
+_IS_CJK = re.compile(rf"[{_CJK}]")
+
+
+def bm25_tokens(text: str) -> list[str]:
+    """Latin words lower-cased; CJK runs as character bigrams, so that a Chinese
+    or Japanese query with no Latin terms still matches without a word segmenter."""
+    tokens: list[str] = []
+    for run in _TOKEN.findall(text.lower()):
+        if _IS_CJK.match(run):
+            # single characters (與, 的) match nearly everything; bigrams carry the meaning
+            tokens.extend([run] if len(run) == 1 else [run[i : i + 2] for i in range(len(run) - 1)])
+        else:
+            tokens.append(run)
+    return tokens
+
+
+def rrf_fuse(rankings: Iterable[list[str]], k: int = RRF_K) -> dict[str, float]:
+    scores: dict[str, float] = {}
+    for ranking in rankings:
+        for rank, doc_id in enumerate(ranking):
+            scores[doc_id] = scores.get(doc_id, 0.0) + 1.0 / (k + rank + 1)
+    return scores
+
+
+def _meta(value: Any) -> Any:
+    """chroma metadata takes no None: store an empty string and read it back as None."""
+    return "" if value is None else value
+
+
+def _unmeta(value: Any) -> Any:
+    return None if value == "" else value
+
+
+class RequirementIndex:
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self.client = self._connect(settings)
+        self.embedder: Embedder = get_embedder(
+            settings.embedder, base_url=settings.base_url, api_key=settings.resolved_api_key()
+        )
+        function = PrepbotEmbeddingFunction(settings.embedder)
+        try:
+            self.items = self.client.get_or_create_collection(
+                settings.collection, embedding_function=function, configuration={"hnsw": {"space": "cosine"}}
+            )
+            self.postings = self.client.get_or_create_collection(
+                f"{settings.collection}-postings",
+                embedding_function=function,
+                configuration={"hnsw": {"space": "cosine"}},
+            )
+        except Exception as exc:  # chroma raises many types for a corrupt or foreign store
+            raise PrepbotError(f"vector store {self.location} cannot be opened: {_reason(exc)}") from None
+
+    @property
+    def location(self) -> str:
+        return self.settings.chroma_url or str(self.settings.chroma_dir)
+
+    @staticmethod
+    def _connect(settings: Settings) -> Any:
+        import chromadb
+        from chromadb.config import Settings as ChromaSettings
+
+        chroma_settings = ChromaSettings(anonymized_telemetry=False)
+        try:
+            if settings.chroma_url:
+                url = urlparse(settings.chroma_url)
+                client = chromadb.HttpClient(
+                    host=url.hostname or "127.0.0.1",
+                    port=url.port or 8000,
+                    ssl=url.scheme == "https",
+                    settings=chroma_settings,
+                )
+                client.heartbeat()
+                return client
+            settings.chroma_dir.mkdir(parents=True, exist_ok=True)
+            return chromadb.PersistentClient(path=str(settings.chroma_dir), settings=chroma_settings)
+        except Exception as exc:
+            where = settings.chroma_url or settings.chroma_dir
+            raise PrepbotError(f"vector store {where} cannot be opened: {_reason(exc)}") from None
+
+    # --- writing ----------------------------------------------------------------------------------------
+
+    def add_posting(self, posting: Posting, on_items: Callable[[int], None] | None = None) -> None:
+        """Index one posting's items, then its record; on failure nothing of it stays."""
+        items = posting.requirements
+        try:
+            for start in range(0, len(items), EMBED_BATCH):
+                batch = items[start : start + EMBED_BATCH]
+                vectors = self.embedder.embed([item.text for item in batch])
+                self.items.upsert(
+                    ids=[item.id for item in batch],
+                    documents=[item.text for item in batch],
+                    embeddings=vectors,
+                    metadatas=[self._item_metadata(posting, item) for item in batch],
+                )
+                if on_items:
+                    on_items(len(batch))
+            self.postings.upsert(
+                ids=[posting.id],
+                documents=[posting.title],
+                embeddings=self.embedder.embed([posting.title]),
+                metadatas=[
+                    {
+                        "title": posting.title,
+                        "company": _meta(posting.company),
+                        "language": posting.language,
+                        "source": posting.source,
+                        "fingerprint": posting.fingerprint,
+                        "counts": json.dumps(posting.counts()),
+                        "ingested_at": time.time(),
+                    }
+                ],
+            )
+        except PrepbotError:
+            self._delete_items(posting.id)
+            raise
+        except Exception as exc:
+            self._delete_items(posting.id)
+            raise PrepbotError(f"could not index {posting.id} in {self.location}: {_reason(exc)}") from None
+
+    @staticmethod
+    def _item_metadata(posting: Posting, item: Requirement) -> dict[str, Any]:
+        return {
+            "posting_id": posting.id,
+            "section": item.section,
+            "n": item.n,
+            "group": _meta(item.group),
+            "language": posting.language,
+            "title": posting.title,
+            "company": _meta(posting.company),
+        }
+
+    def remove_posting(self, posting_id: str) -> bool:
+        existed = bool(self.postings.get(ids=[posting_id], include=[])["ids"])
+        self.postings.delete(ids=[posting_id])
+        self._delete_items(posting_id)
+        return existed
+
+    def _delete_items(self, posting_id: str) -> None:
+        self.items.delete(where={"posting_id": posting_id})
+
+    def sweep_orphans(self) -> int:
+        """Items whose posting record never got written (a crash mid-ingest)."""
+        known = set(self.postings.get(include=[])["ids"])
+        metas = self.items.get(include=["metadatas"])["metadatas"] or []
+        orphans = {meta["posting_id"] for meta in metas} - known
+        for posting_id in orphans:
+            self._delete_items(posting_id)
+        return len(orphans)
+
+    # --- reading ----------------------------------------------------------------------------------------
+
+    def list_postings(self, where: dict[str, Any] | None = None) -> list[PostingSummary]:
+        got = self.postings.get(where=where, include=["metadatas"])
+        summaries = [self._summary(pid, meta) for pid, meta in zip(got["ids"], got["metadatas"] or [])]
+        return sorted(summaries, key=lambda s: (s.ingested_at, s.id))
+
+    @staticmethod
+    def _summary(posting_id: str, meta: dict[str, Any]) -> PostingSummary:
+        return PostingSummary(
+            id=posting_id,
+            title=meta["title"],
+            company=_unmeta(meta.get("company")),
+            language=meta["language"],
+            source=meta["source"],
+            fingerprint=meta["fingerprint"],
+            counts=json.loads(meta["counts"]),
+            ingested_at=meta["ingested_at"],
+        )
+
+    def posting_summary(self, posting_id: str) -> PostingSummary | None:
+        got = self.postings.get(ids=[posting_id], include=["metadatas"])
+        return self._summary(got["ids"][0], got["metadatas"][0]) if got["ids"] else None
+
+    def get_posting(self, posting_id: str) -> Posting | None:
+        summary = self.posting_summary(posting_id)
+        if summary is None:
+            return None
+        got = self.items.get(where={"posting_id": posting_id}, include=["documents", "metadatas"])
+        requirements = [
+            self._requirement(rid, doc, meta)
+            for rid, doc, meta in zip(got["ids"], got["documents"] or [], got["metadatas"] or [])
+        ]
+        requirements.sort(key=lambda r: (SECTIONS.index(r.section), r.n))
+        return Posting(
+            id=summary.id,
+            title=summary.title,
+            company=summary.company,
+            language=summary.language,  # type: ignore[arg-type]
+            source=summary.source,
+            fingerprint=summary.fingerprint,
+            requirements=requirements,
+        )
+
+    @staticmethod
+    def _requirement(requirement_id: str, text: str, meta: dict[str, Any]) -> Requirement:
+        return Requirement(
+            id=requirement_id,
+            posting_id=meta["posting_id"],
+            section=meta["section"],
+            n=meta["n"],
+            group=_unmeta(meta.get("group")),
+            text=text,
+        )
+
+    def get_requirements(self, requirement_ids: list[str]) -> dict[str, Requirement]:
+        """The stored items for these IDs (unknown IDs are simply absent): the ground truth for citations."""
+        if not requirement_ids:
+            return {}
+        got = self.items.get(ids=list(dict.fromkeys(requirement_ids)), include=["documents", "metadatas"])
+        return {
+            rid: self._requirement(rid, doc, meta)
+            for rid, doc, meta in zip(got["ids"], got["documents"] or [], got["metadatas"] or [])
+        }
+
+    def search(
+        self, query: str, *, posting_id: str | None = None, section: str | None = None, k: int = 5
+    ) -> list[SearchHit]:
+        """Dense and BM25 rankings over the same filtered items, fused by reciprocal rank (k=60)."""
+        if not query.strip():
+            raise PrepbotError("the search query is empty")
+        where = _where(posting_id=posting_id, section=section)
+        candidates = self.items.get(where=where, include=["documents", "metadatas"])
+        ids: list[str] = candidates["ids"]
+        if not ids:
+            return []
+        depth = min(len(ids), max(k * 4, 20))
+        dense = self.items.query(
+            query_embeddings=self.embedder.embed([query]), n_results=depth, where=where, include=[]
+        )["ids"][0]
+        fused = rrf_fuse([dense, _bm25_ranking(query, ids, candidates["documents"] or [], depth)])
+        by_id = {rid: (doc, meta) for rid, doc, meta in zip(ids, candidates["documents"], candidates["metadatas"])}
+        ranked = sorted(fused.items(), key=lambda pair: -pair[1])[:k]
+        return [
+            SearchHit(
+                id=rid,
+                posting_id=by_id[rid][1]["posting_id"],
+                section=by_id[rid][1]["section"],
+                group=_unmeta(by_id[rid][1].get("group")),
+                text=by_id[rid][0],
+                title=by_id[rid][1]["title"],
+                score=round(score, 6),
+            )
+            for rid, score in ranked
+        ]
+
+    def match_titles(self, role: str, k: int = 5) -> list[tuple[PostingSummary, float]]:
+        """Postings whose title matches a role in any language (dense similarity on the embedded titles)."""
+        count = self.postings.count()
+        if count == 0:
+            return []
+        got = self.postings.query(
+            query_embeddings=self.embedder.embed([role]), n_results=min(k, count), include=["metadatas", "distances"]
+        )
+        return [
+            (self._summary(pid, meta), 1.0 - dist)
+            for pid, meta, dist in zip(got["ids"][0], got["metadatas"][0], got["distances"][0])
+        ]
+
+
+def _where(**filters: str | None) -> dict[str, Any] | None:
+    clauses = [{key: value} for key, value in filters.items() if value]
+    if not clauses:
+        return None
+    return clauses[0] if len(clauses) == 1 else {"$and": clauses}
+
+
+def _bm25_ranking(query: str, ids: list[str], documents: list[str], depth: int) -> list[str]:
+    query_tokens = bm25_tokens(query)
+    corpus = [bm25_tokens(doc) for doc in documents]
+    if not query_tokens or not any(corpus):
+        return []
+    retriever = bm25s.BM25()
+    retriever.index(corpus, show_progress=False)
+    known = [token for token in query_tokens if token in retriever.vocab_dict]
+    if not known:
+        return []
+    positions, scores = retriever.retrieve([known], k=min(depth, len(ids)), show_progress=False)
+    return [ids[pos] for pos, score in zip(positions[0], scores[0]) if score > 0]
+
+
+def _reason(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return f"{exc.__class__.__name__}: {text[0]}" if text else exc.__class__.__name__
