@@ -132,43 +132,48 @@ class RequirementIndex:
 
     # --- writing ----------------------------------------------------------------------------------------
 
-    def add_posting(self, posting: Posting, on_items: Callable[[int], None] | None = None) -> None:
-        """Index one posting's items, then its record; on failure nothing of it stays."""
-        items = posting.requirements
+    def add_postings(self, postings: list[Posting], on_items: Callable[[int], None] | None = None) -> None:
+        """Index postings: all their texts embedded in large batches (the embedder is the cost), then each
+        batch of items written, then the posting records. On failure none of these postings stays."""
+        items = [(posting, item) for posting in postings for item in posting.requirements]
         try:
+            title_vectors = self.embedder.embed([posting.title for posting in postings]) if postings else []
             for start in range(0, len(items), EMBED_BATCH):
                 batch = items[start : start + EMBED_BATCH]
-                vectors = self.embedder.embed([item.text for item in batch])
                 self.items.upsert(
-                    ids=[item.id for item in batch],
-                    documents=[item.text for item in batch],
-                    embeddings=vectors,
-                    metadatas=[self._item_metadata(posting, item) for item in batch],
+                    ids=[item.id for _, item in batch],
+                    documents=[item.text for _, item in batch],
+                    embeddings=self.embedder.embed([item.text for _, item in batch]),
+                    metadatas=[self._item_metadata(posting, item) for posting, item in batch],
                 )
                 if on_items:
                     on_items(len(batch))
-            self.postings.upsert(
-                ids=[posting.id],
-                documents=[posting.title],
-                embeddings=self.embedder.embed([posting.title]),
-                metadatas=[
-                    {
-                        "title": posting.title,
-                        "company": _meta(posting.company),
-                        "language": posting.language,
-                        "source": posting.source,
-                        "fingerprint": posting.fingerprint,
-                        "counts": json.dumps(posting.counts()),
-                        "ingested_at": time.time(),
-                    }
-                ],
-            )
-        except PrepbotError:
-            self._delete_items(posting.id)
-            raise
+            if postings:
+                self.postings.upsert(
+                    ids=[posting.id for posting in postings],
+                    documents=[posting.title for posting in postings],
+                    embeddings=title_vectors,
+                    metadatas=[self._posting_metadata(posting) for posting in postings],
+                )
         except Exception as exc:
-            self._delete_items(posting.id)
-            raise PrepbotError(f"could not index {posting.id} in {self.location}: {_reason(exc)}") from None
+            for posting in postings:
+                self._delete_items(posting.id)
+            if isinstance(exc, PrepbotError):
+                raise
+            raise PrepbotError(f"could not write to the vector store {self.location}: {_reason(exc)}") from None
+
+    @staticmethod
+    def _posting_metadata(posting: Posting) -> dict[str, Any]:
+        return {
+            "title": posting.title,
+            "company": _meta(posting.company),
+            "language": posting.language,
+            "source": posting.source,
+            "file": source_file(posting.source),
+            "fingerprint": posting.fingerprint,
+            "counts": json.dumps(posting.counts()),
+            "ingested_at": time.time(),
+        }
 
     @staticmethod
     def _item_metadata(posting: Posting, item: Requirement) -> dict[str, Any]:
@@ -308,6 +313,11 @@ class RequirementIndex:
             (self._summary(pid, meta), 1.0 - dist)
             for pid, meta, dist in zip(got["ids"][0], got["metadatas"][0], got["distances"][0])
         ]
+
+
+def source_file(source: str) -> str:
+    """A posting's source is its file, plus "#k" when the file holds several postings."""
+    return source.split("#", 1)[0]
 
 
 def _where(**filters: str | None) -> dict[str, Any] | None:

@@ -14,7 +14,7 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from prepbot.errors import PrepbotError
-from prepbot.index import RequirementIndex
+from prepbot.index import RequirementIndex, source_file
 from prepbot.postings import Posting, is_near_duplicate, parse_document
 from prepbot.readers import expand_paths, read_documents
 
@@ -52,72 +52,104 @@ class IngestReport(BaseModel):
 
 ProgressHook = Callable[[str, int], None]  # (event, amount): "file" once per file, "items" per batch indexed
 
+FLUSH_ITEMS = 1024  # embed and write in large batches: per-posting writes would cost more than the embedder
+
+
+class _Run:
+    """One ingest run: postings wait in a buffer and are indexed in large batches; the postings they
+    replace are removed only once their replacements are written, so a failed write loses nothing."""
+
+    def __init__(self, index: RequirementIndex, progress: ProgressHook | None):
+        self.index = index
+        self.progress = progress
+        self.report = IngestReport()
+        self.pending: list[Posting] = []
+        self.pending_outcomes: list[PostingOutcome] = []
+        self.pending_removals: list[str] = []  # postings replaced by an edited version
+        self.pending_stale: list[str] = []  # postings no longer in their file
+        self.this_run: list[Posting] = []
+
+    def ingest_file(self, path: Path) -> None:
+        parsed: list[Posting] = []
+        warnings: list[FileProblem] = []
+        for document in read_documents(path):
+            result = parse_document(document)
+            parsed.extend(result.postings)
+            warnings.extend(FileProblem(file=str(path), message=w) for w in result.warnings)
+        self.report.warnings.extend(warnings)
+        if not parsed:
+            raise PrepbotError(f"{path}: no posting found (no text items)")
+
+        before = {s.source: s for s in self.index.list_postings(where={"file": str(path.resolve())})}
+        kept: set[str] = set()
+        for posting in parsed:
+            existing = self.index.posting_summary(posting.id)
+            if existing is not None:
+                kept.add(posting.id)
+                if existing.source == posting.source:
+                    self.report.postings.append(_outcome(posting, "unchanged"))
+                else:
+                    self.report.postings.append(_outcome(posting, "duplicate", duplicate_of=existing.id))
+                continue
+            twin = self._indexed_twin(posting)
+            if twin is not None:
+                self.report.postings.append(_outcome(posting, "duplicate", duplicate_of=twin))
+                continue
+            previous = before.get(posting.source)
+            kept.add(posting.id)
+            if previous is not None and previous.id not in kept:
+                kept.add(previous.id)
+                self.pending_removals.append(previous.id)
+                self._queue(posting, _outcome(posting, "updated", replaced=[previous.id]))
+            else:
+                self._queue(posting, _outcome(posting, "added"))
+        self.pending_stale.extend(s.id for s in before.values() if s.id not in kept)
+        if sum(len(p.requirements) for p in self.pending) >= FLUSH_ITEMS:
+            self.flush()
+
+    def _queue(self, posting: Posting, outcome: PostingOutcome) -> None:
+        self.pending.append(posting)
+        self.pending_outcomes.append(outcome)
+        self.report.postings.append(outcome)
+        self.this_run.append(posting)
+
+    def _indexed_twin(self, posting: Posting) -> str | None:
+        """A near-duplicate already indexed: same items, other formatting."""
+        for other in self.this_run:
+            if is_near_duplicate(posting, other):
+                return other.id
+        same = self.index.list_postings(where={"fingerprint": posting.fingerprint})
+        return same[0].id if same else None
+
+    def flush(self) -> None:
+        on_items = (lambda n: self.progress("items", n)) if self.progress else None
+        try:
+            self.index.add_postings(self.pending, on_items)
+        except PrepbotError as exc:
+            files = sorted({source_file(p.source) for p in self.pending})
+            self.report.errors.extend(FileProblem(file=f, message=str(exc)) for f in files)
+            self.this_run = [p for p in self.this_run if p not in self.pending]
+            self.report.postings = [o for o in self.report.postings if o not in self.pending_outcomes]
+        else:
+            for posting_id in self.pending_removals + self.pending_stale:
+                self.index.remove_posting(posting_id)
+            self.report.removed.extend(self.pending_stale)
+        self.pending, self.pending_outcomes, self.pending_removals, self.pending_stale = [], [], [], []
+
 
 def ingest(paths: list[str], index: RequirementIndex, progress: ProgressHook | None = None) -> IngestReport:
     files = expand_paths(paths)
-    report = IngestReport()
+    run = _Run(index, progress)
     index.sweep_orphans()
     for path in files:
         try:
-            _ingest_file(path, index, report, progress)
+            run.ingest_file(path)
         except PrepbotError as exc:
-            report.errors.append(FileProblem(file=str(path), message=str(exc)))
+            run.report.errors.append(FileProblem(file=str(path), message=str(exc)))
         if progress:
             progress("file", 1)
-    return report
-
-
-def _ingest_file(path: Path, index: RequirementIndex, report: IngestReport, progress: ProgressHook | None) -> None:
-    parsed: list[Posting] = []
-    for document in read_documents(path):
-        result = parse_document(document)
-        parsed.extend(result.postings)
-        report.warnings.extend(FileProblem(file=str(path), message=w) for w in result.warnings)
-    if not parsed:
-        raise PrepbotError(f"{path}: no posting found (no text items)")
-
-    before = {s.source: s for s in index.list_postings() if _same_file(s.source, path)}
-    kept: set[str] = set()
-    indexed: list[Posting] = []
-    on_items = (lambda n: progress("items", n)) if progress else None
-    for posting in parsed:
-        existing = index.posting_summary(posting.id)
-        if existing is not None:
-            kept.add(posting.id)
-            outcome = "unchanged" if existing.source == posting.source else "duplicate"
-            report.postings.append(_outcome(posting, outcome, duplicate_of=existing.id if outcome == "duplicate" else None))
-            continue
-        twin = _indexed_twin(posting, indexed, index)
-        if twin is not None:
-            report.postings.append(_outcome(posting, "duplicate", duplicate_of=twin))
-            continue
-        previous = before.get(posting.source)
-        index.add_posting(posting, on_items)
-        indexed.append(posting)
-        kept.add(posting.id)
-        if previous is not None and previous.id not in kept:
-            index.remove_posting(previous.id)
-            kept.add(previous.id)
-            report.postings.append(_outcome(posting, "updated", replaced=[previous.id]))
-        else:
-            report.postings.append(_outcome(posting, "added"))
-    for stale in before.values():
-        if stale.id not in kept:
-            index.remove_posting(stale.id)
-            report.removed.append(stale.id)
-
-
-def _indexed_twin(posting: Posting, this_run: list[Posting], index: RequirementIndex) -> str | None:
-    """A near-duplicate already indexed: same items, other formatting (equal fingerprints or close item sets)."""
-    for other in this_run:
-        if is_near_duplicate(posting, other):
-            return other.id
-    same = index.list_postings(where={"fingerprint": posting.fingerprint})
-    return same[0].id if same else None
-
-
-def _same_file(source: str, path: Path) -> bool:
-    return source.split("#", 1)[0] == str(path.resolve())
+    run.flush()
+    return run.report
 
 
 def _outcome(posting: Posting, outcome: Outcome, **extra: object) -> PostingOutcome:

@@ -65,8 +65,10 @@ def postings_table(out: Console, summaries: list[PostingSummary]) -> None:
         out.print("no postings yet: `prepbot ingest seeds/`")
         return
     table = Table()
-    for column in ("id", "title", "company", "lang", "req", "resp", "plus", "other"):
-        table.add_column(column, overflow="fold")
+    table.add_column("id", no_wrap=True)
+    table.add_column("title", overflow="fold", ratio=1)
+    for column in ("company", "lang", "req", "resp", "plus", "other"):
+        table.add_column(column)
     for s in summaries:
         c = s.counts
         other = sum(n for k, n in c.items() if k not in ("requirement", "responsibility", "nice_to_have"))

@@ -64,8 +64,7 @@ JAPANESE_BACKEND = make_posting(
 @pytest.fixture(scope="module")
 def index(tmp_path_factory) -> RequirementIndex:
     index = RequirementIndex(Settings(home=tmp_path_factory.mktemp("home")))
-    for posting in (DATA_ENGINEER, CHINESE_ML, JAPANESE_BACKEND):
-        index.add_posting(posting)
+    index.add_postings([DATA_ENGINEER, CHINESE_ML, JAPANESE_BACKEND])
     return index
 
 
@@ -116,7 +115,7 @@ def test_match_titles_in_any_language(index):
 
 def test_remove_posting_deletes_items(tmp_path):
     index = RequirementIndex(Settings(home=tmp_path))
-    index.add_posting(JAPANESE_BACKEND)
+    index.add_postings([JAPANESE_BACKEND])
     assert index.remove_posting(JAPANESE_BACKEND.id)
     assert index.list_postings() == []
     assert index.items.count() == 0
@@ -125,7 +124,7 @@ def test_remove_posting_deletes_items(tmp_path):
 
 def test_items_without_posting_record_are_swept(tmp_path):
     index = RequirementIndex(Settings(home=tmp_path))
-    index.add_posting(JAPANESE_BACKEND)
+    index.add_postings([JAPANESE_BACKEND])
     index.postings.delete(ids=[JAPANESE_BACKEND.id])  # as if the process died between the two writes
     assert index.sweep_orphans() == 1
     assert index.items.count() == 0
