@@ -15,7 +15,7 @@ from pydantic import BaseModel, Field
 
 from prepbot.errors import PrepbotError
 from prepbot.index import RequirementIndex, source_file
-from prepbot.postings import Posting, is_near_duplicate, parse_document
+from prepbot.postings import NEAR_DUPLICATE_JACCARD, Posting, parse_document
 from prepbot.readers import expand_paths, read_documents
 
 Outcome = Literal["added", "updated", "unchanged", "duplicate"]
@@ -67,7 +67,7 @@ class _Run:
         self.pending_outcomes: list[PostingOutcome] = []
         self.pending_removals: list[str] = []  # postings replaced by an edited version
         self.pending_stale: list[str] = []  # postings no longer in their file
-        self.this_run: list[Posting] = []
+        self.seen = _SeenPostings()
 
     def ingest_file(self, path: Path) -> None:
         parsed: list[Posting] = []
@@ -111,13 +111,13 @@ class _Run:
         self.pending.append(posting)
         self.pending_outcomes.append(outcome)
         self.report.postings.append(outcome)
-        self.this_run.append(posting)
+        self.seen.add(posting)
 
     def _indexed_twin(self, posting: Posting) -> str | None:
         """A near-duplicate already indexed: same items, other formatting."""
-        for other in self.this_run:
-            if is_near_duplicate(posting, other):
-                return other.id
+        twin = self.seen.twin_of(posting)
+        if twin is not None:
+            return twin
         same = self.index.list_postings(where={"fingerprint": posting.fingerprint})
         return same[0].id if same else None
 
@@ -128,13 +128,47 @@ class _Run:
         except PrepbotError as exc:
             files = sorted({source_file(p.source) for p in self.pending})
             self.report.errors.extend(FileProblem(file=f, message=str(exc)) for f in files)
-            self.this_run = [p for p in self.this_run if p not in self.pending]
+            for posting in self.pending:
+                self.seen.discard(posting)
             self.report.postings = [o for o in self.report.postings if o not in self.pending_outcomes]
         else:
             for posting_id in self.pending_removals + self.pending_stale:
                 self.index.remove_posting(posting_id)
             self.report.removed.extend(self.pending_stale)
         self.pending, self.pending_outcomes, self.pending_removals, self.pending_stale = [], [], [], []
+
+
+class _SeenPostings:
+    """Postings of this run, found again by shared items: comparing each new posting with every earlier
+    one would make a large ingest quadratic."""
+
+    def __init__(self) -> None:
+        self.keys: dict[str, frozenset[str]] = {}
+        self.by_key: dict[str, set[str]] = {}
+        self.by_fingerprint: dict[str, str] = {}
+
+    def add(self, posting: Posting) -> None:
+        self.by_fingerprint.setdefault(posting.fingerprint, posting.id)
+        self.keys[posting.id] = keys = posting.item_keys()
+        for key in keys:
+            self.by_key.setdefault(key, set()).add(posting.id)
+
+    def discard(self, posting: Posting) -> None:
+        if self.by_fingerprint.get(posting.fingerprint) == posting.id:
+            del self.by_fingerprint[posting.fingerprint]
+        for key in self.keys.pop(posting.id, frozenset()):
+            self.by_key[key].discard(posting.id)
+
+    def twin_of(self, posting: Posting) -> str | None:
+        if posting.fingerprint in self.by_fingerprint:
+            return self.by_fingerprint[posting.fingerprint]
+        keys = posting.item_keys()
+        candidates = set().union(*(self.by_key.get(key, set()) for key in keys)) if keys else set()
+        for other in sorted(candidates):
+            other_keys = self.keys[other]
+            if len(keys & other_keys) / len(keys | other_keys) >= NEAR_DUPLICATE_JACCARD:
+                return other
+        return None
 
 
 def ingest(paths: list[str], index: RequirementIndex, progress: ProgressHook | None = None) -> IngestReport:

@@ -1,0 +1,337 @@
+"""Reading posting files into plain-text documents: formats, encodings, and refusing what is not text.
+
+Every format ends up as text the posting parser reads as Markdown-ish lines: HTML headings become ``#``
+lines and list items ``-`` lines, JSON fields become a document each. Anything the user can fix (a missing,
+empty, binary or oversized file) raises a one-line ``PrepbotError`` that names the file.
+"""
+
+from __future__ import annotations
+
+import codecs
+import glob
+import json
+import re
+from html.parser import HTMLParser
+from io import BytesIO
+from pathlib import Path
+from typing import Any
+
+import charset_normalizer
+import yaml
+from pydantic import BaseModel
+
+from prepbot.errors import PrepbotError
+
+MAX_FILE_BYTES = 20 * 1024 * 1024  # postings are a few KB; anything this big is a mistake, not a posting
+
+TEXT_SUFFIXES = (".md", ".markdown", ".txt", ".text")
+HTML_SUFFIXES = (".html", ".htm")
+JSON_SUFFIXES = (".json",)
+JSONL_SUFFIXES = (".jsonl", ".ndjson")
+PDF_SUFFIXES = (".pdf",)
+SUPPORTED_SUFFIXES = TEXT_SUFFIXES + HTML_SUFFIXES + JSON_SUFFIXES + JSONL_SUFFIXES + PDF_SUFFIXES
+
+# Longest first: a UTF-32-LE BOM starts with the UTF-16-LE one.
+_BOMS = (
+    (codecs.BOM_UTF32_LE, "utf-32"),
+    (codecs.BOM_UTF32_BE, "utf-32"),
+    (codecs.BOM_UTF8, "utf-8-sig"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
+# C0 controls other than tab, newline, form feed and carriage return: text files do not contain them.
+_CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b\x0e-\x1f]")
+_FRONT_MATTER = re.compile(r"\A---[ \t]*\n(.*?\n)---[ \t]*(?:\n|\Z)", re.DOTALL)
+_LOOKS_LIKE_HTML = re.compile(r"<(?:p|br|ul|ol|li|div|h[1-6]|strong|b)\b[^>]*>", re.IGNORECASE)
+_GLOB_CHARS = re.compile(r"[*?[]")
+
+
+class Document(BaseModel):
+    """The text of one posting file, or of one posting record in a JSON file."""
+
+    source: str  # absolute path; JSON arrays and JSONL files add "#<k>" (k from 1) per record
+    text: str
+    title: str | None = None  # only when the format states it (a JSON field, Markdown front matter)
+    company: str | None = None
+
+
+def read_documents(path: Path) -> list[Document]:
+    """The documents in one file (a folder: in every supported file below it)."""
+    path = Path(path).expanduser()
+    if path.is_dir():
+        return [doc for file in expand_paths([str(path)]) for doc in read_documents(file)]
+    if not path.exists():
+        raise PrepbotError(f"{path}: no such file")
+    path = path.resolve()
+    data = _read_bytes(path)
+    suffix = path.suffix.lower()
+    if suffix in PDF_SUFFIXES:
+        return [_document(path, str(path), _pdf_text(path, data))]
+    if suffix in SUPPORTED_SUFFIXES:
+        text = _decode(data, path)
+    else:
+        text = _decode_clean(data, path)
+    if suffix in JSON_SUFFIXES:
+        return _json_documents(path, text)
+    if suffix in JSONL_SUFFIXES:
+        return _jsonl_documents(path, text)
+    if suffix in HTML_SUFFIXES:
+        return [_document(path, str(path), html_to_text(text))]
+    return [_markdown_document(path, text)]
+
+
+def expand_paths(paths: list[str]) -> list[Path]:
+    """Files as given, folders searched recursively for supported files, globs expanded; each file once."""
+    found: list[Path] = []
+    for raw in paths:
+        pattern = str(Path(raw).expanduser())
+        if _GLOB_CHARS.search(pattern):
+            matches = sorted(Path(p) for p in glob.glob(pattern, recursive=True))
+            if not matches:
+                raise PrepbotError(f"{raw}: no files match")
+        else:
+            matches = [Path(pattern)]
+        for match in matches:
+            if match.is_dir():
+                found.extend(_supported_files(match))
+            elif match.exists():
+                found.append(match.resolve())
+            else:
+                raise PrepbotError(f"{raw}: no such file or folder")
+    return list(dict.fromkeys(found))
+
+
+def _supported_files(folder: Path) -> list[Path]:
+    files = sorted(
+        p.resolve()
+        for p in folder.rglob("*")
+        if p.is_file()
+        and p.suffix.lower() in SUPPORTED_SUFFIXES
+        and not any(part.startswith(".") for part in p.relative_to(folder).parts)
+    )
+    if not files:
+        raise PrepbotError(f"{folder}: no posting files ({' '.join(SUPPORTED_SUFFIXES)}) in this folder")
+    return files
+
+
+def _read_bytes(path: Path) -> bytes:
+    # The size check comes from stat(), so a huge file is refused without reading it.
+    size = path.stat().st_size
+    if size == 0:
+        raise PrepbotError(f"{path}: empty file")
+    if size > MAX_FILE_BYTES:
+        raise PrepbotError(f"{path}: too large ({size / 2**20:.1f} MB; the limit is {MAX_FILE_BYTES / 2**20:.0f} MB)")
+    return path.read_bytes()
+
+
+def _decode(data: bytes, path: Path) -> str:
+    """Text from bytes: a BOM decides, then strict UTF-8, then charset-normalizer's best guess
+    (which tells Big5, GB18030 and Shift-JIS apart well on posting-sized text)."""
+    text = _decode_declared(data)
+    if text is None:
+        if b"\x00" in data:
+            raise PrepbotError(f"{path}: binary file (NUL bytes), not text")
+        best = charset_normalizer.from_bytes(data).best()
+        if best is None:
+            raise PrepbotError(f"{path}: binary file or unknown encoding, not text")
+        text = str(best)
+    return _checked_text(text, path)
+
+
+def _decode_clean(data: bytes, path: Path) -> str:
+    """An unknown extension is read only if it is plainly text: a BOM or valid UTF-8, no control bytes."""
+    text = _decode_declared(data)
+    if text is None or _CONTROL_CHARS.search(text):
+        raise PrepbotError(f"{path}: unsupported file type {path.suffix or '(no extension)'!r}")
+    return _checked_text(text, path)
+
+
+def _decode_declared(data: bytes) -> str | None:
+    """Decoded by its BOM or as strict UTF-8; None when neither applies."""
+    for bom, encoding in _BOMS:
+        if data.startswith(bom):
+            try:
+                return data.decode(encoding)
+            except UnicodeDecodeError:
+                return None
+    if b"\x00" in data:
+        return None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+
+
+def _checked_text(text: str, path: Path) -> str:
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    if _CONTROL_CHARS.search(text):
+        raise PrepbotError(f"{path}: binary file (control bytes), not text")
+    if not text.strip():
+        raise PrepbotError(f"{path}: no text in file")
+    return text
+
+
+def _document(path: Path, source: str, text: str, title: Any = None, company: Any = None) -> Document:
+    if not text.strip():
+        raise PrepbotError(f"{path}: no text in file")
+    return Document(source=source, text=text, title=_field(title), company=_field(company))
+
+
+def _field(value: Any) -> str | None:
+    """A title or company field: a non-empty string, else absent (a number or a list is not a name)."""
+    return value.strip() if isinstance(value, str) and value.strip() else None
+
+
+def _markdown_document(path: Path, text: str) -> Document:
+    """Markdown and plain text; YAML front matter is dropped, its title and company kept."""
+    meta, text = _front_matter(text)
+    return _document(path, str(path), text, meta.get("title"), meta.get("company"))
+
+
+def _front_matter(text: str) -> tuple[dict[str, Any], str]:
+    """Front matter's fields and the text after it; a leading ``---`` rule that is not YAML fields stays text."""
+    match = _FRONT_MATTER.match(text)
+    if match:
+        try:
+            meta = yaml.safe_load(match.group(1))
+        except yaml.YAMLError:
+            meta = None
+        if isinstance(meta, dict):
+            return meta, text[match.end() :]
+    return {}, text
+
+
+def _json_documents(path: Path, text: str) -> list[Document]:
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise PrepbotError(f"{path}: not valid JSON (line {exc.lineno}, column {exc.colno})") from None
+    if isinstance(data, dict):
+        return [_record_document(path, str(path), data, "the top-level object")]
+    if isinstance(data, list) and data:
+        return [_record_document(path, f"{path}#{k}", record, f"record {k}") for k, record in enumerate(data, 1)]
+    raise PrepbotError(f"{path}: expected a posting object or a non-empty array of posting objects")
+
+
+def _jsonl_documents(path: Path, text: str) -> list[Document]:
+    lines = [(n, line) for n, line in enumerate(text.splitlines(), 1) if line.strip()]
+    documents = []
+    for k, (lineno, line) in enumerate(lines, 1):
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError:
+            raise PrepbotError(f"{path}: line {lineno} is not valid JSON") from None
+        documents.append(_record_document(path, f"{path}#{k}", record, f"line {lineno}"))
+    return documents
+
+
+def _record_document(path: Path, source: str, record: Any, where: str) -> Document:
+    """One posting record: ``title``, ``company``, and the text in ``description`` or ``text``
+    (job-board exports often hold HTML there, which is converted like an HTML file)."""
+    if not isinstance(record, dict):
+        raise PrepbotError(f"{path}: {where} is not a JSON object")
+    body = _field(record.get("description")) or _field(record.get("text"))
+    if body is None:
+        raise PrepbotError(f"{path}: {where} has no 'description' or 'text' field")
+    if _LOOKS_LIKE_HTML.search(body):
+        body = html_to_text(body)
+    return _document(path, source, body, record.get("title"), record.get("company"))
+
+
+def _pdf_text(path: Path, data: bytes) -> str:
+    from pypdf import PdfReader  # imported here: only PDF files pay for it
+
+    try:
+        reader = PdfReader(BytesIO(data))
+        encrypted = reader.is_encrypted
+        text = "" if encrypted else "\n\n".join(page.extract_text() or "" for page in reader.pages)
+    except Exception as exc:  # a damaged PDF fails inside pypdf with many exception types
+        raise PrepbotError(f"{path}: not a readable PDF ({type(exc).__name__}: {exc})") from None
+    if encrypted:
+        raise PrepbotError(f"{path}: encrypted PDF; save an unencrypted copy")
+    if not text.strip():
+        raise PrepbotError(f"{path}: the PDF has no text layer (a scan?); paste its text into a .txt file")
+    return text
+
+
+def html_to_text(html: str) -> str:
+    """Visible text of an HTML page with its structure kept as Markdown: headings as ``#`` lines, list
+    items as ``-`` lines (indented by nesting), bold as ``**``, blocks separated by blank lines."""
+    parser = _HTMLText()
+    parser.feed(html)
+    parser.close()
+    return parser.text()
+
+
+class _HTMLText(HTMLParser):
+    _SKIPPED = {"script", "style", "noscript", "template", "head", "svg", "nav", "aside"}  # not posting text
+    _BLOCKS = {"p", "div", "section", "article", "header", "footer", "main", "table", "tr", "blockquote",
+               "pre", "hr", "dl", "dt", "dd"}  # fmt: skip
+    _LISTS = {"ul", "ol"}
+    _HEADINGS = {"h1": 1, "h2": 2, "h3": 3, "h4": 4, "h5": 5, "h6": 6}
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.lines: list[str] = []
+        self.current = ""
+        self.skipping = 0
+        self.list_depth = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in self._SKIPPED:
+            self.skipping += 1
+        elif tag in self._HEADINGS:
+            self._paragraph()
+            self.current = "#" * self._HEADINGS[tag] + " "
+        elif tag == "li":
+            self._line()
+            self.current = "  " * max(self.list_depth - 1, 0) + "- "
+        elif tag in ("b", "strong"):
+            self.current += "**"
+        elif tag == "br":
+            self._line()
+        elif tag in self._LISTS:
+            self._list_edge()
+            self.list_depth += 1
+        elif tag in self._BLOCKS:
+            self._paragraph()
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in self._SKIPPED:
+            self.skipping = max(self.skipping - 1, 0)
+        elif tag in ("b", "strong"):
+            self.current += "**"
+        elif tag == "li":
+            self._line()
+        elif tag in self._LISTS:
+            self.list_depth = max(self.list_depth - 1, 0)
+            self._list_edge()
+        elif tag in self._HEADINGS or tag in self._BLOCKS:
+            self._paragraph()
+
+    def handle_data(self, data: str) -> None:
+        if not self.skipping:
+            self.current += re.sub(r"\s+", " ", data)
+
+    def _line(self) -> None:
+        line = self.current.rstrip()
+        if not line.strip(" -#*"):
+            return  # only a "- ", "## " or "**" so far (as in <li><p>...): keep it for the text to come
+        self.lines.append(line)
+        self.current = ""
+
+    def _list_edge(self) -> None:
+        # A list nested in an item belongs to that item's list: no paragraph break around it.
+        if self.list_depth:
+            self._line()
+        else:
+            self._paragraph()
+
+    def _paragraph(self) -> None:
+        self._line()
+        if self.lines and self.lines[-1]:
+            self.lines.append("")
+
+    def text(self) -> str:
+        self._line()
+        return "\n".join(self.lines).strip() + "\n"
