@@ -177,7 +177,8 @@ def _parse_posting(
         items = [_Item("other", item.group, item.text) for item in items]
         warnings.append(f"no recognisable sections in {source}; indexed {len(items)} paragraphs as 'other'")
     fingerprint = _fingerprint(items)
-    company = company or find_company("\n".join(lines))
+    about = [item.text for item in items if item.section == "about"]
+    company = company or find_company("\n".join(lines), about)
     posting_id = f"{_slug(company, title)}-{fingerprint[:4]}"
     numbers: Counter[str] = Counter()
     requirements = []
@@ -206,13 +207,18 @@ def _parse_posting(
 
 
 def _take_title_headings(lines: list[str]) -> tuple[str | None, list[str]]:
-    """The title from the # or bold headings that open a block (the last, most specific one), and the rest."""
+    """The title from the # or bold headings that open a block (the last, most specific one), and the rest.
+    After the first, a heading as deep as the block's section headings is a section of its own, not a title:
+    an intro heading the keywords do not know ("## 職缺說明" beside "## 工作內容") must not replace "# Title"."""
+    section_depth = min((len(m[1]) for line in lines if (m := _ATX.match(line)) and _classify(m[2])), default=None)
     title, rest = None, lines
     for i, line in enumerate(lines):
         if not line.strip():
             continue
         heading = _heading(line)
         if heading is None or heading.section is not None or not (_ATX.match(line) or _BOLD_LINE.match(line)):
+            break
+        if title is not None and heading.depth and section_depth and heading.depth >= section_depth:
             break
         title, rest = heading.text, lines[i + 1 :]
     return title, rest
@@ -253,7 +259,7 @@ _SECTION_KEYWORDS: dict[Section, tuple[str, ...]] = {
     "about": (
         "about", "what to expect", "who we are", "overview", "introduction", "our company",
         "關於", "关于", "会社概要", "会社紹介", "公司介紹", "公司介绍", "公司簡介", "公司简介", "企業概要",
-        "募集背景", "團隊介紹", "团队介绍",
+        "募集背景", "團隊介紹", "团队介绍", "職缺說明", "职缺说明", "ポジション概要",
     ),
     "responsibility": (
         "responsibilit", "what you will be doing", "what you'll be doing", "what you will do", "what you'll do",
@@ -542,7 +548,9 @@ _SIMPLIFIED = frozenset(pair[1] for pair in _HANT_HANS)
 _KANA = re.compile(r"[\u3041-\u3096\u30a1-\u30fa]")  # not ・ or ー, which Chinese text borrows
 _HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 _LATIN_WORD = re.compile(r"[A-Za-z]+")
-_JAPANESE_KANA_SHARE = 0.05  # Japanese prose is a third or more kana; Chinese has none
+# Japanese prose is a third or more kana, Chinese has none; a Chinese posting quoting a Japanese line (an
+# injected instruction, a product name) stays well below this share of its whole text.
+_JAPANESE_KANA_SHARE = 0.15
 
 
 def detect_language(text: str) -> Language:
@@ -560,8 +568,8 @@ def detect_language(text: str) -> Language:
     return "zh-Hans" if simplified > traditional else "zh-Hant"
 
 
-# A company name as written in English: words with a capital letter ("iKala", "ACME Corp").
-_NAME = r"([a-z0-9]*[A-Z][\w&.-]*(?:[ \t]+[A-Z][\w&.-]*){0,3})"
+# A company name as written in English: words with a capital letter ("iKala", "ACME Corp", "Harbor & Finch").
+_NAME = r"([a-z0-9]*[A-Z][\w&.-]*(?:[ \t]+(?:&[ \t]+)?[A-Z][\w&.-]*){0,3})"
 _COMPANY_PATTERNS = [
     re.compile(r"(?:公司|公司名稱|公司名称|企業名|会社名)\s*[:：]\s*([^\s，,。；;、]+)"),
     # 株式会社 then katakana, kanji or Latin, up to the particle or punctuation that ends the name; a name
@@ -573,6 +581,16 @@ _COMPANY_PATTERNS = [
     re.compile(rf"\b{_NAME} is hiring\b"),
     re.compile(rf"^\W*About {_NAME}\W*$", re.MULTILINE),
 ]
+# An about paragraph that opens by saying what a named business is or does ("Northwind Ledger builds ...",
+# "雲杉數位是一家..."): there the subject is the employer. Only the opening words count, and only in about
+# prose, where a requirement line such as "Python is a must" cannot be. 一家/一間 are the measure words for a
+# business; a pronoun subject (我們是一家..., "We are a ...") names nobody.
+_INTRODUCTION_PATTERNS = [
+    re.compile(
+        rf"^{_NAME} (?:is|was|builds|develops|makes|provides|offers|operates|runs|sells|serves|helps|powers)\b"
+    ),
+    re.compile(r"^(?![我本這这該该此])([\u4e00-\u9fffA-Za-z0-9&·・]{2,20}?)是一[家間间]"),
+]
 _POSSESSIVE = re.compile(r"\b([A-Z]{2,}|[a-z]+[A-Z]\w*)['’]s\b")
 # Words with capitals that follow "About", "at" or "'s" without being companies.
 _NOT_COMPANIES = frozenset(
@@ -581,11 +599,14 @@ _NOT_COMPANIES = frozenset(
 )
 
 
-def find_company(text: str) -> str | None:
-    """The company a posting names about itself ("Here at iKala", "TSMC's", "公司：X", "株式会社X"), or
-    None: a company is never guessed. A possessive counts only for a name the text repeats."""
-    for pattern in _COMPANY_PATTERNS:
-        for match in pattern.finditer(text):
+def find_company(text: str, about: Iterable[str] = ()) -> str | None:
+    """The company a posting names about itself ("Here at iKala", "TSMC's", "公司：X", "株式会社X", an about
+    paragraph opening "X is ..."), or None: a company is never guessed. A possessive counts only for a name
+    the text repeats."""
+    searches = [(pattern, text) for pattern in _COMPANY_PATTERNS]
+    searches += [(pattern, paragraph) for pattern in _INTRODUCTION_PATTERNS for paragraph in about]
+    for pattern, searched in searches:
+        for match in pattern.finditer(searched):
             name = match[1].rstrip(".-")
             if name and name.split()[0] not in _NOT_COMPANIES:
                 return name
