@@ -1,0 +1,389 @@
+"""Eval reports from an ``EvalReport``: a rich table for the terminal, and JSON, Markdown or a self-contained HTML
+page (inline CSS and SVG, no script, nothing fetched) written to a file.
+
+JSON is the full report (run metadata, config, per-case results, aggregates) and what ``--baseline`` reads;
+the other formats are for people and show the same aggregates, the gate, and each failing case's expected
+and actual result.
+"""
+
+from __future__ import annotations
+
+import json
+from html import escape as html_escape
+from pathlib import Path
+from typing import Any
+
+import jinja2
+from markupsafe import Markup
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from prepbot.errors import UsageError
+from prepbot.evals import CaseResult, EvalReport, Gate, SuiteInfo, SuiteRun
+
+FORMATS = (".json", ".md", ".html")
+
+
+def write_report(report: EvalReport, path: Path) -> None:
+    """The report in the format its suffix names."""
+    path = Path(path)
+    writers = {".json": to_json, ".md": to_markdown, ".html": to_html}
+    writer = writers.get(path.suffix.lower())
+    if writer is None:
+        raise UsageError(f"--out {path}: the report format is chosen by the suffix: {', '.join(FORMATS)}")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(writer(report), encoding="utf-8")
+
+
+def to_json(report: EvalReport) -> str:
+    return report.model_dump_json(indent=2) + "\n"
+
+
+# --- shared helpers ----------------------------------------------------------------------------------------
+
+
+def fmt(value: float | None) -> str:
+    if value is None:
+        return "—"
+    if value == int(value) and abs(value) >= 10:
+        return f"{int(value):,}"
+    return f"{value:.3f}"
+
+
+def run_label(run: SuiteRun) -> str:
+    """Deterministic suites run once; LLM suites once per variant x backend."""
+    if run.backend is None:
+        return "all cases"
+    return f"{run.variant or 'default prompts'} · {run.backend}"
+
+
+def arrow(info: SuiteInfo, metric: str) -> str:
+    higher = next(m.higher_is_better for m in info.metrics if m.name == metric)
+    return "↑" if higher else "↓"
+
+
+def _regressed(gate: Gate) -> set[tuple[str, str | None, str | None, str]]:
+    return {(r.suite, r.variant, r.backend, r.metric) for r in gate.regressions}
+
+
+def _slice_rows(run: SuiteRun) -> list[tuple[str, int, dict[str, float | None]]]:
+    """(label, number of cases, metrics) for each slice of a run, e.g. ("lang=ja", 27, {...})."""
+    rows = []
+    for key, groups in run.slices.items():
+        for value, values in groups.items():
+            count = sum(1 for case in run.cases if case.slices.get(key) == value)
+            rows.append((f"{key}={value}", count, values))
+    return rows
+
+
+def _case_label(case: CaseResult) -> str:
+    return f"{case.id} #{case.repeat + 1}" if case.repeat else case.id
+
+
+def _compact(data: Any) -> str:
+    return json.dumps(data, ensure_ascii=False, separators=(", ", ": "))
+
+
+def _runs_by_suite(report: EvalReport) -> dict[str, list[SuiteRun]]:
+    by_suite: dict[str, list[SuiteRun]] = {}
+    for run in report.runs:
+        by_suite.setdefault(run.suite, []).append(run)
+    return by_suite
+
+
+def gate_lines(gate: Gate) -> list[str]:
+    """One line for the verdict, then one per regression."""
+    against = f" against {gate.baseline} ({gate.compared} metrics, max drop {gate.max_drop:g})" if gate.baseline else ""
+    if gate.passed:
+        return [f"gate passed: no metric past its threshold{' or dropped' if gate.baseline else ''}{against}"]
+    head = f"gate failed: {len(gate.regressions)} regression{'s' if len(gate.regressions) != 1 else ''}{against}"
+    return [head, *(f"  {r.describe()}" for r in gate.regressions)]
+
+
+# --- terminal ------------------------------------------------------------------------------------------------
+
+
+def print_report(out: Console, report: EvalReport) -> None:
+    """Per suite, a table with a row per metric and a column per run (variants and backends side by side),
+    then each run's metrics per slice."""
+    regressed = _regressed(report.gate)
+    for suite, runs in _runs_by_suite(report).items():
+        info = report.suites[suite]
+        out.print(f"\n[bold]{escape(suite)}[/]: {escape(info.description)}", highlight=False)
+        table = Table()
+        table.add_column("metric", no_wrap=True)
+        table.add_column("threshold", justify="right", no_wrap=True)
+        for run in runs:
+            table.add_column(escape(run_label(run)), justify="right")
+        for metric in info.metrics:
+            bound = info.thresholds.get(metric.name)
+            limit = "" if bound is None else f"{'≥' if metric.higher_is_better else '≤'} {fmt(bound)}"
+            cells = []
+            for run in runs:
+                text = fmt(run.metrics.get(metric.name))
+                bad = (run.suite, run.variant, run.backend, metric.name) in regressed
+                cells.append(f"[bold red]{text}[/]" if bad else text)
+            table.add_row(f"{escape(metric.name)} {arrow(info, metric.name)}", limit, *cells)
+        table.add_section()
+        table.add_row("passed", "", *(_passed(run) for run in runs))
+        table.add_row("seconds", "", *(f"{run.seconds:.1f}" for run in runs))
+        out.print(table)
+        for run in runs:
+            slices = _slice_rows(run)
+            if not slices:
+                continue
+            by_slice = Table(title=escape(run_label(run)) if len(runs) > 1 else None, title_justify="left")
+            by_slice.add_column("slice (cases)", no_wrap=True)
+            for metric in info.metrics:
+                by_slice.add_column(escape(metric.name), justify="right", overflow="fold")
+            for label, count, values in slices:
+                by_slice.add_row(f"{escape(label)} ({count})", *(fmt(values.get(m.name)) for m in info.metrics))
+            out.print(by_slice)
+    out.print(f"[dim]{len(report.runs)} runs in {report.seconds:.1f} s[/]", highlight=False)
+    print_gate(out, report.gate)
+
+
+def _passed(run: SuiteRun) -> str:
+    passed = f"{sum(case.passed for case in run.cases)}/{len(run.cases)}"
+    return passed + (f" [red]({run.errors} errors)[/]" if run.errors else "")
+
+
+def print_gate(out: Console, gate: Gate) -> None:
+    head, *rest = gate_lines(gate)
+    out.print(f"[green]{escape(head)}[/]" if gate.passed else f"[bold red]{escape(head)}[/]", highlight=False)
+    for line in rest:
+        out.print(f"[red]{escape(line)}[/]", highlight=False, soft_wrap=True)
+
+
+# --- Markdown ------------------------------------------------------------------------------------------------
+
+
+def to_markdown(report: EvalReport) -> str:
+    lines = ["# prepbot eval report", ""]
+    lines += [f"- {line}" for line in _meta_lines(report)]
+    lines += ["", "## Gate", ""]
+    head, *rest = gate_lines(report.gate)
+    lines += [f"**{head}**", *(f"- {line.strip()}" for line in rest), ""]
+    for suite, runs in _runs_by_suite(report).items():
+        info = report.suites[suite]
+        names = [m.name for m in info.metrics]
+        lines += [f"## {suite}", "", f"{info.description} (`{info.dataset}`)", ""]
+        lines.append("| run | " + " | ".join(f"{n} {arrow(info, n)}" for n in names) + " | passed | s |")
+        lines.append("|---|" + "---:|" * (len(names) + 2))
+        if info.thresholds:
+            bounds = [fmt(info.thresholds[n]) if n in info.thresholds else "" for n in names]
+            lines.append("| *threshold* | " + " | ".join(bounds) + " | | |")
+        for run in runs:
+            values = [fmt(run.metrics.get(n)) for n in names]
+            passed = f"{sum(c.passed for c in run.cases)}/{len(run.cases)}" + (f" ({run.errors} errors)" if run.errors else "")
+            lines.append(f"| {_md(run_label(run))} | " + " | ".join(values) + f" | {passed} | {run.seconds:.1f} |")
+            for label, count, slice_values in _slice_rows(run):
+                cells = " | ".join(fmt(slice_values.get(n)) for n in names)
+                lines.append(f"| &nbsp;&nbsp;{_md(label)} ({count}) | {cells} | | |")
+        lines.append("")
+        for run in runs:
+            failing = [case for case in run.cases if not case.passed]
+            if not failing:
+                continue
+            lines += [f"### Failing cases: {_md(run_label(run))} ({len(failing)} of {len(run.cases)})", ""]
+            for case in failing:
+                lines.append(f"- `{_case_label(case)}`" + (f": error: {_md(case.error)}" if case.error else ""))
+                if not case.error:
+                    lines.append(f"  - expected: `{_code(_compact(case.expected))}`")
+                    lines.append(f"  - got: `{_code(_compact(case.got))}`")
+            lines.append("")
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def _meta_lines(report: EvalReport) -> list[str]:
+    commit = f", commit {report.commit}" if report.commit else ""
+    return [
+        f"started {report.started_at}, took {report.seconds:.1f} s",
+        f"prepbot {report.prepbot_version}{commit}",
+        f"host {report.host}",
+        f"config {report.config_path or '(none)'}",
+    ]
+
+
+def _md(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def _code(text: str) -> str:
+    return text.replace("`", "'").replace("|", "\\|")
+
+
+# --- HTML --------------------------------------------------------------------------------------------------
+
+_CHART_WIDTH = 560
+_LABEL_WIDTH = 200
+_ROW_HEIGHT = 20
+# Colours are attributes, not page CSS, so a chart copied out of the page still draws the same.
+_INK, _MUTED, _RUN, _SLICE, _FAIL = "#1d2330", "#5b6474", "#3b6fd8", "#9db5ea", "#d9534f"
+
+
+def bar_chart(rows: list[tuple[str, float | None, bool]], *, threshold: float | None, higher_is_better: bool) -> Markup:
+    """A horizontal bar per (label, value, is_slice) row, as inline SVG; a dashed line marks the threshold.
+    Scores within 0-1 share a 0-1 axis so charts compare at a glance."""
+    known = [v for _, v, _ in rows if v is not None] + ([threshold] if threshold is not None else [])
+    top = 1.0 if all(0 <= v <= 1 for v in known) else (max(known, default=0) * 1.1 or 1.0)
+    bar_space = _CHART_WIDTH - _LABEL_WIDTH - 60
+    height = _ROW_HEIGHT * len(rows) + 10
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{_CHART_WIDTH}" height="{height}" '
+        f'viewBox="0 0 {_CHART_WIDTH} {height}" role="img" font-family="sans-serif" font-size="11">'
+    ]
+    for i, (label, value, is_slice) in enumerate(rows):
+        y = 5 + i * _ROW_HEIGHT
+        parts.append(
+            f'<text x="{_LABEL_WIDTH - 6}" y="{y + 14}" text-anchor="end" fill="{_MUTED if is_slice else _INK}">'
+            f"{html_escape(label)}</text>"
+        )
+        if value is None:
+            parts.append(f'<text x="{_LABEL_WIDTH + 4}" y="{y + 14}" fill="{_MUTED}">no value</text>')
+            continue
+        width = max(bar_space * max(value, 0) / top, 1)
+        # thresholds bound the whole run; slices are for reading
+        failing = not is_slice and threshold is not None and (value < threshold if higher_is_better else value > threshold)
+        colour = _FAIL if failing else (_SLICE if is_slice else _RUN)
+        parts.append(f'<rect x="{_LABEL_WIDTH}" y="{y + 3}" width="{width:.1f}" height="{_ROW_HEIGHT - 6}" fill="{colour}"/>')
+        parts.append(f'<text x="{_LABEL_WIDTH + width + 4:.1f}" y="{y + 14}" fill="{_INK}">{fmt(value)}</text>')
+    if threshold is not None:
+        x = _LABEL_WIDTH + bar_space * threshold / top
+        parts.append(
+            f'<line x1="{x:.1f}" y1="2" x2="{x:.1f}" y2="{height - 2}" stroke="{_INK}" stroke-dasharray="4 3">'
+            f"<title>threshold {fmt(threshold)}</title></line>"
+        )
+    parts.append("</svg>")
+    return Markup("".join(parts))
+
+
+_HTML = jinja2.Environment(autoescape=True, trim_blocks=True, lstrip_blocks=True).from_string(
+    """<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<title>prepbot eval · {{ report.started_at }}</title>
+<style>
+body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", "Noto Sans CJK JP", sans-serif; margin: 2em auto;
+       max-width: 1200px; padding: 0 1em; color: #1d2330; }
+h1 { margin-bottom: .2em; } h2 { margin-top: 2em; border-bottom: 1px solid #d8dce4; } .meta { color: #5b6474; }
+table { border-collapse: collapse; margin: .6em 0 1.2em; } th, td { padding: 3px 8px; border-bottom: 1px solid #e4e7ec;
+       vertical-align: top; } th { background: #f4f6f9; text-align: left; } td.num { text-align: right;
+       font-variant-numeric: tabular-nums; } tr.slice td { color: #5b6474; font-size: 12px; }
+td.bad { color: #b3261e; font-weight: 600; } .gate { padding: .6em 1em; border-radius: 6px; }
+.gate.pass { background: #e7f5ea; } .gate.fail { background: #fdecea; }
+.charts { display: flex; flex-wrap: wrap; gap: 1em; } figure { margin: 0; } figcaption { font-weight: 600; }
+table.cases tr.failed { background: #fdecea; } table.cases td.verdict { font-weight: 600; }
+table.cases tr.failed td.verdict { color: #b3261e; } table.cases tr.passed td.verdict { color: #2e7d32; }
+pre { margin: 0; white-space: pre-wrap; word-break: break-word; max-width: 420px; font-size: 12px; }
+details summary { cursor: pointer; color: #3b6fd8; }
+</style>
+</head>
+<body>
+<h1>prepbot eval</h1>
+<p class="meta">{% for line in meta %}{{ line }}{% if not loop.last %}<br>{% endif %}{% endfor %}</p>
+<div class="gate {{ 'pass' if report.gate.passed else 'fail' }}">
+<strong>{{ gate[0] }}</strong>
+{% if gate|length > 1 %}<ul>{% for line in gate[1:] %}<li>{{ line|trim }}</li>{% endfor %}</ul>{% endif %}
+</div>
+{% for suite in suites %}
+<h2 id="{{ suite.name }}">{{ suite.name }}</h2>
+<p>{{ suite.info.description }} (<code>{{ suite.info.dataset }}</code>)</p>
+<table>
+<tr><th>run</th>{% for m in suite.info.metrics %}<th title="{{ m.description }}">{{ m.name }} {{ '↑' if m.higher_is_better else '↓' }}</th>{% endfor %}<th>passed</th><th>s</th></tr>
+{% if suite.info.thresholds %}
+<tr class="slice"><td>threshold</td>{% for m in suite.info.metrics %}<td class="num">{{ fmt(suite.info.thresholds.get(m.name)) if m.name in suite.info.thresholds else '' }}</td>{% endfor %}<td></td><td></td></tr>
+{% endif %}
+{% for row in suite.rows %}
+<tr class="{{ 'slice' if row.is_slice else 'run' }}"><td>{{ row.label }}</td>{% for cell in row.cells %}<td class="num{{ ' bad' if cell.bad }}">{{ cell.text }}</td>{% endfor %}<td class="num">{{ row.passed }}</td><td class="num">{{ row.seconds }}</td></tr>
+{% endfor %}
+</table>
+<div class="charts">
+{% for chart in suite.charts %}
+<figure><figcaption title="{{ chart.description }}">{{ chart.name }} {{ chart.arrow }}</figcaption>{{ chart.svg }}</figure>
+{% endfor %}
+</div>
+{% for run in suite.runs %}
+<h3>Cases: {{ run.label }} ({{ run.failing }} failing of {{ run.cases|length }})</h3>
+<table class="cases">
+<tr><th>case</th><th>result</th>{% for m in run.metric_names %}<th>{{ m }}</th>{% endfor %}<th>expected</th><th>got</th></tr>
+{% for case in run.cases %}
+<tr id="{{ suite.name }}-{{ case.id }}" class="{{ 'passed' if case.passed else 'failed' }}">
+<td><code>{{ case.id }}</code></td><td class="verdict">{{ 'pass' if case.passed else ('error' if case.error else 'FAIL') }}</td>
+{% for value in case.cells %}<td class="num">{{ value }}</td>{% endfor %}
+{% if case.error %}<td colspan="2"><pre>{{ case.error }}</pre></td>
+{% elif case.passed %}<td><details><summary>show</summary><pre>{{ case.expected }}</pre></details></td><td><details><summary>show</summary><pre>{{ case.got }}</pre></details></td>
+{% else %}<td><pre>{{ case.expected }}</pre></td><td><pre>{{ case.got }}</pre></td>
+{% endif %}
+</tr>
+{% endfor %}
+</table>
+{% endfor %}
+{% endfor %}
+</body>
+</html>
+"""
+)
+
+
+def to_html(report: EvalReport) -> str:
+    regressed = _regressed(report.gate)
+    suites = []
+    for suite, runs in _runs_by_suite(report).items():
+        info = report.suites[suite]
+        rows = []
+        for run in runs:
+            rows.append({
+                "label": run_label(run), "is_slice": False,
+                "cells": [{"text": fmt(run.metrics.get(m.name)),
+                           "bad": (run.suite, run.variant, run.backend, m.name) in regressed} for m in info.metrics],
+                "passed": f"{sum(c.passed for c in run.cases)}/{len(run.cases)}", "seconds": f"{run.seconds:.1f}",
+            })  # fmt: skip
+            for label, count, values in _slice_rows(run):
+                rows.append({
+                    "label": f"{label} ({count})", "is_slice": True, "passed": "", "seconds": "",
+                    "cells": [{"text": fmt(values.get(m.name)), "bad": False} for m in info.metrics],
+                })  # fmt: skip
+        charts = []
+        for metric in info.metrics:
+            bars = []
+            for run in runs:
+                bars.append((run_label(run), run.metrics.get(metric.name), False))
+                bars += [(label, values.get(metric.name), True) for label, _, values in _slice_rows(run)]
+            charts.append({
+                "name": metric.name, "description": metric.description, "arrow": arrow(info, metric.name),
+                "svg": bar_chart(bars, threshold=info.thresholds.get(metric.name), higher_is_better=metric.higher_is_better),
+            })  # fmt: skip
+        suites.append({"name": suite, "info": info, "rows": rows, "charts": charts, "runs": [_html_run(run) for run in runs]})
+    return _HTML.render(
+        report=report, meta=_meta_lines(report), gate=gate_lines(report.gate), suites=suites, fmt=fmt
+    )
+
+
+def _html_run(run: SuiteRun) -> dict[str, Any]:
+    names = list(dict.fromkeys(key for case in run.cases for key in case.values))
+    ordered = sorted(run.cases, key=lambda case: case.passed)  # failing first, otherwise in dataset order
+    return {
+        "label": run_label(run),
+        "failing": sum(not case.passed for case in run.cases),
+        "metric_names": names,
+        "cases": [
+            {
+                "id": _case_label(case),
+                "passed": case.passed,
+                "error": case.error,
+                "cells": [_cell(case.values.get(name)) for name in names],
+                "expected": json.dumps(case.expected, ensure_ascii=False, indent=1),
+                "got": json.dumps(case.got, ensure_ascii=False, indent=1),
+            }
+            for case in ordered
+        ],
+    }
+
+
+def _cell(value: float | list[float] | None) -> str:
+    if isinstance(value, list):
+        return " ".join(fmt(v) for v in value)
+    return fmt(value)
