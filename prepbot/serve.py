@@ -1,0 +1,58 @@
+"""``prepbot serve-model``: the embedded model as an OpenAI-compatible server, for other tools and processes.
+
+It is llama-cpp-python's own server app run by uvicorn, loading the same assembled, verified GGUF file with
+the same thread choice as the in-process backend. Clients point ``base_url`` at ``http://HOST:PORT/v1`` and
+ask for the model by its prepbot name (``default``, ``fast``, or the file's stem for a path).
+"""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+
+from prepbot.config import Settings
+from prepbot.errors import PrepbotError
+from prepbot.llm import LOCAL_N_BATCH, choose_threads
+from prepbot.models import KNOWN_MODELS, resolve_model
+
+
+def model_alias(model: str) -> str:
+    return model if model in KNOWN_MODELS else Path(model).stem
+
+
+def serve(settings: Settings, *, host: str, port: int) -> None:
+    """Serve ``settings.model`` until interrupted."""
+    try:
+        import uvicorn
+        from llama_cpp.server.app import create_app
+        from llama_cpp.server.settings import ModelSettings, ServerSettings
+    except ImportError as exc:
+        raise PrepbotError("serve-model needs llama-cpp-python[server]: pip install 'prepbot[local]'") from exc
+    path = resolve_model(settings.model, settings)
+    _check_port_free(host, port)
+    threads = choose_threads(settings)
+    app = create_app(
+        server_settings=ServerSettings(host=host, port=port),
+        model_settings=[
+            ModelSettings(
+                model=str(path),
+                model_alias=model_alias(settings.model),
+                n_ctx=settings.n_ctx,
+                n_threads=threads,
+                n_threads_batch=threads,
+                n_batch=LOCAL_N_BATCH,
+                logits_all=False,  # the server's default keeps logits of every prompt token, which nobody here reads
+                verbose=False,
+            )
+        ],
+    )
+    uvicorn.run(app, host=host, port=port, log_level="warning")
+
+
+def _check_port_free(host: str, port: int) -> None:
+    """Uvicorn reports a busy port only after loading the model, as a log line; say it first, in one line."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            raise PrepbotError(f"cannot listen on {host}:{port}: {exc.strerror}; pick another --port") from exc

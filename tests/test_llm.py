@@ -1,0 +1,444 @@
+"""LLM.generate on the scripted fake, real failure modes over loopback sockets, and end-to-end runs on the
+real 0.5B model, in process and through `prepbot serve-model`."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+
+import httpx
+import openai
+import pytest
+
+from prepbot.config import get_settings, reset_settings_cache
+from prepbot.errors import PrepbotError
+from prepbot.llm import LLM, Backend, CompatibleBackend, choose_threads, get_llm
+from prepbot.logs import recent_calls
+from prepbot.prompts import load_prompt
+from prepbot.questions import QuestionDraft
+from tests.helpers import run_cli
+
+VARS = {
+    "role": "Senior Data Engineer",
+    "requirement": "3+ years building batch and streaming pipelines with Spark and Kafka",
+    "section": "requirement",
+    "language": "en",
+    "kind": "technical",
+    "difficulty": "medium",
+}
+DRAFT = {
+    "text": "How would you make a Spark streaming job exactly-once?",
+    "rubric": ["idempotent sinks", "checkpointing", "Kafka offsets"],
+    "follow_ups": ["What breaks on replay?"],
+    "why": "Probes streaming semantics.",
+}
+VALID = json.dumps(DRAFT)
+
+
+def question_max_tokens() -> int:
+    return load_prompt("question").spec.max_tokens
+
+
+def settings(**overrides):
+    reset_settings_cache()
+    return get_settings(**overrides)
+
+
+def _request() -> httpx.Request:
+    return httpx.Request("POST", "http://127.0.0.1/v1/chat/completions")
+
+
+# --- the fake ---------------------------------------------------------------------------------------------
+
+
+def test_structured_output_is_parsed_streamed_and_logged(fake_llm, fake_chat):
+    fake_chat.enqueue(VALID)
+    pieces: list[str] = []
+    generation = fake_llm.generate("question", VARS, stream=pieces.append)
+    assert generation.output == QuestionDraft(**DRAFT)
+    assert "".join(pieces) == generation.text == VALID and len(pieces) > 5
+    assert (generation.prompt, generation.backend, generation.model, generation.cached) == (
+        "question@v1", "fake", "fake-model", False)
+    assert generation.prompt_tokens and generation.completion_tokens == len(pieces)
+    call = fake_chat.calls[0]
+    assert call["temperature"] == 0 and call["max_tokens"] == question_max_tokens()
+    # OpenAI strict structured output: every field required, no extras, no length bounds (strict refuses them).
+    schema = call["response_format"]["json_schema"]
+    assert schema["strict"] is True and schema["name"] == "QuestionDraft"
+    assert schema["schema"]["additionalProperties"] is False and set(schema["schema"]["required"]) == set(DRAFT)
+    assert "maxLength" not in json.dumps(schema) and "maxItems" in schema["schema"]["properties"]["rubric"]
+    assert [m.type for m in call["messages"]] == ["system", "human"]
+    [logged] = recent_calls(5)
+    assert (logged.output, logged.error, logged.prompt) == (VALID, None, "question@v1")
+    assert json.loads(generation.model_dump_json())["output"] == DRAFT
+
+
+def test_fenced_json_is_accepted(fake_llm, fake_chat):
+    fake_chat.enqueue(f"```json\n{VALID}\n```")
+    assert fake_llm.generate("question", VARS).output == QuestionDraft(**DRAFT)
+
+
+def test_invalid_output_gets_one_repair(fake_llm, fake_chat):
+    fake_chat.enqueue(json.dumps({**DRAFT, "rubric": ["only one"]}), VALID)
+    generation = fake_llm.generate("question", VARS)
+    assert generation.output.rubric == DRAFT["rubric"]
+    repair_messages = fake_chat.calls[1]["messages"]
+    assert [m.type for m in repair_messages] == ["system", "human", "ai", "human"]
+    assert "rubric: List should have at least 3 items" in repair_messages[-1].text
+    success, failure = recent_calls(2)
+    assert failure.error.startswith("invalid output, repairing: rubric") and failure.output.startswith('{"text"')
+    assert success.error is None and success.cache_key == failure.cache_key
+    # The repaired answer now answers the original request from the cache.
+    assert fake_llm.generate("question", VARS).cached
+
+
+def test_output_still_invalid_after_the_repair_is_an_error_with_the_raw_text_logged(fake_llm, fake_chat):
+    fake_chat.enqueue("Sure! Here is a question: why Spark?", '{"text": "why"}')
+    with pytest.raises(PrepbotError, match=r"question@v1: invalid output after one repair: .*Field required.*prepbot logs"):
+        fake_llm.generate("question", VARS)
+    second, first = recent_calls(2)
+    assert first.output == "Sure! Here is a question: why Spark?" and "Invalid JSON" in first.error
+    assert second.output == '{"text": "why"}' and second.error.startswith("invalid output after one repair")
+    fake_chat.enqueue(VALID)
+    assert not fake_llm.generate("question", VARS).cached  # failures are never served from the cache
+
+
+def test_temperature_zero_calls_are_cached_unless_told_not_to(fake_llm, fake_chat):
+    fake_chat.enqueue(VALID)
+    first = fake_llm.generate("question", VARS)
+    pieces: list[str] = []
+    hit = fake_llm.generate("question", VARS, stream=pieces.append)
+    assert hit.cached and hit.output == first.output and pieces == [VALID] and hit.cost_usd == 0
+    assert recent_calls(1)[0].cached
+
+    fake_chat.enqueue(VALID, VALID, VALID)
+    assert not fake_llm.generate("question", VARS, no_cache=True).cached
+    assert not fake_llm.generate("question", VARS, temperature=0.7).cached
+    assert not fake_llm.generate("question", {**VARS, "difficulty": "hard"}).cached  # other inputs, other key
+    assert fake_chat.replies == []
+    off = LLM(settings(cache=False), fake_llm.backend)
+    fake_chat.enqueue(VALID)
+    assert not off.generate("question", VARS).cached
+
+
+@pytest.mark.parametrize(
+    ("raised", "message"),
+    [
+        (openai.APITimeoutError(request=_request()), "timed out after 120 s"),
+        (openai.APIConnectionError(request=_request()), "cannot reach the OpenAI API"),
+        (openai.RateLimitError("slow down", response=httpx.Response(429, request=_request()), body=None),
+         "rate limited, still after 3 retries"),
+        (openai.AuthenticationError("no", response=httpx.Response(401, request=_request()), body=None),
+         "API key was refused"),
+        (openai.BadRequestError("This model's maximum context length is 4096 tokens",
+                                response=httpx.Response(400, request=_request()), body=None),
+         "exceeds the model's context"),
+        (openai.InternalServerError("boom", response=httpx.Response(500, request=_request()), body=None),
+         "HTTP 500: boom"),
+        (ValueError("Requested tokens (5000) exceed context window of 4096"), "exceeds the model's context"),
+        (RuntimeError("llama_decode returned -3"), "failed: RuntimeError: llama_decode returned -3"),
+    ],
+)
+def test_backend_failures_are_one_line_errors_logged_and_not_cached(fake_llm, fake_chat, raised, message):
+    fake_chat.enqueue(raised)
+    with pytest.raises(PrepbotError, match=message) as failure:
+        fake_llm.generate("question", VARS)
+    assert "\n" not in str(failure.value)
+    assert message.split(":")[0] in recent_calls(1)[0].error
+    fake_chat.enqueue(VALID)
+    assert not fake_llm.generate("question", VARS).cached
+
+
+def test_a_slow_stream_times_out(fake_chat, monkeypatch):
+    slow = LLM(settings(timeout_s=0.05), Backend("fake", "fake-model", fake_chat, n_ctx=4096))
+    fake_chat.enqueue(VALID)
+    with pytest.raises(PrepbotError, match="timed out after 0.05 s"):
+        slow.generate("question", VARS, stream=lambda piece: time.sleep(0.02))
+
+
+def test_ctrl_c_propagates_and_is_logged(fake_llm, fake_chat):
+    fake_chat.enqueue(VALID)
+    seen: list[str] = []
+
+    def interrupt_after_three(piece: str) -> None:
+        seen.append(piece)
+        if len(seen) == 3:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        fake_llm.generate("question", VARS, stream=interrupt_after_three)
+    logged = recent_calls(1)[0]
+    assert logged.error == "interrupted (Ctrl-C)" and logged.output == "".join(seen)
+
+
+def test_a_reply_cut_off_at_max_tokens_is_reported_as_such(fake_llm, fake_chat):
+    fake_chat.finish_reason = "length"
+    fake_chat.enqueue(VALID[:40])
+    with pytest.raises(PrepbotError, match=f"cut off at max_tokens={question_max_tokens()}"):
+        fake_llm.generate("question", VARS)
+
+
+def test_the_prompt_is_budgeted_before_anything_is_sent(fake_chat):
+    small = LLM(settings(), Backend("fake", "fake-model", fake_chat, n_ctx=400))
+    with pytest.raises(PrepbotError, match="question@v1 does not fit the model's context"):
+        small.generate("question", {**VARS, "requirement": "Spark " * 300})
+    assert fake_chat.calls == []
+
+
+def test_text_prompts_return_text(fake_llm, fake_chat, tmp_path, monkeypatch):
+    (tmp_path / "echo.v1.md").write_text(textwrap.dedent("""\
+        ---
+        name: echo
+        version: 1
+        description: Plain text.
+        inputs: {word: a word}
+        output: text
+        temperature: 0.5
+        ---
+        ---user---
+        Say {{ word }}.
+    """))
+    monkeypatch.setenv("PREPBOT_PROMPTS_DIR", str(tmp_path))
+    fake_llm.settings = settings()
+    fake_chat.enqueue("Hello there")
+    generation = fake_llm.generate("echo", {"word": "hello"}, max_tokens=7)
+    assert generation.output == "Hello there"
+    assert "response_format" not in fake_chat.calls[0] and fake_chat.calls[0]["max_tokens"] == 7
+    assert [m.type for m in fake_chat.calls[0]["messages"]] == ["human"]
+
+
+def test_get_llm_uses_the_fake_everywhere_in_the_fixture(fake_llm, fake_chat):
+    fake_chat.enqueue(VALID)
+    assert get_llm().generate("question", VARS).backend == "fake"
+
+
+# --- the OpenAI wire format, replayed (no network) ---------------------------------------------------------
+
+
+def _sse(chunks: list[dict]) -> httpx.Response:
+    body = "".join(f"data: {json.dumps(chunk)}\n\n" for chunk in chunks) + "data: [DONE]\n\n"
+    return httpx.Response(200, headers={"content-type": "text/event-stream"}, content=body.encode())
+
+
+def _chunk(delta: dict, finish_reason: str | None = None) -> dict:
+    return {"id": "c1", "object": "chat.completion.chunk", "created": 0, "model": "m",
+            "choices": [{"index": 0, "delta": delta, "finish_reason": finish_reason}]}
+
+
+def _replaying(backend_class, model: str, reply_chunks: list[dict], requests: list[dict]):
+    from langchain_openai import ChatOpenAI
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        requests.append(json.loads(request.content))
+        return _sse(reply_chunks)
+
+    chat = ChatOpenAI(model=model, api_key="k", base_url="http://replay/v1", max_retries=0, stream_usage=True,
+                      http_client=httpx.Client(transport=httpx.MockTransport(handle)))
+    return LLM(settings(), backend_class(backend_class.__name__, model, chat, n_ctx=4096))
+
+
+def test_openai_gets_strict_structured_output_and_streams_content():
+    pieces = [VALID[i:i + 7] for i in range(0, len(VALID), 7)]
+    usage = {"id": "c1", "object": "chat.completion.chunk", "created": 0, "model": "m", "choices": [],
+             "usage": {"prompt_tokens": 250, "completion_tokens": 60, "total_tokens": 310}}
+    requests: list[dict] = []
+    llm = _replaying(Backend, "gpt-4o-mini",
+                     [_chunk({"role": "assistant", "content": ""}), *(_chunk({"content": p}) for p in pieces),
+                      _chunk({}, "stop"), usage], requests)
+    streamed: list[str] = []
+    generation = llm.generate("question", VARS, stream=streamed.append)
+    assert generation.output == QuestionDraft(**DRAFT) and streamed == pieces
+    assert (generation.prompt_tokens, generation.completion_tokens) == (250, 60)
+    assert generation.cost_usd == pytest.approx((250 * 0.15 + 60 * 0.60) / 1e6)
+    [sent] = requests
+    assert sent["stream"] is True and sent["max_completion_tokens"] == question_max_tokens() and sent["temperature"] == 0
+    assert sent["response_format"]["type"] == "json_schema" and sent["response_format"]["json_schema"]["strict"]
+
+
+def test_compatible_servers_get_a_forced_function_call_and_max_tokens_in_the_body():
+    args = [VALID[i:i + 9] for i in range(0, len(VALID), 9)]
+    call = {"index": 0, "id": "call_1", "type": "function", "function": {"name": "QuestionDraft", "arguments": ""}}
+    reply = [_chunk({"role": "assistant", "content": None, "tool_calls": [call]}),
+             *(_chunk({"tool_calls": [{"index": 0, "function": {"arguments": a}}]}) for a in args),
+             _chunk({}, "tool_calls")]
+    requests: list[dict] = []
+    llm = _replaying(CompatibleBackend, "fast", reply, requests)
+    streamed: list[str] = []
+    generation = llm.generate("question", VARS, stream=streamed.append)
+    assert generation.output == QuestionDraft(**DRAFT) and streamed == args
+    assert generation.completion_tokens == len(args) and generation.cost_usd is None  # no usage: counted
+    [sent] = requests
+    assert sent["max_tokens"] == question_max_tokens() and "max_completion_tokens" not in sent
+    assert sent["tool_choice"] == {"type": "function", "function": {"name": "QuestionDraft"}}
+    why_limit = QuestionDraft.model_json_schema()["properties"]["why"]["maxLength"]
+    assert sent["tools"][0]["function"]["parameters"]["properties"]["why"]["maxLength"] == why_limit
+    assert "response_format" not in sent
+
+
+# --- configuration and real sockets ---------------------------------------------------------------------
+
+
+def test_backend_configuration_errors():
+    with pytest.raises(PrepbotError, match="openai-compatible backend needs base_url"):
+        get_llm(settings(backend="openai-compatible"))
+    os.environ.pop("OPENAI_API_KEY", None)
+    with pytest.raises(PrepbotError, match="needs an API key"):
+        get_llm(settings(backend="openai", model="gpt-4o-mini"))
+
+
+def test_threads_come_from_settings_or_the_idle_cores(monkeypatch):
+    assert choose_threads(settings(threads=3)) == 3
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1})
+    monkeypatch.setattr(os, "getloadavg", lambda: (1.2, 1.0, 1.0))
+    assert choose_threads(settings()) == 1
+    monkeypatch.setattr(os, "getloadavg", lambda: (0.1, 0.3, 0.5))
+    assert choose_threads(settings()) == 2
+    monkeypatch.setattr(os, "getloadavg", lambda: (7.0, 7.0, 7.0))
+    assert choose_threads(settings()) == 1
+
+
+def test_a_damaged_gguf_file_is_a_one_line_error(tmp_path):
+    damaged = tmp_path / "damaged.gguf"
+    damaged.write_bytes(b"GGUF" + b"\x03\0\0\0" + b"\0" * 1000)
+    with pytest.raises(PrepbotError, match="cannot load model .*damaged.gguf.*damaged or unsupported GGUF"):
+        get_llm(settings(model=str(damaged)))
+
+
+def test_serve_model_on_a_busy_port_says_so(tmp_path):
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        result = run_cli(["serve-model", "--model", "fast", "--port", str(busy.getsockname()[1])])
+    assert result.exit_code == 1
+    assert "cannot listen on 127.0.0.1" in result.stderr and "pick another --port" in result.stderr
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_an_unreachable_server_is_a_one_line_error():
+    port = _free_port()  # nothing listens there
+    compatible = get_llm(settings(backend="openai-compatible", base_url=f"http://127.0.0.1:{port}/v1",
+                                  model="fast", max_retries=0))
+    with pytest.raises(PrepbotError, match=rf"cannot reach http://127.0.0.1:{port}/v1"):
+        compatible.generate("question", VARS)
+    assert "cannot reach" in recent_calls(1)[0].error
+
+
+def test_a_server_that_never_answers_times_out():
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+    accepted: list[socket.socket] = []
+    threading.Thread(target=lambda: accepted.append(listener.accept()[0]), daemon=True).start()
+    port = listener.getsockname()[1]
+    try:
+        silent = get_llm(settings(backend="openai-compatible", base_url=f"http://127.0.0.1:{port}/v1",
+                                  model="fast", max_retries=0, timeout_s=0.5))
+        started = time.monotonic()
+        with pytest.raises(PrepbotError, match="timed out after 0.5 s"):
+            silent.generate("question", VARS)
+        assert time.monotonic() - started < 5
+    finally:
+        for sock in [*accepted, listener]:
+            sock.close()
+
+
+# --- end to end on the real 0.5B model ----------------------------------------------------------------------
+
+
+def _check_draft(generation, pieces: list[str]) -> None:
+    assert isinstance(generation.output, QuestionDraft)
+    assert generation.output.text.strip() and generation.output.why.strip()
+    assert 3 <= len(generation.output.rubric) <= 5 and 1 <= len(generation.output.follow_ups) <= 2
+    assert "".join(pieces) == generation.text
+    assert generation.prompt_tokens > 100 and generation.completion_tokens > 10
+
+
+@pytest.mark.e2e
+def test_e2e_local_fast_model_streams_a_schema_valid_question():
+    fast = get_llm(settings(model="fast"))
+    pieces: list[str] = []
+    generation = fast.generate("question", VARS, stream=pieces.append, no_cache=True)
+    _check_draft(generation, pieces)
+    assert len(pieces) == generation.completion_tokens  # one streamed piece per sampled token
+    assert (generation.backend, generation.model, generation.cost_usd) == ("local", "fast", 0.0)
+    # The counted prompt is exactly what llama.cpp evaluated: the budget uses the model's own tokenizer.
+    assert generation.prompt_tokens == fast.backend.count_messages(load_prompt("question").render(VARS))
+    assert get_llm(settings(model="fast")).backend is fast.backend  # one Llama per process
+
+
+@pytest.mark.e2e
+def test_e2e_ctrl_c_stops_generation_and_the_model_still_works():
+    fast = get_llm(settings(model="fast"))
+    seen: list[str] = []
+
+    def interrupt(piece: str) -> None:
+        seen.append(piece)
+        if len(seen) == 5:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        fast.generate("question", {**VARS, "difficulty": "hard"}, stream=interrupt, no_cache=True)
+    assert len(seen) == 5 and recent_calls(1)[0].error == "interrupted (Ctrl-C)"
+    pieces: list[str] = []
+    _check_draft(fast.generate("question", {**VARS, "difficulty": "hard"}, stream=pieces.append), pieces)
+
+
+@pytest.fixture(scope="module")
+def served_fast(tmp_path_factory):
+    """`prepbot serve-model --model fast` on a free loopback port, ready, and stopped afterwards."""
+    port = _free_port()
+    log = tmp_path_factory.mktemp("serve") / "serve.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "prepbot", "serve-model", "--model", "fast", "--port", str(port), "--threads", "1"],
+            stdout=out, stderr=subprocess.STDOUT,
+        )
+    base_url = f"http://127.0.0.1:{port}/v1"
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            if process.poll() is not None:
+                pytest.fail(f"serve-model exited with {process.returncode}: {log.read_text()[-2000:]}")
+            try:
+                if httpx.get(f"{base_url}/models", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail(f"serve-model not ready in 90 s: {log.read_text()[-2000:]}")
+            time.sleep(0.3)
+        yield base_url
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+@pytest.mark.e2e
+@pytest.mark.server
+def test_e2e_serve_model_through_the_openai_compatible_backend(served_fast):
+    models = httpx.get(f"{served_fast}/models").json()
+    assert [m["id"] for m in models["data"]] == ["fast"]
+    remote = get_llm(settings(backend="openai-compatible", base_url=served_fast, model="fast", max_retries=0))
+    pieces: list[str] = []
+    generation = remote.generate("question", VARS, stream=pieces.append, no_cache=True)
+    _check_draft(generation, pieces)
+    assert len(pieces) > 5  # streamed, not one block
+    assert (generation.backend, generation.model, generation.cost_usd) == ("openai-compatible", "fast", None)
+    # max_tokens reaches the server (sent in the body: it ignores max_completion_tokens).
+    with pytest.raises(PrepbotError, match="cut off at max_tokens=8"):
+        remote.generate("question", VARS, max_tokens=8, no_cache=True)
