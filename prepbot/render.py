@@ -13,6 +13,7 @@ if TYPE_CHECKING:
     from prepbot.index import PostingSummary, SearchHit
     from prepbot.ingest import IngestReport
     from prepbot.postings import Posting
+    from prepbot.questions import QuestionSet, SetSummary
 
 SECTION_LABELS = {
     "about": "About",
@@ -65,17 +66,16 @@ def postings_table(out: Console, summaries: list[PostingSummary]) -> None:
         out.print("no postings yet: `prepbot ingest seeds/`")
         return
     table = Table()
-    table.add_column("id", no_wrap=True)
-    table.add_column("title", overflow="fold", ratio=1)
-    for column in ("company", "lang", "req", "resp", "plus", "other"):
-        table.add_column(column)
+    table.add_column("id", overflow="fold", ratio=3)
+    table.add_column("title", overflow="fold", ratio=3)
+    table.add_column("company", overflow="fold", ratio=1)
+    table.add_column("lang", no_wrap=True)
+    table.add_column("req/resp/plus/other", no_wrap=True, justify="right")
     for s in summaries:
         c = s.counts
         other = sum(n for k, n in c.items() if k not in ("requirement", "responsibility", "nice_to_have"))
-        table.add_row(
-            escape(s.id), escape(s.title), escape(s.company or "-"), s.language,
-            str(c.get("requirement", 0)), str(c.get("responsibility", 0)), str(c.get("nice_to_have", 0)), str(other),
-        )
+        counts = f"{c.get('requirement', 0)}/{c.get('responsibility', 0)}/{c.get('nice_to_have', 0)}/{other}"
+        table.add_row(escape(s.id), escape(s.title), escape(s.company or "-"), s.language, counts)
     out.print(table)
 
 
@@ -101,4 +101,42 @@ def doctor_table(out: Console, checks: list[Check]) -> None:
     marks = {"ok": "[green]ok[/]", "warn": "[yellow]warn[/]", "fail": "[red]fail[/]"}
     for check in checks:
         table.add_row(check.name, marks[check.status], escape(check.detail))
+    out.print(table)
+
+
+def question_set(out: Console, question_set: QuestionSet) -> None:
+    out.print(f"[bold]{escape(question_set.role)}[/]  [dim]{escape(question_set.posting_id)} · {question_set.language}"
+              f" · {escape(question_set.backend)}/{escape(question_set.model)}[/]", highlight=False)
+    for number, question in enumerate(question_set.questions, 1):
+        out.print(f"\n[bold cyan]{number}.[/] [bold]{escape(question.text)}[/]", highlight=False)
+        out.print(f"   [dim]{question.kind} · {question.difficulty} · {escape(question.why)}[/]", highlight=False)
+        for point in question.rubric:
+            out.print(f"   • {escape(point)}", highlight=False)
+        for follow_up in question.follow_ups:
+            out.print(f"   [italic]follow-up:[/] {escape(follow_up)}", highlight=False)
+        for citation in question.citations:
+            out.print(f"   [green]cites[/] [dim]{escape(citation.id)}[/] “{escape(citation.quote)}”", highlight=False)
+        if question.flags:
+            out.print(f"   [yellow]flagged:[/] {escape('; '.join(question.flags))}", highlight=False)
+    if question_set.skipped:
+        out.print(f"\n[yellow]left out (only instructions to a model):[/] {escape(', '.join(question_set.skipped))}",
+                  highlight=False)
+    out.print(f"\nset [bold]{escape(question_set.set_id)}[/]: `prepbot questions show {escape(question_set.set_id)}`"
+              " reprints it", highlight=False)
+
+
+def question_sets_table(out: Console, summaries: list[SetSummary]) -> None:
+    if not summaries:
+        out.print("no question sets yet: `prepbot questions --role TITLE`")
+        return
+    table = Table()
+    table.add_column("set", no_wrap=True)
+    table.add_column("created", no_wrap=True)
+    table.add_column("posting", overflow="fold")
+    table.add_column("role", overflow="fold", ratio=1)
+    for column in ("n", "lang", "model"):
+        table.add_column(column, no_wrap=True)
+    for s in summaries:
+        table.add_row(escape(s.set_id), s.created_at.astimezone().strftime("%Y-%m-%d %H:%M"), escape(s.posting_id),
+                      escape(s.role), str(s.questions), s.language, escape(f"{s.backend}/{s.model}"))
     out.print(table)

@@ -1,0 +1,484 @@
+"""Interview question sets drawn from a posting's requirement items.
+
+- Planning is code, not the model's choice: requirements first, then responsibilities, then nice-to-haves,
+  one question per item before any item gets a second; when ``n`` is larger than the items, further rounds
+  go deeper (one step harder) on the requirement items.
+- Each question is one call of the ``question`` prompt on one item. Its citation is that item's ID and its
+  exact stored text, read back from the index: the model never writes a citation, so it cannot invent one.
+- Every draft is checked in code: it names a concrete term of its item, avoids stock generic questions, is
+  in the asked language, and is no near-duplicate of an earlier question (embedding cosine). A draft that
+  fails is regenerated once with sampling; a second failure is kept and flagged.
+- Posting text is data. Sentences that address the model ("ignore your instructions...", "SYSTEM: ...")
+  are dropped from what the prompt sees, and an item that is nothing but such a sentence gets no question.
+- Sets are saved in the database, so ``prepbot questions show`` reprints them.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+import secrets
+from collections.abc import Callable
+from contextlib import closing
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Annotated, Literal
+
+import numpy as np
+from pydantic import BaseModel, Field
+
+from prepbot import db
+from prepbot.config import Settings
+from prepbot.errors import PrepbotError, UsageError
+from prepbot.postings import Language, Posting, Requirement, detect_language, normalise
+
+if TYPE_CHECKING:
+    from prepbot.embedders import Embedder
+    from prepbot.index import PostingSummary, RequirementIndex
+    from prepbot.llm import LLM
+
+RubricPoint = Annotated[str, Field(max_length=80)]
+FollowUp = Annotated[str, Field(max_length=160)]
+
+
+# The output of the `question` prompt. Docstring and descriptions go to the model inside the JSON schema.
+# The bounds are part of the schema too: constrained decoding then cannot loop inside one field (the 0.5B
+# model otherwise repeats its "why" until max_tokens), and other backends' replies are held to them. They are
+# tight because every generated token costs about 0.1 s on the default model: one follow-up, a short "why".
+class QuestionDraft(BaseModel):
+    """One interview question with what a strong answer covers."""
+
+    text: str = Field(max_length=300, description="The question, asked directly to the candidate.")
+    rubric: list[RubricPoint] = Field(
+        min_length=3, max_length=5, description="Points a strong answer covers, a few words each."
+    )
+    follow_ups: list[FollowUp] = Field(min_length=1, max_length=1, description="Short follow-up questions.")
+    why: str = Field(max_length=100, description="One line: what the question probes.")
+
+
+Kind = Literal["technical", "behavioral", "system-design"]
+KindChoice = Literal["technical", "behavioral", "system-design", "mixed"]
+Difficulty = Literal["easy", "medium", "hard"]
+DifficultyChoice = Literal["easy", "medium", "hard", "mixed"]
+LanguageChoice = Literal["auto", "en", "zh-Hant", "zh-Hans", "ja"]
+Progress = Callable[[str, int], None]  # ("total", n) once, then ("token", 1) and ("question", 1) as they come
+
+PROMPT = "question"
+PLANNED_SECTIONS = ("requirement", "responsibility", "nice_to_have")
+DEEPER = {"easy": "medium", "medium": "hard", "hard": "hard"}
+MAX_QUESTIONS = 50
+# Cosine between two question texts above which they ask the same thing (USE embeddings: rephrasings of one
+# question score 0.9+, two questions on one tool about 0.6-0.8).
+DUPLICATE_COSINE = 0.9
+# A title matches a role by meaning when the cosine reaches this (USE: "數據工程師" vs the seed data engineer
+# title 0.70, "engineer" vs it 0.53, unrelated roles 0.2-0.45); candidates within the margin of the best tie.
+TITLE_MATCH_MIN = 0.55
+TITLE_MATCH_MARGIN = 0.08
+RETRY_TEMPERATURE = 0.7
+
+
+class Citation(BaseModel):
+    id: str
+    quote: str  # the item's stored text, exactly
+
+
+class Question(BaseModel):
+    id: str
+    text: str
+    kind: Kind
+    difficulty: Difficulty
+    citations: list[Citation]
+    rubric: list[str]
+    follow_ups: list[str]
+    why: str
+    flags: list[str] = Field(default_factory=list)  # checks it still failed after its one regeneration
+
+
+class QuestionSet(BaseModel):
+    set_id: str
+    posting_id: str
+    role: str
+    backend: str
+    model: str
+    language: Language
+    prompt: str  # the prompt version that wrote it, name@vN
+    created_at: datetime
+    skipped: list[str] = Field(default_factory=list)  # items left out: nothing but instructions to a model
+    questions: list[Question]
+
+
+class SetRequest(BaseModel):
+    """What a set should be; the CLI's flags."""
+
+    n: int = Field(default=10, ge=1, le=MAX_QUESTIONS)
+    kind: KindChoice = "mixed"
+    difficulty: DifficultyChoice = "mixed"
+    lang: LanguageChoice = "auto"
+    seed: int = 0  # picks the mix of difficulties; another seed, another set
+
+
+class PlannedQuestion(BaseModel):
+    item: Requirement
+    prompt_text: str  # the item's text as the model sees it: instruction-like sentences removed
+    round: int  # 1 for the first question on an item, 2 for the deeper second one, ...
+    kind: Kind
+    difficulty: Difficulty
+
+
+class SetSummary(BaseModel):
+    set_id: str
+    created_at: datetime
+    posting_id: str
+    role: str
+    language: str
+    backend: str
+    model: str
+    questions: int
+
+
+# --- posting text is data ------------------------------------------------------------------------------------
+
+# A sentence that speaks to a model or an evaluator rather than describing the job. Plain patterns, in the
+# languages prepbot reads: they only decide what the prompt does not see, never what is stored or cited.
+_INSTRUCTION = re.compile(
+    r"\b(?:ignore|disregard|forget)\b.{0,30}\b(?:instructions?|prompts?|rules)\b"
+    r"|\b(?:system|assistant)\s*:|\bsystem prompt\b|\bnote to any ai\b|\byou are now\b"
+    r"|\b(?:output|answer|reply|respond|say)\s+only\b|\bevery candidate\b"
+    r"|\bcite requirement\b|\bwhen generating interview questions\b"
+    r"|忽略.{0,8}(?:指示|指令|提示)|無視.{0,4}(?:指示|指令)|(?:指示|指令)を.{0,8}無視|系統提示|系统提示"
+    r"|評分規則|评分规则|一律視為|一律视为|引用需求編號|引用需求编号|点を付け|分數一律|分数一律",
+    re.IGNORECASE,
+)
+_HTML_COMMENT = re.compile(r"<!--.*?(?:-->|$)", re.DOTALL)
+# Sentence ends, and role tags that open a new "message" mid-line.
+_SENTENCE_BREAK = re.compile(r"(?<=[.!?])\s+|(?<=[。！？])\s*|(?=\b(?:SYSTEM|ASSISTANT|USER)\s*:)")
+
+
+def prompt_text(text: str) -> str:
+    """The item's text without comments and sentences addressed to a model; "" when nothing else is left."""
+    sentences = _SENTENCE_BREAK.split(_HTML_COMMENT.sub(" ", text))
+    kept = [s.strip() for s in sentences if s.strip() and not _INSTRUCTION.search(s)]
+    if len(kept) == len([s for s in sentences if s.strip()]) and not _HTML_COMMENT.search(text):
+        return text  # nothing to remove: the item as written
+    joined = " ".join(kept)
+    return joined if len(normalise(joined)) >= 3 else ""
+
+
+# --- planning ------------------------------------------------------------------------------------------------
+
+# Anchors for choosing an item's kind in a mixed set: the kind whose anchors an item is most similar to.
+KIND_ANCHORS: dict[Kind, list[str]] = {
+    "behavioral": [
+        "communication and teamwork skills",
+        "working with people across teams and stakeholders",
+        "attitude, learning and motivation",
+        "leading and mentoring people",
+    ],
+    "system-design": [
+        "design the architecture of a scalable system",
+        "build data pipeline and infrastructure architecture",
+        "scalability and reliability of distributed systems",
+    ],
+    "technical": [
+        "experience with programming languages, frameworks and tools",
+        "knowledge of databases and algorithms",
+        "hands-on skills with a specific technology",
+    ],
+}
+
+
+def item_kinds(items: list[Requirement], embedder: Embedder) -> dict[str, Kind]:
+    """Each item's natural kind of question, by embedding similarity to the kind anchors (any language)."""
+    if not items:
+        return {}
+    vectors = embedder.embed([item.text for item in items])
+    kinds: list[Kind] = list(KIND_ANCHORS)
+    scores = np.stack([(embedder.embed(KIND_ANCHORS[kind]) @ vectors.T).max(axis=0) for kind in kinds])
+    return {item.id: kinds[int(best)] for item, best in zip(items, scores.argmax(axis=0))}
+
+
+def plan_questions(
+    posting: Posting, request: SetRequest, kinds: dict[str, Kind] | None = None
+) -> tuple[list[PlannedQuestion], list[Requirement]]:
+    """The set's questions in order, and the items left out because they only address a model."""
+    candidates = [item for section in PLANNED_SECTIONS for item in posting.items(section)]  # type: ignore[arg-type]
+    texts = {item.id: prompt_text(item.text) for item in candidates}
+    items = [item for item in candidates if texts[item.id]]
+    skipped = [item for item in candidates if not texts[item.id]]
+    if not items:
+        raise PrepbotError(
+            f"posting {posting.id} has no requirement, responsibility or nice-to-have items to ask about"
+        )
+    deeper = [item for item in items if item.section == "requirement"] or items
+    order = list(items)
+    while len(order) < request.n:
+        order += deeper
+    order = order[: request.n]
+
+    first_round = min(len(items), request.n)
+    if request.difficulty == "mixed":
+        levels: list[Difficulty] = ["easy", "medium", "hard"]
+        mix = [levels[i % 3] for i in range(first_round)]
+        random.Random(request.seed).shuffle(mix)
+    else:
+        mix = [request.difficulty] * first_round  # type: ignore[list-item]
+
+    plan: list[PlannedQuestion] = []
+    seen: dict[str, PlannedQuestion] = {}
+    for position, item in enumerate(order):
+        earlier = seen.get(item.id)
+        kind: Kind = (kinds or {}).get(item.id, "technical") if request.kind == "mixed" else request.kind  # type: ignore[assignment]
+        difficulty = DEEPER[earlier.difficulty] if earlier else mix[position]
+        planned = PlannedQuestion(
+            item=item, prompt_text=texts[item.id], round=earlier.round + 1 if earlier else 1, kind=kind,
+            difficulty=difficulty,
+        )  # fmt: skip
+        seen[item.id] = planned
+        plan.append(planned)
+    return plan, skipped
+
+
+# --- checking a draft ----------------------------------------------------------------------------------------
+
+# Stock questions that fit any posting and test nothing (the evals ban the English ones too).
+_GENERIC = re.compile(
+    r"do you have (?:any )?experience|describe your experience|tell me about yourself|what is the requirement"
+    r"|explain this requirement|你有.{0,10}經驗嗎|你有.{0,10}经验吗|経験はありますか",
+    re.IGNORECASE,
+)
+# Latin terms: words starting with a letter, with the joiners of tool names (scikit-learn, GNU/Linux, C++).
+_TERM = re.compile(r"[A-Za-z][A-Za-z0-9]*(?:[-+#./][A-Za-z0-9+#]+)*\+*")
+_PARENTHESES = re.compile(r"[(（]([^)）]*)[)）]")
+
+
+def key_terms(text: str, company: str | None = None) -> list[str]:
+    """The concrete names in an item a specific question would use: tools and technologies (capitalised after
+    the first word, acronyms, CamelCase, anything in parentheses). An item without any (a soft skill in prose)
+    has none, and then only the generic-phrase check applies."""
+    in_parentheses = {term for group in _PARENTHESES.findall(text) for term in _TERM.findall(group)}
+    terms: list[str] = []
+    for match in _TERM.finditer(text):
+        term = re.sub(r"['’]s$", "", match[0]).rstrip(".")
+        opens_text = not text[: match.start()].strip()  # capitalised only because it starts the item
+        named = term in in_parentheses or any(ch.isupper() for ch in term[1:]) or (term[0].isupper() and not opens_text)
+        if named and len(term) > 1 and term not in terms and term.lower() != (company or "").lower():
+            terms.append(term)
+    return terms
+
+
+def draft_problems(draft: QuestionDraft, terms: list[str], language: Language) -> list[str]:
+    """What makes a draft unfit, one short phrase each; [] when it is fine."""
+    problems = []
+    if _GENERIC.search(draft.text):
+        problems.append("generic question")
+    if terms and not any(_names(draft.text, term) for term in terms):
+        problems.append(f"names none of: {', '.join(terms[:5])}")
+    written = detect_language(" ".join([draft.text, *draft.rubric]))
+    if written != language and not (written.startswith("zh") and language.startswith("zh")):
+        problems.append(f"written in {written}, not {language}")
+    return problems
+
+
+def _names(text: str, term: str) -> bool:
+    """The text uses the term as a word (a plural too): "IT" is not named by "scalability"."""
+    return re.search(rf"(?<![A-Za-z0-9]){re.escape(term)}(?:e?s)?(?![A-Za-z0-9])", text, re.IGNORECASE) is not None
+
+
+def duplicate_of(vector: np.ndarray, earlier: list[np.ndarray]) -> tuple[int, float] | None:
+    """The earlier question (index, cosine) this one nearly repeats, if any; vectors are unit length."""
+    if not earlier:
+        return None
+    cosines = np.stack(earlier) @ vector
+    best = int(cosines.argmax())
+    return (best, float(cosines[best])) if cosines[best] > DUPLICATE_COSINE else None
+
+
+# --- finding the posting -------------------------------------------------------------------------------------
+
+
+def match_role(index: RequirementIndex, role: str) -> list[PostingSummary]:
+    """Postings whose title fits a role: titles containing it (case and punctuation ignored) first; failing
+    that, titles close in meaning (multilingual embeddings), the best and those within a margin of it."""
+    wanted = normalise(role)
+    if not wanted:
+        raise UsageError("--role is empty")
+    contained = [s for s in index.list_postings() if wanted in normalise(s.title)]
+    if contained:
+        return contained
+    scored = [(summary, score) for summary, score in index.match_titles(role) if score >= TITLE_MATCH_MIN]
+    if not scored:
+        return []
+    best = max(score for _, score in scored)
+    return [summary for summary, score in scored if score >= best - TITLE_MATCH_MARGIN]
+
+
+def find_posting(index: RequirementIndex, *, role: str | None = None, posting_id: str | None = None) -> Posting:
+    if (role is None) == (posting_id is None):
+        raise UsageError("give exactly one of --role TEXT or --posting ID")
+    if posting_id is None:
+        matches = match_role(index, role or "")
+        if not matches:
+            raise PrepbotError(f"no indexed posting matches the role {role!r}; `prepbot postings list` shows them")
+        if len(matches) > 1:
+            listing = "\n".join(f"  {s.id}  {s.title}" for s in matches)
+            raise UsageError(f"the role {role!r} matches {len(matches)} postings; choose one with --posting:\n{listing}")
+        posting_id = matches[0].id
+    posting = index.get_posting(posting_id)
+    if posting is None:
+        raise PrepbotError(f"no posting {posting_id!r}; `prepbot postings list` shows the IDs")
+    return posting
+
+
+# --- generating ----------------------------------------------------------------------------------------------
+
+
+def generate_set(
+    settings: Settings,
+    request: SetRequest,
+    *,
+    role: str | None = None,
+    posting_id: str | None = None,
+    progress: Progress | None = None,
+    no_cache: bool = False,
+) -> QuestionSet:
+    """Plan, write, check and save a question set for the posting a role or ID names."""
+    from prepbot.index import RequirementIndex
+    from prepbot.llm import get_llm
+
+    index = RequirementIndex(settings)
+    posting = find_posting(index, role=role, posting_id=posting_id)
+    kinds = None
+    if request.kind == "mixed":
+        kinds = item_kinds([item for s in PLANNED_SECTIONS for item in posting.items(s)], index.embedder)  # type: ignore[arg-type]
+    plan, skipped = plan_questions(posting, request, kinds)
+    language: Language = posting.language if request.lang == "auto" else request.lang
+    report = progress or (lambda event, amount: None)
+    report("total", len(plan))
+
+    writer = _Writer(get_llm(settings), index.embedder, posting, language, report, no_cache)
+    questions = [writer.write(position, planned) for position, planned in enumerate(plan, 1)]
+    stored = index.get_requirements([planned.item.id for planned in plan])
+    for question, planned in zip(questions, plan):
+        item = stored.get(planned.item.id)
+        if item is None:
+            raise PrepbotError(f"item {planned.item.id} vanished from the index while the set was written")
+        question.citations = [Citation(id=item.id, quote=item.text)]
+    question_set = QuestionSet(
+        set_id=f"qs-{secrets.token_hex(4)}", posting_id=posting.id, role=posting.title,
+        backend=writer.llm.backend.name, model=writer.llm.backend.model, language=language, prompt=writer.prompt_ref,
+        created_at=datetime.now(timezone.utc), skipped=[item.id for item in skipped], questions=questions,
+    )  # fmt: skip
+    problems = check_citations(question_set, index)
+    if problems:  # cannot happen unless the store changed under us; never save a set with a bad citation
+        raise PrepbotError("; ".join(problems))
+    save_set(question_set, settings)
+    return question_set
+
+
+def prompt_variables(posting: Posting, planned: PlannedQuestion, language: Language) -> dict[str, str]:
+    """The ``question`` prompt's inputs for one planned question. The role comes first in the user message
+    and is the same for the whole set, so the cached prompt prefix extends past the system message."""
+    return {
+        "role": posting.title, "requirement": planned.prompt_text, "section": planned.item.section,
+        "language": language, "kind": planned.kind, "difficulty": planned.difficulty,
+    }  # fmt: skip
+
+
+class _Writer:
+    """Writes one planned question at a time, remembering earlier ones for the duplicate check."""
+
+    def __init__(self, llm: LLM, embedder: Embedder, posting: Posting, language: Language, report: Progress,
+                 no_cache: bool):
+        self.llm, self.embedder, self.posting, self.language = llm, embedder, posting, language
+        self.report, self.no_cache = report, no_cache
+        self.vectors: list[np.ndarray] = []
+        self.prompt_ref = ""
+
+    def write(self, position: int, planned: PlannedQuestion) -> Question:
+        terms = key_terms(planned.prompt_text, self.posting.company)
+        draft, problems, vector = self.attempt(planned, terms, temperature=None)
+        if problems:
+            # Sampling gives another draft for the same inputs; the better of the two is kept.
+            retry, retry_problems, retry_vector = self.attempt(planned, terms, temperature=RETRY_TEMPERATURE)
+            if len(retry_problems) <= len(problems):
+                draft, problems, vector = retry, retry_problems, retry_vector
+        self.vectors.append(vector)
+        self.report("question", 1)
+        return Question(
+            id=f"q{position}", text=draft.text.strip(), kind=planned.kind, difficulty=planned.difficulty,
+            citations=[], rubric=[point.strip() for point in draft.rubric],
+            follow_ups=[follow_up.strip() for follow_up in draft.follow_ups], why=draft.why.strip(), flags=problems,
+        )  # fmt: skip
+
+    def attempt(
+        self, planned: PlannedQuestion, terms: list[str], temperature: float | None
+    ) -> tuple[QuestionDraft, list[str], np.ndarray]:
+        generation = self.llm.generate(
+            PROMPT, prompt_variables(self.posting, planned, self.language), stream=lambda piece: self.report("token", 1), temperature=temperature,
+            no_cache=self.no_cache or temperature is not None,
+        )  # fmt: skip
+        self.prompt_ref = generation.prompt
+        draft: QuestionDraft = generation.output  # type: ignore[assignment]
+        problems = draft_problems(draft, terms, self.language)
+        vector = self.embedder.embed([draft.text])[0]
+        clash = duplicate_of(vector, self.vectors)
+        if clash:
+            problems.append(f"near-duplicate of q{clash[0] + 1} (cosine {clash[1]:.2f})")
+        return draft, problems, vector
+
+
+# --- citations -----------------------------------------------------------------------------------------------
+
+
+def check_citations(question_set: QuestionSet, index: RequirementIndex) -> list[str]:
+    """Problems with the set's citations against the store: unknown IDs, items of another posting, quotes
+    that differ from the stored text by even a character, questions citing nothing. [] when all hold."""
+    cited = [c.id for q in question_set.questions for c in q.citations]
+    stored = index.get_requirements(cited)
+    problems = []
+    for question in question_set.questions:
+        if not question.citations:
+            problems.append(f"{question.id} cites no requirement")
+        for citation in question.citations:
+            item = stored.get(citation.id)
+            if item is None:
+                problems.append(f"{question.id} cites unknown item {citation.id!r}")
+            elif item.posting_id != question_set.posting_id:
+                problems.append(f"{question.id} cites {citation.id!r} of another posting")
+            elif item.text != citation.quote:
+                problems.append(f"{question.id} misquotes {citation.id!r}")
+    return problems
+
+
+# --- saved sets ----------------------------------------------------------------------------------------------
+
+
+def save_set(question_set: QuestionSet, settings: Settings) -> None:
+    with closing(db.connect(settings)) as conn:
+        conn.execute(
+            "INSERT INTO question_sets (id, created_at, posting_id, role, language, backend, model, questions, body)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                question_set.set_id, question_set.created_at.isoformat(), question_set.posting_id, question_set.role,
+                question_set.language, question_set.backend, question_set.model, len(question_set.questions),
+                question_set.model_dump_json(),
+            ),
+        )  # fmt: skip
+
+
+def load_set(set_id: str, settings: Settings) -> QuestionSet:
+    with closing(db.connect(settings)) as conn:
+        row = conn.execute("SELECT body FROM question_sets WHERE id = ?", (set_id,)).fetchone()
+    if row is None:
+        raise PrepbotError(f"no question set {set_id!r}; `prepbot questions list` shows them")
+    return QuestionSet.model_validate_json(row["body"])
+
+
+def list_sets(settings: Settings, posting_id: str | None = None) -> list[SetSummary]:
+    """Saved sets, newest first."""
+    query = "SELECT id, created_at, posting_id, role, language, backend, model, questions FROM question_sets"
+    params: tuple[str, ...] = ()
+    if posting_id:
+        query, params = query + " WHERE posting_id = ?", (posting_id,)
+    with closing(db.connect(settings)) as conn:
+        rows = conn.execute(query + " ORDER BY created_at DESC, rowid DESC", params).fetchall()
+    return [SetSummary(set_id=row["id"], **{k: row[k] for k in row.keys() if k != "id"}) for row in rows]
