@@ -65,7 +65,7 @@ def main() -> None:
     started = time.perf_counter()
     llm = get_llm(settings)
     prepbot_load_s = time.perf_counter() - started
-    prompt = load_prompt("question", settings)
+    prompt = load_prompt("question@v1", settings)
     max_tokens = prompt.spec.max_tokens
     messages = [m.model_dump() for m in prompt.render(VARIABLES)]
     schema = prompt.output_schema()
@@ -80,7 +80,7 @@ def main() -> None:
 
     def run_prepbot(on_token: Callable[[str], None]) -> tuple[int, str]:
         llm.backend.chat_model.llama.reset()
-        generation = llm.generate("question", VARIABLES, stream=on_token, no_cache=True)
+        generation = llm.generate("question@v1", VARIABLES, stream=on_token, no_cache=True)
         return generation.completion_tokens, generation.text
 
     def run_bare(on_token: Callable[[str], None]) -> tuple[int, str]:

@@ -6,8 +6,9 @@
 - Each question is one call of the ``question`` prompt on one item. Its citation is that item's ID and its
   exact stored text, read back from the index: the model never writes a citation, so it cannot invent one.
 - Every draft is checked in code: it names a concrete term of its item, avoids stock generic questions, is
-  in the asked language, and is no near-duplicate of an earlier question (embedding cosine). A draft that
-  fails is regenerated once with sampling; a second failure is kept and flagged.
+  in the asked language, does not echo the prompt, and is no near-duplicate of an earlier question
+  (embedding cosine). A draft that fails, or a reply past repair, is regenerated once with sampling; a draft
+  that fails again is kept and flagged (a second unusable reply fails the set).
 - Posting text is data. Sentences that address the model ("ignore your instructions...", "SYSTEM: ...")
   are dropped from what the prompt sees, and an item that is nothing but such a sentence gets no question.
 - Sets are saved in the database, so ``prepbot questions show`` reprints them.
@@ -29,13 +30,16 @@ from pydantic import BaseModel, Field
 from prepbot import db
 from prepbot.config import Settings
 from prepbot.errors import PrepbotError, UsageError
-from prepbot.postings import Language, Posting, Requirement, detect_language, normalise
+from prepbot.postings import Language, Posting, Requirement, Section, detect_language, normalise
+from prepbot.prompts import load_prompt
 
 if TYPE_CHECKING:
     from prepbot.embedders import Embedder
     from prepbot.index import PostingSummary, RequirementIndex
     from prepbot.llm import LLM
 
+# The small models write "why" as a long sentence whatever they are told; the bound cuts it (see _tidy).
+WHY_MAX_CHARS = 60
 RubricPoint = Annotated[str, Field(max_length=80)]
 FollowUp = Annotated[str, Field(max_length=160)]
 
@@ -52,7 +56,7 @@ class QuestionDraft(BaseModel):
         min_length=3, max_length=5, description="Points a strong answer covers, a few words each."
     )
     follow_ups: list[FollowUp] = Field(min_length=1, max_length=1, description="Short follow-up questions.")
-    why: str = Field(max_length=100, description="One line: what the question probes.")
+    why: str = Field(max_length=WHY_MAX_CHARS, description="A few words: the skill the question probes.")
 
 
 Kind = Literal["technical", "behavioral", "system-design"]
@@ -63,7 +67,7 @@ LanguageChoice = Literal["auto", "en", "zh-Hant", "zh-Hans", "ja"]
 Progress = Callable[[str, int], None]  # ("total", n) once, then ("token", 1) and ("question", 1) as they come
 
 PROMPT = "question"
-PLANNED_SECTIONS = ("requirement", "responsibility", "nice_to_have")
+PLANNED_SECTIONS: tuple[Section, ...] = ("requirement", "responsibility", "nice_to_have")
 DEEPER = {"easy": "medium", "medium": "hard", "hard": "hard"}
 MAX_QUESTIONS = 50
 # Cosine between two question texts above which they ask the same thing (USE embeddings: rephrasings of one
@@ -200,7 +204,7 @@ def plan_questions(
     posting: Posting, request: SetRequest, kinds: dict[str, Kind] | None = None
 ) -> tuple[list[PlannedQuestion], list[Requirement]]:
     """The set's questions in order, and the items left out because they only address a model."""
-    candidates = [item for section in PLANNED_SECTIONS for item in posting.items(section)]  # type: ignore[arg-type]
+    candidates = [item for section in PLANNED_SECTIONS for item in posting.items(section)]
     texts = {item.id: prompt_text(item.text) for item in candidates}
     items = [item for item in candidates if texts[item.id]]
     skipped = [item for item in candidates if not texts[item.id]]
@@ -247,13 +251,17 @@ _GENERIC = re.compile(
 )
 # Latin terms: words starting with a letter, with the joiners of tool names (scikit-learn, GNU/Linux, C++).
 _TERM = re.compile(r"[A-Za-z][A-Za-z0-9]*(?:[-+#./][A-Za-z0-9+#]+)*\+*")
+_DEGREE = re.compile(r"\b(?:degree|bachelor|master|ph\.?d|diploma)|學位|学位|學士|学士|碩士|硕士|博士|學歷|学历|卒業", re.I)
 _PARENTHESES = re.compile(r"[(（]([^)）]*)[)）]")
 
 
 def key_terms(text: str, company: str | None = None) -> list[str]:
     """The concrete names in an item a specific question would use: tools and technologies (capitalised after
     the first word, acronyms, CamelCase, anything in parentheses). An item without any (a soft skill in prose)
-    has none, and then only the generic-phrase check applies."""
+    has none, and then only the generic-phrase check applies; so has a degree, whose good question asks about
+    the field ("time complexity of a join") without naming the diploma ("Computer Science")."""
+    if _DEGREE.search(text):
+        return []
     in_parentheses = {term for group in _PARENTHESES.findall(text) for term in _TERM.findall(group)}
     terms: list[str] = []
     for match in _TERM.finditer(text):
@@ -276,6 +284,20 @@ def draft_problems(draft: QuestionDraft, terms: list[str], language: Language) -
     if written != language and not (written.startswith("zh") and language.startswith("zh")):
         problems.append(f"written in {written}, not {language}")
     return problems
+
+
+COPY_NGRAM = 6  # words in a row shared with the system prompt that make a draft an echo of it
+
+
+def _ngrams(text: str) -> set[tuple[str, ...]]:
+    words = re.findall(r"[a-z0-9]+", text.lower())
+    return {tuple(words[i : i + COPY_NGRAM]) for i in range(len(words) - COPY_NGRAM + 1)}
+
+
+def copied_phrase(text: str, prompt_ngrams: set[tuple[str, ...]]) -> bool:
+    """A small model sometimes answers with a line of its prompt (a rule, an example) instead of a question:
+    with a worked example in the prompt, the 1.5B model returned that example for one item in four."""
+    return not _ngrams(text).isdisjoint(prompt_ngrams)
 
 
 def _names(text: str, term: str) -> bool:
@@ -348,7 +370,8 @@ def generate_set(
     posting = find_posting(index, role=role, posting_id=posting_id)
     kinds = None
     if request.kind == "mixed":
-        kinds = item_kinds([item for s in PLANNED_SECTIONS for item in posting.items(s)], index.embedder)  # type: ignore[arg-type]
+        planned_items = [item for item in posting.requirements if item.section in PLANNED_SECTIONS]
+        kinds = item_kinds(planned_items, index.embedder)
     plan, skipped = plan_questions(posting, request, kinds)
     language: Language = posting.language if request.lang == "auto" else request.lang
     report = progress or (lambda event, amount: None)
@@ -374,6 +397,14 @@ def generate_set(
     return question_set
 
 
+def _tidy(why: str) -> str:
+    """A "why" the schema bound cut mid-word ends at its last whole word instead."""
+    why = " ".join(why.split())
+    if len(why) < WHY_MAX_CHARS - 1 or " " not in why:
+        return why
+    return why.rsplit(" ", 1)[0].rstrip(",;:") + "…"
+
+
 def prompt_variables(posting: Posting, planned: PlannedQuestion, language: Language) -> dict[str, str]:
     """The ``question`` prompt's inputs for one planned question. The role comes first in the user message
     and is the same for the whole set, so the cached prompt prefix extends past the system message."""
@@ -392,33 +423,39 @@ class _Writer:
         self.report, self.no_cache = report, no_cache
         self.vectors: list[np.ndarray] = []
         self.prompt_ref = ""
+        self.prompt_ngrams = _ngrams(load_prompt(PROMPT, llm.settings).system.render())
 
     def write(self, position: int, planned: PlannedQuestion) -> Question:
         terms = key_terms(planned.prompt_text, self.posting.company)
-        draft, problems, vector = self.attempt(planned, terms, temperature=None)
-        if problems:
+        try:
+            first = self.attempt(planned, terms, temperature=None)
+        except PrepbotError:
+            first = None  # a reply past repair: one sampled retry before the set fails
+        if first is None or first[1]:
             # Sampling gives another draft for the same inputs; the better of the two is kept.
-            retry, retry_problems, retry_vector = self.attempt(planned, terms, temperature=RETRY_TEMPERATURE)
-            if len(retry_problems) <= len(problems):
-                draft, problems, vector = retry, retry_problems, retry_vector
+            retry = self.attempt(planned, terms, temperature=RETRY_TEMPERATURE)
+            first = retry if first is None or len(retry[1]) <= len(first[1]) else first
+        draft, problems, vector = first
         self.vectors.append(vector)
         self.report("question", 1)
         return Question(
             id=f"q{position}", text=draft.text.strip(), kind=planned.kind, difficulty=planned.difficulty,
             citations=[], rubric=[point.strip() for point in draft.rubric],
-            follow_ups=[follow_up.strip() for follow_up in draft.follow_ups], why=draft.why.strip(), flags=problems,
+            follow_ups=[follow_up.strip() for follow_up in draft.follow_ups], why=_tidy(draft.why), flags=problems,
         )  # fmt: skip
 
     def attempt(
         self, planned: PlannedQuestion, terms: list[str], temperature: float | None
     ) -> tuple[QuestionDraft, list[str], np.ndarray]:
         generation = self.llm.generate(
-            PROMPT, prompt_variables(self.posting, planned, self.language), stream=lambda piece: self.report("token", 1), temperature=temperature,
-            no_cache=self.no_cache or temperature is not None,
+            PROMPT, prompt_variables(self.posting, planned, self.language), temperature=temperature,
+            stream=lambda piece: self.report("token", 1), no_cache=self.no_cache or temperature is not None,
         )  # fmt: skip
         self.prompt_ref = generation.prompt
         draft: QuestionDraft = generation.output  # type: ignore[assignment]
         problems = draft_problems(draft, terms, self.language)
+        if copied_phrase(draft.text, self.prompt_ngrams):
+            problems.append("echoes the prompt")
         vector = self.embedder.embed([draft.text])[0]
         clash = duplicate_of(vector, self.vectors)
         if clash:

@@ -42,7 +42,7 @@ VALID = json.dumps(DRAFT)
 
 
 def question_max_tokens() -> int:
-    return load_prompt("question").spec.max_tokens
+    return load_prompt("question@v1").spec.max_tokens
 
 
 def settings(**overrides):
@@ -60,7 +60,7 @@ def _request() -> httpx.Request:
 def test_structured_output_is_parsed_streamed_and_logged(fake_llm, fake_chat):
     fake_chat.enqueue(VALID)
     pieces: list[str] = []
-    generation = fake_llm.generate("question", VARS, stream=pieces.append)
+    generation = fake_llm.generate("question@v1", VARS, stream=pieces.append)
     assert generation.output == QuestionDraft(**DRAFT)
     assert "".join(pieces) == generation.text == VALID and len(pieces) > 5
     assert (generation.prompt, generation.backend, generation.model, generation.cached) == (
@@ -81,12 +81,12 @@ def test_structured_output_is_parsed_streamed_and_logged(fake_llm, fake_chat):
 
 def test_fenced_json_is_accepted(fake_llm, fake_chat):
     fake_chat.enqueue(f"```json\n{VALID}\n```")
-    assert fake_llm.generate("question", VARS).output == QuestionDraft(**DRAFT)
+    assert fake_llm.generate("question@v1", VARS).output == QuestionDraft(**DRAFT)
 
 
 def test_invalid_output_gets_one_repair(fake_llm, fake_chat):
     fake_chat.enqueue(json.dumps({**DRAFT, "rubric": ["only one"]}), VALID)
-    generation = fake_llm.generate("question", VARS)
+    generation = fake_llm.generate("question@v1", VARS)
     assert generation.output.rubric == DRAFT["rubric"]
     repair_messages = fake_chat.calls[1]["messages"]
     assert [m.type for m in repair_messages] == ["system", "human", "ai", "human"]
@@ -95,36 +95,36 @@ def test_invalid_output_gets_one_repair(fake_llm, fake_chat):
     assert failure.error.startswith("invalid output, repairing: rubric") and failure.output.startswith('{"text"')
     assert success.error is None and success.cache_key == failure.cache_key
     # The repaired answer now answers the original request from the cache.
-    assert fake_llm.generate("question", VARS).cached
+    assert fake_llm.generate("question@v1", VARS).cached
 
 
 def test_output_still_invalid_after_the_repair_is_an_error_with_the_raw_text_logged(fake_llm, fake_chat):
     fake_chat.enqueue("Sure! Here is a question: why Spark?", '{"text": "why"}')
     with pytest.raises(PrepbotError, match=r"question@v1: invalid output after one repair: .*Field required.*prepbot logs"):
-        fake_llm.generate("question", VARS)
+        fake_llm.generate("question@v1", VARS)
     second, first = recent_calls(2)
     assert first.output == "Sure! Here is a question: why Spark?" and "Invalid JSON" in first.error
     assert second.output == '{"text": "why"}' and second.error.startswith("invalid output after one repair")
     fake_chat.enqueue(VALID)
-    assert not fake_llm.generate("question", VARS).cached  # failures are never served from the cache
+    assert not fake_llm.generate("question@v1", VARS).cached  # failures are never served from the cache
 
 
 def test_temperature_zero_calls_are_cached_unless_told_not_to(fake_llm, fake_chat):
     fake_chat.enqueue(VALID)
-    first = fake_llm.generate("question", VARS)
+    first = fake_llm.generate("question@v1", VARS)
     pieces: list[str] = []
-    hit = fake_llm.generate("question", VARS, stream=pieces.append)
+    hit = fake_llm.generate("question@v1", VARS, stream=pieces.append)
     assert hit.cached and hit.output == first.output and pieces == [VALID] and hit.cost_usd == 0
     assert recent_calls(1)[0].cached
 
     fake_chat.enqueue(VALID, VALID, VALID)
-    assert not fake_llm.generate("question", VARS, no_cache=True).cached
-    assert not fake_llm.generate("question", VARS, temperature=0.7).cached
-    assert not fake_llm.generate("question", {**VARS, "difficulty": "hard"}).cached  # other inputs, other key
+    assert not fake_llm.generate("question@v1", VARS, no_cache=True).cached
+    assert not fake_llm.generate("question@v1", VARS, temperature=0.7).cached
+    assert not fake_llm.generate("question@v1", {**VARS, "difficulty": "hard"}).cached  # other inputs, other key
     assert fake_chat.replies == []
     off = LLM(settings(cache=False), fake_llm.backend)
     fake_chat.enqueue(VALID)
-    assert not off.generate("question", VARS).cached
+    assert not off.generate("question@v1", VARS).cached
 
 
 @pytest.mark.parametrize(
@@ -148,18 +148,18 @@ def test_temperature_zero_calls_are_cached_unless_told_not_to(fake_llm, fake_cha
 def test_backend_failures_are_one_line_errors_logged_and_not_cached(fake_llm, fake_chat, raised, message):
     fake_chat.enqueue(raised)
     with pytest.raises(PrepbotError, match=message) as failure:
-        fake_llm.generate("question", VARS)
+        fake_llm.generate("question@v1", VARS)
     assert "\n" not in str(failure.value)
     assert message.split(":")[0] in recent_calls(1)[0].error
     fake_chat.enqueue(VALID)
-    assert not fake_llm.generate("question", VARS).cached
+    assert not fake_llm.generate("question@v1", VARS).cached
 
 
 def test_a_slow_stream_times_out(fake_chat, monkeypatch):
     slow = LLM(settings(timeout_s=0.05), Backend("fake", "fake-model", fake_chat, n_ctx=4096))
     fake_chat.enqueue(VALID)
     with pytest.raises(PrepbotError, match="timed out after 0.05 s"):
-        slow.generate("question", VARS, stream=lambda piece: time.sleep(0.02))
+        slow.generate("question@v1", VARS, stream=lambda piece: time.sleep(0.02))
 
 
 def test_ctrl_c_propagates_and_is_logged(fake_llm, fake_chat):
@@ -172,7 +172,7 @@ def test_ctrl_c_propagates_and_is_logged(fake_llm, fake_chat):
             raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        fake_llm.generate("question", VARS, stream=interrupt_after_three)
+        fake_llm.generate("question@v1", VARS, stream=interrupt_after_three)
     logged = recent_calls(1)[0]
     assert logged.error == "interrupted (Ctrl-C)" and logged.output == "".join(seen)
 
@@ -181,13 +181,13 @@ def test_a_reply_cut_off_at_max_tokens_is_reported_as_such(fake_llm, fake_chat):
     fake_chat.finish_reason = "length"
     fake_chat.enqueue(VALID[:40])
     with pytest.raises(PrepbotError, match=f"cut off at max_tokens={question_max_tokens()}"):
-        fake_llm.generate("question", VARS)
+        fake_llm.generate("question@v1", VARS)
 
 
 def test_the_prompt_is_budgeted_before_anything_is_sent(fake_chat):
     small = LLM(settings(), Backend("fake", "fake-model", fake_chat, n_ctx=400))
     with pytest.raises(PrepbotError, match="question@v1 does not fit the model's context"):
-        small.generate("question", {**VARS, "requirement": "Spark " * 300})
+        small.generate("question@v1", {**VARS, "requirement": "Spark " * 300})
     assert fake_chat.calls == []
 
 
@@ -215,7 +215,7 @@ def test_text_prompts_return_text(fake_llm, fake_chat, tmp_path, monkeypatch):
 
 def test_get_llm_uses_the_fake_everywhere_in_the_fixture(fake_llm, fake_chat):
     fake_chat.enqueue(VALID)
-    assert get_llm().generate("question", VARS).backend == "fake"
+    assert get_llm().generate("question@v1", VARS).backend == "fake"
 
 
 # --- the OpenAI wire format, replayed (no network) ---------------------------------------------------------
@@ -252,7 +252,7 @@ def test_openai_gets_strict_structured_output_and_streams_content():
                      [_chunk({"role": "assistant", "content": ""}), *(_chunk({"content": p}) for p in pieces),
                       _chunk({}, "stop"), usage], requests)
     streamed: list[str] = []
-    generation = llm.generate("question", VARS, stream=streamed.append)
+    generation = llm.generate("question@v1", VARS, stream=streamed.append)
     assert generation.output == QuestionDraft(**DRAFT) and streamed == pieces
     assert (generation.prompt_tokens, generation.completion_tokens) == (250, 60)
     assert generation.cost_usd == pytest.approx((250 * 0.15 + 60 * 0.60) / 1e6)
@@ -270,7 +270,7 @@ def test_compatible_servers_get_a_forced_function_call_and_max_tokens_in_the_bod
     requests: list[dict] = []
     llm = _replaying(CompatibleBackend, "fast", reply, requests)
     streamed: list[str] = []
-    generation = llm.generate("question", VARS, stream=streamed.append)
+    generation = llm.generate("question@v1", VARS, stream=streamed.append)
     assert generation.output == QuestionDraft(**DRAFT) and streamed == args
     assert generation.completion_tokens == len(args) and generation.cost_usd is None  # no usage: counted
     [sent] = requests
@@ -293,14 +293,26 @@ def test_backend_configuration_errors():
 
 
 def test_threads_come_from_settings_or_the_idle_cores(monkeypatch):
+    from prepbot import llm
+
     assert choose_threads(settings(threads=3)) == 3
     monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1})
-    monkeypatch.setattr(os, "getloadavg", lambda: (1.2, 1.0, 1.0))
-    assert choose_threads(settings()) == 1
-    monkeypatch.setattr(os, "getloadavg", lambda: (0.1, 0.3, 0.5))
-    assert choose_threads(settings()) == 2
+    for busy, threads in [(1.2, 1), (0.1, 2), (7.0, 1)]:
+        monkeypatch.setattr(llm, "busy_cores", lambda cores, busy=busy: busy)
+        assert choose_threads(settings()) == threads
+
+
+def test_busy_cores_reads_proc_stat_not_the_load_average(monkeypatch, tmp_path):
+    from prepbot import llm
+
+    # user nice system idle iowait irq softirq steal: 100 ticks pass, 50 of them idle -> 1 of 2 cores busy
+    samples = iter(["cpu 100 0 0 100 0 0 0 0\n", "cpu 150 0 0 150 0 0 0 0\n"])
+    real_open = open
+    monkeypatch.setattr("builtins.open", lambda path, *a, **k: __import__("io").StringIO(next(samples))
+                        if path == "/proc/stat" else real_open(path, *a, **k))  # fmt: skip
     monkeypatch.setattr(os, "getloadavg", lambda: (7.0, 7.0, 7.0))
-    assert choose_threads(settings()) == 1
+    assert llm.busy_cores(2, window_s=0) == pytest.approx(1.0)
+
 
 
 def test_a_damaged_gguf_file_is_a_one_line_error(tmp_path):
@@ -330,7 +342,7 @@ def test_an_unreachable_server_is_a_one_line_error():
     compatible = get_llm(settings(backend="openai-compatible", base_url=f"http://127.0.0.1:{port}/v1",
                                   model="fast", max_retries=0))
     with pytest.raises(PrepbotError, match=rf"cannot reach http://127.0.0.1:{port}/v1"):
-        compatible.generate("question", VARS)
+        compatible.generate("question@v1", VARS)
     assert "cannot reach" in recent_calls(1)[0].error
 
 
@@ -346,7 +358,7 @@ def test_a_server_that_never_answers_times_out():
                                   model="fast", max_retries=0, timeout_s=0.5))
         started = time.monotonic()
         with pytest.raises(PrepbotError, match="timed out after 0.5 s"):
-            silent.generate("question", VARS)
+            silent.generate("question@v1", VARS)
         assert time.monotonic() - started < 5
     finally:
         for sock in [*accepted, listener]:
@@ -368,12 +380,12 @@ def _check_draft(generation, pieces: list[str]) -> None:
 def test_e2e_local_fast_model_streams_a_schema_valid_question():
     fast = get_llm(settings(model="fast"))
     pieces: list[str] = []
-    generation = fast.generate("question", VARS, stream=pieces.append, no_cache=True)
+    generation = fast.generate("question@v1", VARS, stream=pieces.append, no_cache=True)
     _check_draft(generation, pieces)
     assert len(pieces) == generation.completion_tokens  # one streamed piece per sampled token
     assert (generation.backend, generation.model, generation.cost_usd) == ("local", "fast", 0.0)
     # The counted prompt is exactly what llama.cpp evaluated: the budget uses the model's own tokenizer.
-    assert generation.prompt_tokens == fast.backend.count_messages(load_prompt("question").render(VARS))
+    assert generation.prompt_tokens == fast.backend.count_messages(load_prompt("question@v1").render(VARS))
     assert get_llm(settings(model="fast")).backend is fast.backend  # one Llama per process
 
 
@@ -388,10 +400,10 @@ def test_e2e_ctrl_c_stops_generation_and_the_model_still_works():
             raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        fast.generate("question", {**VARS, "difficulty": "hard"}, stream=interrupt, no_cache=True)
+        fast.generate("question@v1", {**VARS, "difficulty": "hard"}, stream=interrupt, no_cache=True)
     assert len(seen) == 5 and recent_calls(1)[0].error == "interrupted (Ctrl-C)"
     pieces: list[str] = []
-    _check_draft(fast.generate("question", {**VARS, "difficulty": "hard"}, stream=pieces.append), pieces)
+    _check_draft(fast.generate("question@v1", {**VARS, "difficulty": "hard"}, stream=pieces.append), pieces)
 
 
 @pytest.fixture(scope="module")
@@ -435,10 +447,10 @@ def test_e2e_serve_model_through_the_openai_compatible_backend(served_fast):
     assert [m["id"] for m in models["data"]] == ["fast"]
     remote = get_llm(settings(backend="openai-compatible", base_url=served_fast, model="fast", max_retries=0))
     pieces: list[str] = []
-    generation = remote.generate("question", VARS, stream=pieces.append, no_cache=True)
+    generation = remote.generate("question@v1", VARS, stream=pieces.append, no_cache=True)
     _check_draft(generation, pieces)
     assert len(pieces) > 5  # streamed, not one block
     assert (generation.backend, generation.model, generation.cost_usd) == ("openai-compatible", "fast", None)
     # max_tokens reaches the server (sent in the body: it ignores max_completion_tokens).
     with pytest.raises(PrepbotError, match="cut off at max_tokens=8"):
-        remote.generate("question", VARS, max_tokens=8, no_cache=True)
+        remote.generate("question@v1", VARS, max_tokens=8, no_cache=True)

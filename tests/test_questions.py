@@ -202,7 +202,7 @@ def test_a_set_cites_the_stored_items_and_is_saved(index, fake_llm, fake_chat):
     result = generate_set(get_settings(), SetRequest(n=5), role="data engineer",
                           progress=lambda event, amount: events.append((event, amount)))  # fmt: skip
     assert result.posting_id == DATA.id and result.role == DATA.title and result.language == "en"
-    assert (result.backend, result.model, result.prompt) == ("fake", "fake-model", "question@v1")
+    assert (result.backend, result.model, result.prompt) == ("fake", "fake-model", "question@v2")
     assert [q.id for q in result.questions] == ["q1", "q2", "q3", "q4", "q5"]
     stored = {item.id: item.text for item in DATA.requirements}
     for question in result.questions:
@@ -253,11 +253,42 @@ def test_a_generic_question_is_regenerated_and_the_better_draft_kept(index, fake
     assert result.questions[0].flags == []
 
 
+def test_a_draft_echoing_the_prompt_is_regenerated(index, fake_llm, fake_chat):
+    from prepbot.prompts import load_prompt
+
+    system = load_prompt("question").system.render()
+    example = system.strip().splitlines()[0]  # the small models echo the prompt (an example, a rule) when lost
+    echo = draft(f"{example} What about Kafka?")  # names the item's tool: the echo is its only problem
+    fake_chat.enqueue(echo, echo)
+    result = generate_set(get_settings(), SetRequest(n=1), posting_id=DATA.id)
+    assert result.questions[0].flags == ["echoes the prompt"] and len(fake_chat.calls) == 2
+
+
+def test_a_reply_past_repair_gets_one_sampled_retry_then_fails_the_set(index, fake_llm, fake_chat):
+    fake_chat.enqueue("not json", "still not json", DATA_DRAFTS[0])
+    result = generate_set(get_settings(), SetRequest(n=1), posting_id=DATA.id)
+    assert result.questions[0].text.startswith("How would you keep Kafka")
+    assert [call["temperature"] for call in fake_chat.calls] == [0, 0, questions.RETRY_TEMPERATURE]
+    fake_chat.enqueue("no", "no", "no", "no")
+    with pytest.raises(PrepbotError, match="invalid output after one repair"):
+        generate_set(get_settings(), SetRequest(n=1), posting_id=DATA.id)
+    assert list_sets(get_settings())[0].set_id == result.set_id  # nothing saved for the failed set
+
+
+def test_a_why_cut_by_its_bound_ends_at_a_word(index, fake_llm, fake_chat):
+    cut = ("Optimization of large datasets is a critical skill for data engineers")[: questions.WHY_MAX_CHARS]
+    fake_chat.enqueue(draft("How would you keep Kafka consumer lag low during a traffic spike?", why=cut))
+    result = generate_set(get_settings(), SetRequest(n=1), posting_id=DATA.id)
+    assert result.questions[0].why == "Optimization of large datasets is a critical skill for…"
+
+
 def test_draft_checks():
     terms = key_terms("Experience with streaming processing system e.g. Pub/Sub, Kafka, Apache Flink.")
     assert terms == ["Pub/Sub", "Kafka", "Apache", "Flink"]
     assert key_terms("Support TSMC's digital transformation initiatives.", company="TSMC") == []
     assert key_terms("Good communication and writing skills.") == []
+    assert key_terms("Master Degree or above in a quantitative discipline (Statistics, Mathematics)") == []
+    assert key_terms("資訊工程相關科系學士以上學歷") == []
     assert key_terms("三年以上 Python 或 Go 後端開發經驗") == ["Python", "Go"]
     fine = QuestionDraft.model_validate_json(draft("How would you size Kafka partitions?"))
     assert draft_problems(fine, terms, "en") == []
