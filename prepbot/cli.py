@@ -14,7 +14,7 @@ from rich.console import Console
 
 from prepbot.config import Settings, get_settings
 from prepbot import render
-from prepbot.errors import PrepbotError
+from prepbot.errors import PrepbotError, UsageError
 
 if TYPE_CHECKING:
     from prepbot.index import RequirementIndex
@@ -303,6 +303,207 @@ def _emit_question_set(question_set: "QuestionSet", export: Optional[str], out: 
         sys.stdout.write(exports.export_text(question_set, export))  # type: ignore[arg-type]
     else:
         render.question_set(console, question_set)
+
+
+# --- mock interviews: chat, grade, sessions, progress -----------------------------------------------------
+
+RoleOpt = Annotated[Optional[str], typer.Option("--role", help="A job title in any language, matched to postings.")]
+PostingOpt = Annotated[Optional[str], typer.Option("--posting", help="A posting ID from `postings list`.")]
+NoCacheOpt = Annotated[bool, typer.Option("--no-cache", help="Call the LLM even when a cached reply exists.")]
+
+
+@app.command()
+def chat(
+    role: RoleOpt = None,
+    posting: PostingOpt = None,
+    mode: Annotated[
+        Literal["screen", "technical", "behavioral", "mixed"],
+        typer.Option("--mode", help="screen: easy first-round questions; mixed: each item's natural kind."),
+    ] = "mixed",
+    lang: Annotated[
+        Literal["auto", "en", "zh-Hant", "zh-Hans", "ja"], typer.Option("--lang", help="auto: the posting's language.")
+    ] = "auto",
+    questions_set: Annotated[
+        Optional[str], typer.Option("--questions", help="Ask the questions of a saved set (`questions list`).")
+    ] = None,
+    focus: Annotated[
+        Optional[Literal["weak"]], typer.Option("--focus", help="weak: the items you scored lowest that are due again.")
+    ] = None,
+    resume: Annotated[
+        Optional[str], typer.Option("--resume", help="Continue a session (`sessions list`); 'last' for the latest open one.")
+    ] = None,
+    n: Annotated[Optional[int], typer.Option("-n", min=1, max=50, help="How many main questions (default 5).")] = None,
+    backend: BackendOpt = None,
+    model: ModelOpt = None,
+    no_cache: NoCacheOpt = False,
+) -> None:
+    """A mock interview in the terminal: questions, graded answers citing the posting, follow-ups, memory."""
+    from prepbot.chat import ChatUI, terminal_reader
+    from prepbot.interview import Interview
+    from prepbot.sessions import latest_open_session
+
+    settings = get_settings(backend=backend, model=model)
+    if resume:
+        if role or posting or questions_set or focus:
+            raise UsageError("--resume continues a session as it was planned; drop --role/--posting/--questions/--focus")
+        session_id = latest_open_session(settings) if resume == "last" else resume
+        if session_id is None:
+            raise PrepbotError("no open session to resume; `prepbot sessions list` shows them")
+        interview = Interview.resume(settings, session_id, no_cache=no_cache)
+    else:
+        interview = Interview.start(
+            settings, role=role, posting_id=posting, mode=mode, lang=lang, set_id=questions_set, focus=focus, n=n,
+            no_cache=no_cache,
+        )  # fmt: skip
+    ChatUI(interview, console, terminal_reader(settings.home / "chat_history")).run()
+
+
+@app.command()
+def grade(
+    question: Annotated[str, typer.Option("--question", help="The question that was asked.")],
+    role: RoleOpt = None,
+    posting: PostingOpt = None,
+    requirement: Annotated[
+        Optional[str], typer.Option("--requirement", help="The item the question tests (default: found by retrieval).")
+    ] = None,
+    answer: Annotated[Optional[str], typer.Option("--answer", help="The answer text.")] = None,
+    answer_file: Annotated[
+        Optional[str], typer.Option("--answer-file", help="Read the answer from a file, or - for stdin.")
+    ] = None,
+    as_json: JsonFlag = False,
+    backend: BackendOpt = None,
+    model: ModelOpt = None,
+    no_cache: NoCacheOpt = False,
+) -> None:
+    """Grade one answer with the interview's grader, without a session."""
+    from rich.live import Live
+
+    from prepbot.chat import render_partial
+    from prepbot.grading import grade_answer
+    from prepbot.index import RequirementIndex
+    from prepbot.questions import find_posting
+
+    text = _answer_text(answer, answer_file)
+    settings = get_settings(backend=backend, model=model)
+    index = RequirementIndex(settings)
+    target = find_posting(index, role=role, posting_id=posting)
+    live = Live(console=err_console, refresh_per_second=8, transient=True)
+    stream = not as_json and err_console.is_terminal
+    with live if stream else _nothing():
+        result = grade_answer(
+            settings, question=question, answer=text, posting_id=target.id, requirement_id=requirement, index=index,
+            no_cache=no_cache, listener=(lambda partial: live.update(render_partial(partial))) if stream else None,
+        )  # fmt: skip
+    if as_json:
+        print_json(result.model_dump(mode="json"))
+        return
+    console.print(render_partial(result.model_dump()))
+    if result.follow_up:
+        console.print(f"[bold]Follow-up:[/] {escape(result.follow_up)}")
+    for citation in result.citations:
+        console.print(f"  [magenta]{citation.id}[/] [dim]({citation.relation})[/] \"{escape(citation.quote)}\"")
+
+
+def _answer_text(answer: Optional[str], answer_file: Optional[str]) -> str:
+    if (answer is None) == (answer_file is None):
+        raise UsageError("give exactly one of --answer TEXT or --answer-file PATH (- for stdin)")
+    if answer is not None:
+        return answer
+    from prepbot.readers import read_answer_file
+
+    return read_answer_file(answer_file or "-")
+
+
+class _nothing:
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *exc: Any) -> None:
+        return None
+
+
+sessions_app = typer.Typer(cls=_Group, help="Saved mock interviews: list, show, export.", no_args_is_help=True)
+app.add_typer(sessions_app, name="sessions")
+
+
+@sessions_app.command("list")
+def sessions_list(posting: PostingOpt = None, as_json: JsonFlag = False) -> None:
+    """Sessions, newest first."""
+    from prepbot.sessions import list_sessions
+
+    summaries = list_sessions(get_settings(), posting)
+    if as_json:
+        print_json([
+            {"id": s.id, "posting_id": s.posting_id, "role": s.role, "mode": s.mode,
+             "started_at": s.started_at.isoformat(), "ended_at": s.ended_at.isoformat() if s.ended_at else None,
+             "turns": s.turns, "mean_score": s.mean_score}
+            for s in summaries
+        ])  # fmt: skip
+    else:
+        render.sessions_table(console, summaries)
+
+
+@sessions_app.command("show")
+def sessions_show(
+    session_id: Annotated[str, typer.Argument(help="A session ID from `sessions list`.")], as_json: JsonFlag = False
+) -> None:
+    """Every turn of a session: question, answer, score, rubric, citations, follow-up."""
+    from prepbot.sessions import export_markdown, load_session, session_json
+
+    session = load_session(session_id, get_settings())
+    if as_json:
+        print_json(session_json(session))
+    else:
+        from rich.markdown import Markdown
+
+        console.print(Markdown(export_markdown(session)))
+
+
+@sessions_app.command("export")
+def sessions_export(
+    session_id: Annotated[str, typer.Argument(help="A session ID from `sessions list`.")],
+    fmt: Annotated[Literal["md", "json"], typer.Option("--format", help="md: a report to keep; json.")] = "md",
+    out: Annotated[Optional[Path], typer.Option("--out", dir_okay=False, help="Write to FILE.")] = None,
+) -> None:
+    """A session as a report: per-question scores, the requirements cited, what to practise."""
+    from prepbot.sessions import export_markdown, load_session, session_json
+
+    session = load_session(session_id, get_settings())
+    text = export_markdown(session) if fmt == "md" else json.dumps(session_json(session), ensure_ascii=False, indent=2)
+    if out is None:
+        sys.stdout.write(text + "\n")
+        return
+    try:
+        out.write_text(text + "\n", encoding="utf-8")
+    except OSError as exc:
+        raise PrepbotError(f"cannot write {out}: {exc.strerror or exc}") from exc
+    err_console.print(f"wrote {escape(str(out))}", highlight=False)
+
+
+@app.command()
+def progress(role: RoleOpt = None, posting: PostingOpt = None, as_json: JsonFlag = False) -> None:
+    """Per requirement item: latest and best score over time, and the weakest items (what --focus weak asks)."""
+    from prepbot.index import RequirementIndex
+    from prepbot.progress import item_progress
+    from prepbot.questions import find_posting
+
+    settings = get_settings()
+    index = RequirementIndex(settings)
+    posting_id = find_posting(index, role=role, posting_id=posting).id if (role or posting) else None
+    items = item_progress(settings, posting_id)
+    quotes = index.get_requirements([item.requirement_id for item in items])
+    rows = [
+        {"requirement_id": item.requirement_id, "posting_id": item.posting_id,
+         "quote": quotes[item.requirement_id].text if item.requirement_id in quotes else None,
+         "attempts": len(item.attempts), "latest": item.latest, "best": item.best,
+         "last_at": item.last_at.isoformat(), "due_at": item.due_at.isoformat(), "weak": item.weak,
+         "history": [{"at": a.at.isoformat(), "score": a.score, "session_id": a.session_id} for a in item.attempts]}
+        for item in items
+    ]  # fmt: skip
+    if as_json:
+        print_json({"items": rows, "weakest": [row["requirement_id"] for row in rows if row["weak"]][:5]})
+    else:
+        render.progress_table(console, rows)
 
 
 # --- LLM layer: models, logs, serve-model -----------------------------------------------------------------

@@ -62,6 +62,47 @@ MIGRATIONS: list[Migration] = [
         CREATE INDEX question_sets_posting ON question_sets (posting_id, created_at);
         """,
     ),
+    Migration(
+        3,
+        "interview_sessions",
+        """
+        CREATE TABLE sessions (
+            id TEXT PRIMARY KEY,
+            started_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            ended_at TEXT,
+            posting_id TEXT NOT NULL,
+            role TEXT NOT NULL,
+            mode TEXT NOT NULL,
+            language TEXT NOT NULL,
+            set_id TEXT,
+            backend TEXT,
+            model TEXT,
+            plan TEXT NOT NULL
+        );
+        CREATE INDEX sessions_posting ON sessions (posting_id, started_at);
+        CREATE TABLE turns (
+            id INTEGER PRIMARY KEY,
+            session_id TEXT NOT NULL REFERENCES sessions (id),
+            n INTEGER NOT NULL,
+            kind TEXT NOT NULL,
+            follows INTEGER,
+            requirement_id TEXT,
+            question TEXT NOT NULL,
+            body TEXT NOT NULL,
+            asked_at TEXT NOT NULL,
+            answer TEXT,
+            answered_at TEXT,
+            skipped INTEGER NOT NULL DEFAULT 0,
+            score INTEGER,
+            grade TEXT,
+            graded_at TEXT,
+            timings TEXT,
+            UNIQUE (session_id, n)
+        );
+        CREATE INDEX turns_requirement ON turns (requirement_id, graded_at);
+        """,
+    ),
 ]
 
 # Paths already migrated by this process, so a connection costs one open, not a schema check.

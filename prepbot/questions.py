@@ -377,7 +377,7 @@ def generate_set(
     report = progress or (lambda event, amount: None)
     report("total", len(plan))
 
-    writer = _Writer(get_llm(settings), index.embedder, posting, language, report, no_cache)
+    writer = QuestionWriter(get_llm(settings), index.embedder, posting, language, report, no_cache)
     questions = [writer.write(position, planned) for position, planned in enumerate(plan, 1)]
     stored = index.get_requirements([planned.item.id for planned in plan])
     for question, planned in zip(questions, plan):
@@ -414,7 +414,7 @@ def prompt_variables(posting: Posting, planned: PlannedQuestion, language: Langu
     }  # fmt: skip
 
 
-class _Writer:
+class QuestionWriter:
     """Writes one planned question at a time, remembering earlier ones for the duplicate check."""
 
     def __init__(self, llm: LLM, embedder: Embedder, posting: Posting, language: Language, report: Progress,

@@ -335,3 +335,26 @@ class _HTMLText(HTMLParser):
     def text(self) -> str:
         self._line()
         return "\n".join(self.lines).strip() + "\n"
+
+
+MAX_ANSWER_FILE_BYTES = 1024 * 1024
+
+
+def read_answer_file(name: str) -> str:
+    """An answer to grade, from a file or ``-`` (stdin), decoded like a posting; refused when binary or huge."""
+    import sys
+
+    if name == "-":
+        data = sys.stdin.buffer.read(MAX_ANSWER_FILE_BYTES + 1)
+        if len(data) > MAX_ANSWER_FILE_BYTES:
+            raise PrepbotError("stdin: the answer is too large (over 1 MB)")
+        if not data.strip():
+            raise PrepbotError("stdin: the answer is empty")
+        return _decode(data, Path("<stdin>"))
+    path = Path(name)
+    if not path.is_file():
+        raise PrepbotError(f"{path}: no such file")
+    size = path.stat().st_size
+    if size > MAX_ANSWER_FILE_BYTES:
+        raise PrepbotError(f"{path}: too large for an answer ({size / 2**20:.1f} MB)")
+    return _decode(_read_bytes(path), path)

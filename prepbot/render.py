@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.markup import escape
@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from prepbot.ingest import IngestReport
     from prepbot.postings import Posting
     from prepbot.questions import QuestionSet, SetSummary
+    from prepbot.sessions import SessionSummary
 
 SECTION_LABELS = {
     "about": "About",
@@ -139,4 +140,39 @@ def question_sets_table(out: Console, summaries: list[SetSummary]) -> None:
     for s in summaries:
         table.add_row(escape(s.set_id), s.created_at.astimezone().strftime("%Y-%m-%d %H:%M"), escape(s.posting_id),
                       escape(s.role), str(s.questions), s.language, escape(f"{s.backend}/{s.model}"))
+    out.print(table)
+
+
+def sessions_table(out: Console, summaries: list[SessionSummary]) -> None:
+    if not summaries:
+        out.print("no interview sessions yet: `prepbot chat --role TITLE`")
+        return
+    table = Table()
+    table.add_column("session", no_wrap=True)
+    table.add_column("started", no_wrap=True)
+    table.add_column("role", overflow="fold", ratio=1)
+    for column in ("mode", "answers", "mean", "state"):
+        table.add_column(column, no_wrap=True)
+    for s in summaries:
+        mean = "-" if s.mean_score is None else f"{s.mean_score:.1f}"
+        table.add_row(escape(s.id), s.started_at.astimezone().strftime("%Y-%m-%d %H:%M"), escape(s.role), s.mode,
+                      str(s.turns), mean, "ended" if s.ended_at else "open")
+    out.print(table)
+
+
+def progress_table(out: Console, rows: list[dict[str, Any]]) -> None:
+    if not rows:
+        out.print("no graded answers yet: `prepbot chat --role TITLE`")
+        return
+    table = Table(title="Progress per requirement item (weakest first)")
+    table.add_column("item", overflow="fold")
+    table.add_column("requirement", overflow="fold", ratio=1)
+    for column in ("tries", "latest", "best", "scores", "due"):
+        table.add_column(column, no_wrap=True)
+    for row in rows:
+        style = "red" if row["latest"] <= 2 else "yellow" if row["latest"] == 3 else "green"
+        history = " ".join(str(a["score"]) for a in row["history"][-6:])
+        due = row["due_at"][:10]
+        table.add_row(escape(row["requirement_id"]), escape(row["quote"] or "(no longer indexed)"), str(row["attempts"]),
+                      f"[{style}]{row['latest']}[/]", str(row["best"]), history, due)
     out.print(table)

@@ -1,0 +1,130 @@
+"""The interview grader on the local model: time to the first streamed token, to the score and to the full
+grade, and generation speed against the bare engine on the very same prompts.
+
+    python bench/grade.py [--model default|fast] [--threads N] [--cases 12] [--json]
+
+A fixed set of answers (every k-th case of evals/grading.jsonl, so all four languages and all grades are in
+it) is graded through ``prepbot.grading.grade_answer`` with the cache off, one after another as in a session,
+against the eval postings ingested into a temporary home. Then bare llama-cpp-python (same model file,
+threads, n_ctx, n_batch, schema, max_tokens, temperature) runs the same rendered prompts in the same order.
+Medians and p95 are printed; "ratio" is prepbot's generation tok/s over the bare engine's. The goals for the
+default model on 2 cores: first token <= 4 s, score <= 6 s (medians).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--model", default="default", help="default | fast | a GGUF path")
+    parser.add_argument("--threads", type=int, default=None, help="default: as prepbot would choose")
+    parser.add_argument("--cases", type=int, default=12, help="how many graded answers")
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    args = parser.parse_args()
+
+    home = tempfile.mkdtemp(prefix="prepbot-bench-grade-")
+    os.environ["PREPBOT_HOME"] = home
+    from prepbot.config import get_settings
+    from prepbot.grading import PROMPT, grade_answer
+    from prepbot.index import RequirementIndex
+    from prepbot.ingest import ingest
+    from prepbot.llm import LOCAL_N_BATCH, choose_threads, get_llm
+    from prepbot.models import resolve_model
+    from prepbot.prompts import load_prompt
+
+    settings = get_settings(model=args.model, cache=False)
+    threads = args.threads or choose_threads(settings)
+    settings = settings.with_overrides(threads=threads)
+    index = RequirementIndex(settings)
+    ingest([str(ROOT / "evals/postings"), str(ROOT / "seeds")], index)
+    by_file = {Path(s.source.split("#")[0]).name: s.id for s in index.list_postings()}
+    rows = [json.loads(line) for line in (ROOT / "evals/grading.jsonl").read_text(encoding="utf-8").splitlines()]
+    rows = [r for r in rows if Path(r["posting_file"]).name in by_file]
+    step = max(1, len(rows) // args.cases)
+    cases = rows[::step][: args.cases]
+    load = os.getloadavg()[0]
+
+    llm = get_llm(settings)
+    prompts, measured = [], []
+    for case in cases:
+        stamps: list[float] = []
+        started = time.perf_counter()
+        grade = grade_answer(settings, question=case["question"], answer=case["answer"],
+                             posting_id=by_file[Path(case["posting_file"]).name], index=index, llm=llm,
+                             no_cache=True, on_token=lambda piece: stamps.append(time.perf_counter()))  # fmt: skip
+        generation = grade.generations[0] if grade.generations else None
+        if generation is None:
+            continue
+        measured.append({
+            "id": case["id"], "label": case["label"], "score": grade.score,
+            "first_token_s": stamps[0] - started, "score_s": grade.score_latency_s, "grade_s": grade.latency_s,
+            "prompt_tokens": generation.prompt_tokens, "completion_tokens": generation.completion_tokens,
+            "gen_tps": (len(stamps) - 1) / (stamps[-1] - stamps[0]) if len(stamps) > 1 else 0.0,
+        })  # fmt: skip
+        item = index.get_requirements([grade.requirement_id or ""]).get(grade.requirement_id or "")
+        prompts.append({"requirement": item.text if item else "", "question": case["question"], "rubric": [],
+                        "answer": case["answer"], "language": ""})  # fmt: skip
+
+    from llama_cpp import Llama
+
+    prompt = load_prompt(PROMPT, settings)
+    schema = prompt.output_schema()
+    llm.backend.chat_model.llama.reset()
+    bare = Llama(model_path=str(resolve_model(args.model, settings)), n_ctx=settings.n_ctx, n_threads=threads,
+                 n_threads_batch=threads, n_batch=LOCAL_N_BATCH, verbose=False)  # fmt: skip
+    bare_rates = []
+    for variables in prompts:
+        stamps = []
+        for chunk in bare.create_chat_completion(
+            messages=[m.model_dump() for m in prompt.render(variables)], temperature=0, stream=True,
+            response_format={"type": "json_object", "schema": schema}, max_tokens=prompt.spec.max_tokens,
+        ):  # fmt: skip
+            if chunk["choices"][0]["delta"].get("content"):
+                stamps.append(time.perf_counter())
+        if len(stamps) > 1:
+            bare_rates.append((len(stamps) - 1) / (stamps[-1] - stamps[0]))
+
+    def stat(key: str) -> dict[str, float]:
+        values = [m[key] for m in measured]
+        return {"median": round(statistics.median(values), 2), "p95": round(percentile(values, 0.95), 2)}
+
+    report = {
+        "model": args.model, "threads": threads, "cases": len(measured), "load_average": round(load, 2),
+        "prompt": prompt.ref, "first_token_s": stat("first_token_s"), "score_s": stat("score_s"),
+        "grade_s": stat("grade_s"),
+        "prompt_tokens_median": statistics.median(m["prompt_tokens"] for m in measured),
+        "completion_tokens_median": statistics.median(m["completion_tokens"] for m in measured),
+        "gen_tps": {"prepbot": round(statistics.median(m["gen_tps"] for m in measured), 2),
+                    "bare": round(statistics.median(bare_rates), 2)},
+        "mean_abs_error": round(statistics.mean(abs(m["score"] - m["label"]) for m in measured), 2),
+    }  # fmt: skip
+    report["ratio"] = round(report["gen_tps"]["prepbot"] / report["gen_tps"]["bare"], 3)
+    if args.json:
+        print(json.dumps(report))
+        return
+    print(f"{prompt.ref} on {args.model}, {threads} threads, {len(measured)} answers, load average {load:.2f}")
+    for key, label in (("first_token_s", "first token"), ("score_s", "score"), ("grade_s", "full grade")):
+        print(f"  {label:12} median {report[key]['median']:6.2f} s   p95 {report[key]['p95']:6.2f} s")
+    print(f"  generation   prepbot {report['gen_tps']['prepbot']:.1f} tok/s   bare {report['gen_tps']['bare']:.1f} tok/s"
+          f"   ratio {report['ratio']:.3f}")
+    print(f"  tokens       prompt {report['prompt_tokens_median']} / generated {report['completion_tokens_median']} (medians);"
+          f"   mean |score - label| {report['mean_abs_error']}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,296 @@
+"""``prepbot chat``: the mock interview in a terminal, over ``interview.Interview``.
+
+Input is prompt_toolkit's multi-line editor when stdin is a terminal: Enter on an empty line or Esc-Enter
+sends, a line starting with ``/`` is a command and sends at once, arrows and history (saved under
+``PREPBOT_HOME``) work, and pasted text stays whole. Without a terminal, lines are read from stdin up to an
+empty line, so a script can pipe answers in.
+
+Ctrl-C while the model writes or grades cancels that generation and returns to the prompt (the answer
+stays saved); Ctrl-C or Ctrl-D at the prompt ends the session, which ``--resume`` continues.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any, Callable
+
+from rich.console import Console, Group
+from rich.live import Live
+from rich.markup import escape
+from rich.text import Text
+
+from prepbot.errors import PrepbotError
+from prepbot.grading import MAX_ANSWER_CHARS, Grade
+from prepbot.interview import LANGUAGES, Interview
+from prepbot.sessions import Turn
+
+COMMANDS = {
+    "/hint": "a hint: the item tested, then the rubric point by point",
+    "/skip": "skip this question",
+    "/repeat": "show the question again",
+    "/score": "the running score",
+    "/lang X": f"ask and give feedback in X ({', '.join(LANGUAGES)})",
+    "/help": "this list",
+    "/quit": "end the session (--resume continues it)",
+}
+
+ReadInput = Callable[[str], str]  # prompt -> text; raises EOFError / KeyboardInterrupt to end
+
+
+class _Quit(Exception):
+    pass
+
+
+def terminal_reader(history_path: Any) -> ReadInput:
+    """The multi-line editor on a terminal; plain line reading otherwise."""
+    if not (sys.stdin.isatty() and sys.stdout.isatty()):
+        return _read_lines
+    from prompt_toolkit import PromptSession
+    from prompt_toolkit.history import FileHistory
+    from prompt_toolkit.key_binding import KeyBindings
+
+    bindings = KeyBindings()
+
+    @bindings.add("enter")
+    def _enter(event: Any) -> None:
+        buffer = event.current_buffer
+        text = buffer.text
+        command = text.startswith("/") and "\n" not in text
+        empty_line = buffer.document.current_line.strip() == "" and text.strip() != ""
+        if command or not text.strip() or empty_line:
+            buffer.text = text.rstrip("\n")
+            buffer.validate_and_handle()
+        else:
+            buffer.insert_text("\n")
+
+    @bindings.add("escape", "enter")
+    def _send(event: Any) -> None:
+        event.current_buffer.validate_and_handle()
+
+    history_path.parent.mkdir(parents=True, exist_ok=True)
+    session: Any = PromptSession(history=FileHistory(str(history_path)), multiline=True, key_bindings=bindings,
+                                 prompt_continuation=lambda width, line, wrap: "… ".rjust(width))  # fmt: skip
+
+    def read(prompt: str) -> str:
+        return session.prompt(prompt)
+
+    return read
+
+
+def _read_lines(prompt: str) -> str:
+    sys.stdout.write(prompt)
+    sys.stdout.flush()
+    lines: list[str] = []
+    while True:
+        line = sys.stdin.readline()
+        if not line:
+            if lines:
+                break
+            raise EOFError
+        line = line.rstrip("\n")
+        if line.startswith("/") and not lines:
+            return line
+        if not line.strip():
+            if lines:
+                break
+            return ""
+        lines.append(line)
+    return "\n".join(lines)
+
+
+class ChatUI:
+    def __init__(self, interview: Interview, console: Console, read: ReadInput):
+        self.interview, self.console, self.read = interview, console, read
+
+    # --- the loop ------------------------------------------------------------------------------------------
+
+    def run(self) -> None:
+        self.opening()
+        try:
+            while True:
+                turn = self.next_turn()
+                if turn is None:
+                    break
+                self.ask(turn)
+        except _Quit:
+            pass
+        self.closing()
+
+    def next_turn(self) -> Turn | None:
+        while True:
+            try:
+                with self.console.status("Writing the next question…", spinner="dots") as status:
+                    tokens = [0]
+
+                    def progress(event: str, amount: int) -> None:
+                        if event == "token":
+                            tokens[0] += amount
+                            status.update(f"Writing the next question… {tokens[0]} tokens")
+
+                    return self.interview.next_turn(progress)
+            except KeyboardInterrupt:
+                self.console.print("[yellow]Cancelled.[/] Enter to go on, /quit to stop.")
+                self.command_or_continue()
+            except PrepbotError as exc:
+                self.console.print(f"[red]error:[/] {escape(str(exc))}")
+                self.console.print("Enter to try again, /quit to stop.")
+                self.command_or_continue()
+
+    def command_or_continue(self) -> None:
+        text = self.prompt("> ").strip()
+        if text.startswith("/quit"):
+            raise _Quit
+
+    def prompt(self, text: str) -> str:
+        try:
+            return self.read(text)
+        except (EOFError, KeyboardInterrupt):
+            raise _Quit from None
+
+    def ask(self, turn: Turn) -> None:
+        self.show_question(turn)
+        if turn.answer is not None and turn.grade is None:
+            self.console.print("[dim]Your saved answer, graded now:[/]")
+            self.console.print(Text(turn.answer, style="dim"))
+            if self.grade(turn):
+                return
+        while True:
+            text = self.prompt("answer> ")
+            stripped = text.strip()
+            if stripped.startswith("/"):
+                if self.command(turn, stripped):
+                    return
+                continue
+            if not stripped:
+                self.console.print("[dim]Type your answer; Enter on an empty line (or Esc-Enter) sends it. /help lists commands.[/]")
+                continue
+            if len(stripped) > MAX_ANSWER_CHARS:
+                self.console.print(f"[yellow]That answer has {len(stripped)} characters; keep it under {MAX_ANSWER_CHARS}.[/]")
+                continue
+            self.interview.answer(turn, stripped)
+            if self.grade(turn):
+                return
+
+    def grade(self, turn: Turn) -> bool:
+        """Grade the turn's answer, streaming; False when cancelled or failed (the answer stays saved)."""
+        live = Live(Text("Grading…", style="dim"), console=self.console, refresh_per_second=8, transient=False)
+        try:
+            with live:
+                grade = self.interview.grade(turn, listener=lambda partial: live.update(render_partial(partial)))
+                live.update(render_partial(grade.model_dump()))
+        except KeyboardInterrupt:
+            self.console.print("[yellow]Grading cancelled; your answer is saved.[/] Answer again, or /skip.")
+            return False
+        except PrepbotError as exc:
+            self.console.print(f"[red]error:[/] {escape(str(exc))}")
+            self.console.print("Your answer is saved. Send it again to retry, or /skip.")
+            return False
+        self.show_citations(grade)
+        return True
+
+    # --- commands ------------------------------------------------------------------------------------------
+
+    def command(self, turn: Turn, text: str) -> bool:
+        """Handle a slash command; True when the turn is over."""
+        name, _, argument = text.partition(" ")
+        if name == "/quit":
+            raise _Quit
+        if name == "/skip":
+            self.interview.skip(turn)
+            self.console.print("[dim]Skipped.[/]")
+            return True
+        if name == "/hint":
+            self.console.print(f"[cyan]Hint:[/] {escape(self.interview.hint(turn))}")
+        elif name == "/repeat":
+            self.show_question(turn)
+        elif name == "/score":
+            self.show_score()
+        elif name == "/lang":
+            try:
+                self.interview.set_language(argument.strip())
+                self.console.print(f"[dim]Questions and feedback are now in {argument.strip()}.[/]")
+            except PrepbotError as exc:
+                self.console.print(f"[yellow]{escape(str(exc))}[/]")
+        elif name == "/help":
+            self.show_help()
+        else:
+            self.console.print(f"[yellow]Unknown command {escape(name)}.[/] /help lists them.")
+        return False
+
+    # --- output --------------------------------------------------------------------------------------------
+
+    def opening(self) -> None:
+        session, interview = self.interview.session, self.interview
+        self.console.print(f"[bold]Mock interview: {escape(session.role)}[/]  [dim]({session.posting_id})[/]")
+        done = len(session.main_turns)
+        resumed = f", resuming after {done} asked" if session.turns else ""
+        self.console.print(f"{len(session.plan)} questions, mode {session.mode}, language {session.language}{resumed}."
+                           f"  Session [bold]{session.id}[/].")  # fmt: skip
+        self.console.print("[dim]Enter on an empty line sends an answer. Commands: "
+                           + " ".join(c.split()[0] for c in COMMANDS) + "[/]")  # fmt: skip
+        if interview.remaining() == 0 and interview.open_turn() is None and interview.pending_follow_up() is None:
+            self.console.print("[dim]Nothing left to ask in this session.[/]")
+
+    def show_question(self, turn: Turn) -> None:
+        label = "Follow-up" if turn.kind == "follow_up" else f"Question {len(self.interview.session.main_turns)}/{len(self.interview.session.plan)}"
+        self.console.print()
+        self.console.print(f"[bold cyan]{label}[/] [dim]({turn.difficulty or ''})[/]")
+        self.console.print(Text(turn.question, style="bold"))
+        item = self.interview.index.get_requirements([turn.requirement_id]).get(turn.requirement_id) if turn.requirement_id else None
+        if item:
+            self.console.print(f"[dim]tests {item.id}: \"{escape(item.text)}\"[/]")
+
+    def show_citations(self, grade: Grade) -> None:
+        if not grade.citations:
+            return
+        self.console.print("[bold]Requirements[/]")
+        for citation in grade.citations:
+            mark = "tested" if citation.relation == "tested" else "touched"
+            self.console.print(f"  [magenta]{citation.id}[/] [dim]({mark})[/] \"{escape(citation.quote)}\"")
+
+    def show_score(self) -> None:
+        board = self.interview.scoreboard()
+        mean = board["mean_score"]
+        self.console.print(f"Asked {board['asked']} of {board['planned']}, graded {board['graded']}, "
+                           f"mean {mean if mean is not None else '-'} / 5")  # fmt: skip
+        for n, kind, score in board["scores"]:
+            self.console.print(f"  turn {n} ({kind}): {score}/5")
+
+    def show_help(self) -> None:
+        for command, meaning in COMMANDS.items():
+            self.console.print(f"  [bold]{command}[/]  {meaning}")
+
+    def closing(self) -> None:
+        interview = self.interview
+        finished = interview.finished()
+        if finished:
+            interview.end()
+        self.console.print()
+        self.show_score()
+        session = interview.session
+        if finished:
+            self.console.print(f"Interview over. `prepbot sessions export {session.id} --format md` writes the report.")
+        else:
+            self.console.print(f"Session saved. `prepbot chat --resume {session.id}` continues it.")
+
+
+def render_partial(partial: dict[str, Any]) -> Group:
+    """The grade so far, as it streams: the score first, then the rubric and the feedback."""
+    parts: list[Any] = []
+    score = partial.get("score")
+    if isinstance(score, int):
+        colour = "green" if score >= 4 else "yellow" if score == 3 else "red"
+        parts.append(Text.from_markup(f"[bold {colour}]Score: {score}/5[/]"))
+    else:
+        parts.append(Text("Grading…", style="dim"))
+    for mark in partial.get("rubric") or []:
+        if isinstance(mark, dict) and mark.get("point"):
+            sign = "[green]✓[/]" if mark.get("met") else "[red]✗[/]" if mark.get("met") is False else " "
+            parts.append(Text.from_markup(f"  {sign} {escape(str(mark['point']))}"))
+    for key, label in (("strengths", "Strengths"), ("gaps", "Gaps")):
+        values = [str(v) for v in partial.get(key) or [] if v]
+        if values:
+            parts.append(Text.from_markup(f"[bold]{label}:[/] " + escape("; ".join(values))))
+    if partial.get("better_answer"):
+        parts.append(Text.from_markup(f"[bold]Stronger answer:[/] {escape(str(partial['better_answer']))}"))
+    return Group(*parts)
