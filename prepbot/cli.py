@@ -641,7 +641,6 @@ def serve_model(
 
 from pathlib import Path  # noqa: E402  (Typer resolves the annotations below from this module's globals)
 
-from prepbot.errors import UsageError  # noqa: E402
 
 
 @app.command("eval")

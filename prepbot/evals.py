@@ -222,7 +222,15 @@ LLM_USAGE_METRICS = (
     Metric("prompt_tokens", "prompt tokens, all cases", aggregate=sum_of("prompt_tokens"), **_USAGE),
     Metric("completion_tokens", "completion tokens, all cases", aggregate=sum_of("completion_tokens"), **_USAGE),
     Metric("cost_usd", "list-price USD, all cases (cache hits cost 0)", aggregate=sum_of("cost_usd"), **_USAGE),
+    Metric("cache_hits", "share of LLM calls served from the call cache (an unchanged re-run: 1.0)",
+           higher_is_better=True, gated=False, aggregate=lambda cases: _ratio(cases, "cached_calls", "calls")),
 )
+
+
+def _ratio(cases: list[CaseResult], numerator: str, denominator: str) -> float | None:
+    below = metrics.total(v for case in cases for v in _flat(case.values.get(denominator)))
+    above = metrics.total(v for case in cases for v in _flat(case.values.get(numerator)))
+    return None if not below else (above or 0.0) / below
 
 
 def usage_values(generations: Sequence[Generation]) -> dict[str, Value]:
@@ -232,6 +240,8 @@ def usage_values(generations: Sequence[Generation]) -> dict[str, Value]:
         "prompt_tokens": metrics.total(g.prompt_tokens for g in generations),
         "completion_tokens": metrics.total(g.completion_tokens for g in generations),
         "cost_usd": metrics.total(g.cost_usd for g in generations),
+        "calls": float(len(generations)),
+        "cached_calls": float(sum(g.cached for g in generations)),
     }
 
 
@@ -250,6 +260,7 @@ class Suite:
     needs_llm: bool = False
     prompts: tuple[str, ...] = ()  # prompt names the suite generates with; --variant name@vN swaps one
     options: type[BaseModel] = NoOptions  # the suite's `options:` in the config
+    uses_judge: bool = False  # calls the config's judge (its prompt must exist before the run starts)
 
     def metric(self, name: str) -> Metric | None:
         return next((m for m in self.metrics if m.name == name), None)
@@ -316,6 +327,26 @@ class SuiteContext:
         """``LLM.generate`` with this run's variant and ``--no-cache`` (``limits``: max_tokens, temperature...)."""
         return self.llm().generate(self.prompt(prompt_name), variables, no_cache=self.no_cache, **limits)
 
+    @property
+    def judge_prompt(self) -> str:
+        """The prompt ref LLM-as-judge metrics use (the config's ``judge.prompt``)."""
+        return self._resources.judge.prompt
+
+    def judge_llm(self) -> LLM:
+        """The judge: the config's ``judge.backend``, or else the backend under test."""
+        spec = self._resources.judge_backend
+        if spec is None:
+            return self.llm()
+        return self._resources.judge_llm(spec)
+
+    def judge(self, variables: dict[str, Any]) -> Generation:
+        return self.judge_llm().generate(self.judge_prompt, variables, no_cache=self.no_cache)
+
+    @property
+    def workdir(self) -> Path:
+        """A temp dir for this eval run, removed when it ends."""
+        return self._resources.workdir
+
 
 class EvalStore:
     """The eval postings ingested into a throwaway home, once per run: what retrieval searches and what
@@ -353,12 +384,27 @@ class EvalStore:
 
 
 class _Resources:
-    """What the runs of one eval share: the root, a temp dir and the store built in it on first use."""
+    """What the runs of one eval share: the root, a temp dir and the store built in it on first use, and the
+    judge's LLM."""
 
-    def __init__(self, settings: Settings, root: Path, postings: list[str], workdir: Path):
+    def __init__(
+        self, settings: Settings, root: Path, postings: list[str], workdir: Path, judge: JudgeConfig | None = None,
+        backends: Sequence[BackendSpec] = (),
+    ):
         self.settings, self.root, self.postings, self.workdir = settings, root, postings, workdir
+        self.judge = judge or JudgeConfig()
+        self.judge_backend = self.judge.spec(backends)
         self._store: EvalStore | None = None
+        self._judge_llm: LLM | None = None
         self._lock = threading.Lock()
+
+    def judge_llm(self, spec: BackendSpec) -> LLM:
+        from prepbot.llm import get_llm
+
+        with self._lock:
+            if self._judge_llm is None:
+                self._judge_llm = get_llm(self.settings.model_copy(update=spec.overrides()))
+            return self._judge_llm
 
     def store(self) -> EvalStore:
         with self._lock:
@@ -396,10 +442,27 @@ class BackendSpec(BaseModel):
         return dict(self.__pydantic_extra__ or {})
 
 
+class JudgeConfig(BaseModel):
+    """Who scores LLM-as-judge metrics: ``backend`` names one of ``backends`` or is a backend of its own
+    (``{name: gpt, backend: openai, model: gpt-4o-mini}``, not run as a backend under test); none: each run's
+    own backend judges."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    backend: str | BackendSpec | None = None
+    prompt: str = Field(default="judge", pattern=r"^[a-z][a-z0-9_]*(@v[1-9][0-9]*)?$")
+
+    def spec(self, backends: Sequence[BackendSpec]) -> BackendSpec | None:
+        if isinstance(self.backend, str):
+            return next((b for b in backends if b.name == self.backend), None)
+        return self.backend
+
+
 class SuiteConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     dataset: str | None = None  # instead of the suite's own
+    cases: list[str] = Field(default_factory=list)  # only these case IDs (a small CI subset); none: all
     variants: list[str] = Field(default_factory=list)  # prompt refs, name@vN
     thresholds: dict[str, float] = Field(default_factory=dict)  # floors (ceilings for lower-is-better metrics)
     options: dict[str, Any] = Field(default_factory=dict)
@@ -415,6 +478,7 @@ class EvalConfig(BaseModel):
     max_drop: float = Field(default=0.02, ge=0)
     repeat: int = Field(default=1, ge=1)
     concurrency: int = Field(default=4, ge=1)  # threads per run on a server backend (the local model: 1)
+    judge: JudgeConfig = Field(default_factory=JudgeConfig)  # LLM-as-judge metrics
 
     @field_validator("suites", mode="before")
     @classmethod
@@ -432,6 +496,9 @@ class EvalConfig(BaseModel):
         names = [b.name for b in self.backends]
         if len(set(names)) != len(names):
             raise ValueError("backend names must be unique")
+        if isinstance(self.judge.backend, str) and self.judge.backend not in names:
+            known = ", ".join(names) or "none"
+            raise ValueError(f"judge.backend {self.judge.backend!r} is not in `backends` (known: {known})")
         return self
 
 
@@ -527,7 +594,7 @@ def run_eval(
     if progress:
         progress("total", sum(len(job.cases) * (repeat if job.suite.needs_llm else 1) for job in jobs))
     with tempfile.TemporaryDirectory(prefix="prepbot-eval-") as workdir:
-        resources = _Resources(settings, config.root, config.postings, Path(workdir))
+        resources = _Resources(settings, config.root, config.postings, Path(workdir), config.judge, config.backends)
         runs = [_run_job(job, settings, options, config, repeat, resources, progress) for job in jobs]
     suites = {job.suite.name: job.suite.info(job.conf.thresholds) for job in jobs}
     max_drop = config.max_drop if options.max_drop is None else options.max_drop
@@ -567,13 +634,19 @@ def plan(config: EvalConfig, options: RunOptions, settings: Settings) -> list[_J
     jobs = []
     for suite in selected:
         conf = config.suites.get(suite.name) or SuiteConfig()
-        cases = load_cases(config.root / (conf.dataset or suite.dataset), suite.case_model)
+        path = config.root / (conf.dataset or suite.dataset)
+        cases = load_cases(path, suite.case_model)
+        if conf.cases:
+            by_id = {case.id: case for case in cases}  # type: ignore[attr-defined]
+            if missing := [i for i in conf.cases if i not in by_id]:
+                raise PrepbotError(f"{path}: suite {suite.name!r} `cases` names no case {missing[0]!r}")
+            cases = [by_id[i] for i in dict.fromkeys(conf.cases)]
         if not suite.needs_llm:
             jobs.append(_Job(suite, conf, None, None, cases))
             continue
         given = [ref for ref in options.variants if ref.partition("@")[0] in suite.prompts]
         variants: list[str | None] = list(given or conf.variants) or [None]
-        _check_prompts_exist([v for v in variants if v], settings)
+        _check_prompts_exist([v for v in variants if v] + ([config.judge.prompt] if suite.uses_judge else []), settings)
         jobs.extend(_Job(suite, conf, variant, backend, cases) for variant in variants for backend in backends)
     return jobs
 
@@ -949,3 +1022,8 @@ register(
         options=RetrievalOptions,
     )
 )
+
+
+# --- the LLM suites (questions, grading, adversarial) live in suites.py; importing it registers them -------
+
+from prepbot import suites as _suites  # noqa: E402,F401

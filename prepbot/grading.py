@@ -10,7 +10,7 @@ How a grade is made, and why (numbers from the grading eval, ``evals/grading.jso
   model reuses its evaluated prefix from one grade to the next.
 - Everything the candidate or the posting wrote is data between tags; an answer that asks for a grade gets
   none for it (see the adversarial eval).
-- An answer too short to show anything (fewer than three words) scores 1 without a model call.
+- An answer too short to show anything (empty, or fewer than three words) scores 1 without a model call.
 - Citations are chosen in code: the item the question tests (given, or found by retrieval with the question)
   and the items the answer itself touches (retrieval with the answer text, kept only above a similarity
   floor). Each is read back from the store, so a grade can cite only an existing item with its exact text.
@@ -97,9 +97,8 @@ def too_short(answer: str) -> bool:
 
 
 def check_answer(answer: str) -> str:
+    """The answer, stripped; an empty one is a non-answer and scores 1 (see too_short)."""
     answer = answer.strip()
-    if not answer:
-        raise UsageError("the answer is empty")
     if len(answer) > MAX_ANSWER_CHARS:
         raise UsageError(f"the answer has {len(answer)} characters; the grader takes at most {MAX_ANSWER_CHARS}")
     return answer

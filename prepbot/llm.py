@@ -8,6 +8,7 @@ the same way for all of them: prompt files, context budget, cache, log, validati
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import threading
@@ -457,7 +458,15 @@ class _Call:
             return text
         # Servers without constrained decoding like to fence JSON in markdown.
         unfenced = re.sub(r"^\s*```(?:json)?\s*|\s*```\s*$", "", text)
-        return self.prompt.output_model.model_validate_json(unfenced)
+        try:
+            return self.prompt.output_model.model_validate_json(unfenced)
+        except ValidationError as invalid:
+            # Small models sometimes put a raw newline or tab inside a JSON string; that is still their answer.
+            try:
+                lenient = json.loads(unfenced, strict=False)
+            except ValueError:
+                raise invalid from None
+            return self.prompt.output_model.model_validate(lenient)
 
     def rejection(self, reply: _Reply, invalid: ValueError) -> PrepbotError:
         """Log a reply that is past repair; returns the error to raise."""

@@ -135,14 +135,20 @@ def json_valid(text: str, schema: type[BaseModel] | None = None) -> bool:
     return True
 
 
-def citation_validity(citations: Iterable[tuple[str, str | None]], store: Mapping[str, str]) -> float | None:
+def citation_validity(
+    citations: Iterable[tuple[str, str | None]], store: Mapping[str, str], *, excerpts: bool = False
+) -> float | None:
     """Share of (id, quote) citations that are grounded: the ID exists in the store and the quote, when
-    there is one, is the stored text (whitespace runs count as one space)."""
+    there is one, is the stored text (whitespace runs count as one space); with ``excerpts``, any non-empty
+    part of it (a grader quoting the words it relies on)."""
 
     def grounded(requirement_id: str, quote: str | None) -> bool:
         if requirement_id not in store:
             return False
-        return quote is None or " ".join(quote.split()) == " ".join(store[requirement_id].split())
+        if quote is None:
+            return True
+        said, stored = " ".join(quote.split()), " ".join(store[requirement_id].split())
+        return bool(said) and said in stored if excerpts else said == stored
 
     return rate(grounded(requirement_id, quote) for requirement_id, quote in citations)
 

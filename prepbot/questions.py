@@ -361,12 +361,17 @@ def generate_set(
     posting_id: str | None = None,
     progress: Progress | None = None,
     no_cache: bool = False,
+    llm: LLM | None = None,
+    index: RequirementIndex | None = None,
+    prompt: str = PROMPT,
+    save: bool = True,
 ) -> QuestionSet:
-    """Plan, write, check and save a question set for the posting a role or ID names."""
+    """Plan, write, check and (unless ``save`` is False) save a question set for the posting a role or ID names.
+    ``llm``, ``index`` and ``prompt`` (a version such as ``question@v1``) default to the settings' own."""
     from prepbot.index import RequirementIndex
     from prepbot.llm import get_llm
 
-    index = RequirementIndex(settings)
+    index = index or RequirementIndex(settings)
     posting = find_posting(index, role=role, posting_id=posting_id)
     kinds = None
     if request.kind == "mixed":
@@ -377,7 +382,7 @@ def generate_set(
     report = progress or (lambda event, amount: None)
     report("total", len(plan))
 
-    writer = QuestionWriter(get_llm(settings), index.embedder, posting, language, report, no_cache)
+    writer = QuestionWriter(llm or get_llm(settings), index.embedder, posting, language, report, no_cache, prompt)
     questions = [writer.write(position, planned) for position, planned in enumerate(plan, 1)]
     stored = index.get_requirements([planned.item.id for planned in plan])
     for question, planned in zip(questions, plan):
@@ -393,7 +398,8 @@ def generate_set(
     problems = check_citations(question_set, index)
     if problems:  # cannot happen unless the store changed under us; never save a set with a bad citation
         raise PrepbotError("; ".join(problems))
-    save_set(question_set, settings)
+    if save:
+        save_set(question_set, settings)
     return question_set
 
 
@@ -418,12 +424,12 @@ class QuestionWriter:
     """Writes one planned question at a time, remembering earlier ones for the duplicate check."""
 
     def __init__(self, llm: LLM, embedder: Embedder, posting: Posting, language: Language, report: Progress,
-                 no_cache: bool):
+                 no_cache: bool, prompt: str = PROMPT):
         self.llm, self.embedder, self.posting, self.language = llm, embedder, posting, language
-        self.report, self.no_cache = report, no_cache
+        self.report, self.no_cache, self.prompt = report, no_cache, prompt
         self.vectors: list[np.ndarray] = []
         self.prompt_ref = ""
-        self.prompt_ngrams = _ngrams(load_prompt(PROMPT, llm.settings).system.render())
+        self.prompt_ngrams = _ngrams(load_prompt(prompt, llm.settings).system.render())
 
     def write(self, position: int, planned: PlannedQuestion) -> Question:
         terms = key_terms(planned.prompt_text, self.posting.company)
@@ -448,7 +454,7 @@ class QuestionWriter:
         self, planned: PlannedQuestion, terms: list[str], temperature: float | None
     ) -> tuple[QuestionDraft, list[str], np.ndarray]:
         generation = self.llm.generate(
-            PROMPT, prompt_variables(self.posting, planned, self.language), temperature=temperature,
+            self.prompt, prompt_variables(self.posting, planned, self.language), temperature=temperature,
             stream=lambda piece: self.report("token", 1), no_cache=self.no_cache or temperature is not None,
         )  # fmt: skip
         self.prompt_ref = generation.prompt

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from html import escape as html_escape
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import jinja2
 from markupsafe import Markup
@@ -92,6 +92,82 @@ def _runs_by_suite(report: EvalReport) -> dict[str, list[SuiteRun]]:
     return by_suite
 
 
+class VariantDiff(NamedTuple):
+    """A prompt variant against the first variant of the same suite on the same backend."""
+
+    base: SuiteRun
+    other: SuiteRun
+    deltas: dict[str, float | None]  # other - base, per metric
+    now_failing: list[str]  # cases that passed on base and fail on other
+    now_passing: list[str]
+
+    @property
+    def label(self) -> str:
+        return f"Δ {_variant(self.other)} − {_variant(self.base)} · {self.base.backend}"
+
+    @property
+    def passed_delta(self) -> int:
+        return sum(c.passed for c in self.other.cases) - sum(c.passed for c in self.base.cases)
+
+
+def _variant(run: SuiteRun) -> str:
+    return run.variant or "default prompts"
+
+
+def variant_diffs(runs: list[SuiteRun]) -> list[VariantDiff]:
+    """For each backend that ran a suite with several prompt variants: every later variant against the first
+    (metric by metric, and the cases whose verdict flipped)."""
+    by_backend: dict[str, list[SuiteRun]] = {}
+    for run in runs:
+        if run.backend is not None:
+            by_backend.setdefault(run.backend, []).append(run)
+    diffs = []
+    for group in by_backend.values():
+        base = group[0]
+        for other in group[1:]:
+            if other.variant == base.variant:
+                continue
+            deltas = {name: _minus(value, base.metrics.get(name)) for name, value in other.metrics.items()}
+            before = {(c.id, c.repeat): c.passed for c in base.cases}
+            failing = [_case_label(c) for c in other.cases if not c.passed and before.get((c.id, c.repeat)) is True]
+            passing = [_case_label(c) for c in other.cases if c.passed and before.get((c.id, c.repeat)) is False]
+            diffs.append(VariantDiff(base, other, deltas, failing, passing))
+    return diffs
+
+
+def _minus(a: float | None, b: float | None) -> float | None:
+    return None if a is None or b is None else a - b
+
+
+def fmt_delta(value: float | None) -> str:
+    if value is None:
+        return "—"
+    if abs(value) < 5e-7:
+        return "±0"
+    if value == int(value) and abs(value) >= 10:
+        return f"{int(value):+,}"
+    return f"{value:+.3f}"
+
+
+def _better(info: SuiteInfo, metric: str, delta: float | None) -> bool | None:
+    """Whether a change is an improvement (None: no change or unknown)."""
+    if delta is None or abs(delta) < 5e-7:
+        return None
+    return (delta > 0) == next(m.higher_is_better for m in info.metrics if m.name == metric)
+
+
+def flip_lines(diff: VariantDiff) -> list[str]:
+    name = f"{_variant(diff.other)} vs {_variant(diff.base)} · {diff.base.backend}"
+    if not diff.now_failing and not diff.now_passing:
+        return [f"{name}: no case changed its verdict"]
+    lines = []
+    if diff.now_failing:
+        lines.append(f"{name}: {len(diff.now_failing)} now failing: {', '.join(diff.now_failing)}")
+    if diff.now_passing:
+        lines.append(f"{name}: {len(diff.now_passing)} now passing: {', '.join(diff.now_passing)}")
+    return lines
+
+
 def gate_lines(gate: Gate) -> list[str]:
     """One line for the verdict, then one per regression."""
     against = f" against {gate.baseline} ({gate.compared} metrics, max drop {gate.max_drop:g})" if gate.baseline else ""
@@ -102,6 +178,9 @@ def gate_lines(gate: Gate) -> list[str]:
 
 
 # --- terminal ------------------------------------------------------------------------------------------------
+
+
+_SLICE_COLUMNS = 6  # up to this many metrics, a slice table has a column per metric; beyond, a row per metric
 
 
 def print_report(out: Console, report: EvalReport) -> None:
@@ -116,6 +195,9 @@ def print_report(out: Console, report: EvalReport) -> None:
         table.add_column("threshold", justify="right", no_wrap=True)
         for run in runs:
             table.add_column(escape(run_label(run)), justify="right")
+        diffs = variant_diffs(runs)
+        for diff in diffs:
+            table.add_column(escape(diff.label), justify="right")
         for metric in info.metrics:
             bound = info.thresholds.get(metric.name)
             limit = "" if bound is None else f"{'≥' if metric.higher_is_better else '≤'} {fmt(bound)}"
@@ -124,21 +206,41 @@ def print_report(out: Console, report: EvalReport) -> None:
                 text = fmt(run.metrics.get(metric.name))
                 bad = (run.suite, run.variant, run.backend, metric.name) in regressed
                 cells.append(f"[bold red]{text}[/]" if bad else text)
+            for diff in diffs:
+                delta = diff.deltas.get(metric.name)
+                better = _better(info, metric.name, delta)
+                style = "dim" if better is None else ("green" if better else "red")
+                cells.append(f"[{style}]{fmt_delta(delta)}[/]")
             table.add_row(f"{escape(metric.name)} {arrow(info, metric.name)}", limit, *cells)
         table.add_section()
-        table.add_row("passed", "", *(_passed(run) for run in runs))
-        table.add_row("seconds", "", *(f"{run.seconds:.1f}" for run in runs))
+        table.add_row("passed", "", *(_passed(run) for run in runs), *(f"{d.passed_delta:+d}" for d in diffs))
+        table.add_row(
+            "seconds", "", *(f"{run.seconds:.1f}" for run in runs),
+            *(f"{d.other.seconds - d.base.seconds:+.1f}" for d in diffs),
+        )  # fmt: skip
         out.print(table)
+        for diff in diffs:
+            for line in flip_lines(diff):
+                out.print(escape(line), highlight=False, soft_wrap=True)
         for run in runs:
             slices = _slice_rows(run)
             if not slices:
                 continue
             by_slice = Table(title=escape(run_label(run)) if len(runs) > 1 else None, title_justify="left")
-            by_slice.add_column("slice (cases)", no_wrap=True)
-            for metric in info.metrics:
-                by_slice.add_column(escape(metric.name), justify="right", overflow="fold")
-            for label, count, values in slices:
-                by_slice.add_row(f"{escape(label)} ({count})", *(fmt(values.get(m.name)) for m in info.metrics))
+            if len(info.metrics) <= _SLICE_COLUMNS:
+                by_slice.add_column("slice (cases)", no_wrap=True)
+                for metric in info.metrics:
+                    by_slice.add_column(escape(metric.name), justify="right", overflow="fold")
+                for label, count, values in slices:
+                    by_slice.add_row(f"{escape(label)} ({count})", *(fmt(values.get(m.name)) for m in info.metrics))
+            else:  # many metrics (LLM suites): a row per metric, a column per slice, as in the table above
+                by_slice.add_column("metric by slice", no_wrap=True)
+                for label, count, _ in slices:
+                    by_slice.add_column(f"{escape(label)} ({count})", justify="right")
+                for metric in info.metrics:
+                    cells = [values.get(metric.name) for _, _, values in slices]
+                    if any(cell is not None for cell in cells):  # e.g. judge metrics with the judge off
+                        by_slice.add_row(escape(metric.name), *(fmt(cell) for cell in cells))
             out.print(by_slice)
     out.print(f"[dim]{len(report.runs)} runs in {report.seconds:.1f} s[/]", highlight=False)
     print_gate(out, report.gate)
@@ -181,7 +283,16 @@ def to_markdown(report: EvalReport) -> str:
             for label, count, slice_values in _slice_rows(run):
                 cells = " | ".join(fmt(slice_values.get(n)) for n in names)
                 lines.append(f"| &nbsp;&nbsp;{_md(label)} ({count}) | {cells} | | |")
+        diffs = variant_diffs(runs)
+        for diff in diffs:
+            cells = " | ".join(fmt_delta(diff.deltas.get(n)) for n in names)
+            seconds = diff.other.seconds - diff.base.seconds
+            lines.append(f"| **{_md(diff.label)}** | {cells} | {diff.passed_delta:+d} | {seconds:+.1f} |")
         lines.append("")
+        if diffs:
+            lines += ["### Variant comparison", ""]
+            lines += [f"- {_md(line)}" for diff in diffs for line in flip_lines(diff)]
+            lines.append("")
         for run in runs:
             failing = [case for case in run.cases if not case.passed]
             if not failing:
@@ -272,7 +383,8 @@ h1 { margin-bottom: .2em; } h2 { margin-top: 2em; border-bottom: 1px solid #d8dc
 table { border-collapse: collapse; margin: .6em 0 1.2em; } th, td { padding: 3px 8px; border-bottom: 1px solid #e4e7ec;
        vertical-align: top; } th { background: #f4f6f9; text-align: left; } td.num { text-align: right;
        font-variant-numeric: tabular-nums; } tr.slice td { color: #5b6474; font-size: 12px; }
-td.bad { color: #b3261e; font-weight: 600; } .gate { padding: .6em 1em; border-radius: 6px; }
+td.bad { color: #b3261e; font-weight: 600; } tr.delta td { border-top: 1px solid #9db5ea; font-weight: 600; }
+td.better { color: #2e7d32; } td.worse { color: #b3261e; } .gate { padding: .6em 1em; border-radius: 6px; }
 .gate.pass { background: #e7f5ea; } .gate.fail { background: #fdecea; }
 .charts { display: flex; flex-wrap: wrap; gap: 1em; } figure { margin: 0; } figcaption { font-weight: 600; }
 table.cases tr.failed { background: #fdecea; } table.cases td.verdict { font-weight: 600; }
@@ -297,9 +409,13 @@ details summary { cursor: pointer; color: #3b6fd8; }
 <tr class="slice"><td>threshold</td>{% for m in suite.info.metrics %}<td class="num">{{ fmt(suite.info.thresholds.get(m.name)) if m.name in suite.info.thresholds else '' }}</td>{% endfor %}<td></td><td></td></tr>
 {% endif %}
 {% for row in suite.rows %}
-<tr class="{{ 'slice' if row.is_slice else 'run' }}"><td>{{ row.label }}</td>{% for cell in row.cells %}<td class="num{{ ' bad' if cell.bad }}">{{ cell.text }}</td>{% endfor %}<td class="num">{{ row.passed }}</td><td class="num">{{ row.seconds }}</td></tr>
+<tr class="{{ row.kind }}"><td>{{ row.label }}</td>{% for cell in row.cells %}<td class="num{{ ' bad' if cell.bad }}{{ ' ' ~ cell.tone if cell.tone }}">{{ cell.text }}</td>{% endfor %}<td class="num">{{ row.passed }}</td><td class="num">{{ row.seconds }}</td></tr>
 {% endfor %}
 </table>
+{% if suite.flips %}
+<h3>Variant comparison</h3>
+<ul class="flips">{% for line in suite.flips %}<li>{{ line }}</li>{% endfor %}</ul>
+{% endif %}
 <div class="charts">
 {% for chart in suite.charts %}
 <figure><figcaption title="{{ chart.description }}">{{ chart.name }} {{ chart.arrow }}</figcaption>{{ chart.svg }}</figure>
@@ -336,16 +452,27 @@ def to_html(report: EvalReport) -> str:
         rows = []
         for run in runs:
             rows.append({
-                "label": run_label(run), "is_slice": False,
+                "label": run_label(run), "kind": "run",
                 "cells": [{"text": fmt(run.metrics.get(m.name)),
                            "bad": (run.suite, run.variant, run.backend, m.name) in regressed} for m in info.metrics],
                 "passed": f"{sum(c.passed for c in run.cases)}/{len(run.cases)}", "seconds": f"{run.seconds:.1f}",
             })  # fmt: skip
             for label, count, values in _slice_rows(run):
                 rows.append({
-                    "label": f"{label} ({count})", "is_slice": True, "passed": "", "seconds": "",
+                    "label": f"{label} ({count})", "kind": "slice", "passed": "", "seconds": "",
                     "cells": [{"text": fmt(values.get(m.name)), "bad": False} for m in info.metrics],
                 })  # fmt: skip
+        diffs = variant_diffs(runs)
+        for diff in diffs:
+            cells = []
+            for m in info.metrics:
+                better = _better(info, m.name, diff.deltas.get(m.name))
+                tone = None if better is None else ("better" if better else "worse")
+                cells.append({"text": fmt_delta(diff.deltas.get(m.name)), "bad": False, "tone": tone})
+            rows.append({
+                "label": diff.label, "kind": "delta", "cells": cells, "passed": f"{diff.passed_delta:+d}",
+                "seconds": f"{diff.other.seconds - diff.base.seconds:+.1f}",
+            })  # fmt: skip
         charts = []
         for metric in info.metrics:
             bars = []
@@ -356,7 +483,10 @@ def to_html(report: EvalReport) -> str:
                 "name": metric.name, "description": metric.description, "arrow": arrow(info, metric.name),
                 "svg": bar_chart(bars, threshold=info.thresholds.get(metric.name), higher_is_better=metric.higher_is_better),
             })  # fmt: skip
-        suites.append({"name": suite, "info": info, "rows": rows, "charts": charts, "runs": [_html_run(run) for run in runs]})
+        suites.append({
+            "name": suite, "info": info, "rows": rows, "charts": charts, "runs": [_html_run(run) for run in runs],
+            "flips": [line for diff in diffs for line in flip_lines(diff)],
+        })  # fmt: skip
     return _HTML.render(
         report=report, meta=_meta_lines(report), gate=gate_lines(report.gate), suites=suites, fmt=fmt
     )

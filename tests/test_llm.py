@@ -454,3 +454,11 @@ def test_e2e_serve_model_through_the_openai_compatible_backend(served_fast):
     # max_tokens reaches the server (sent in the body: it ignores max_completion_tokens).
     with pytest.raises(PrepbotError, match="cut off at max_tokens=8"):
         remote.generate("question@v1", VARS, max_tokens=8, no_cache=True)
+
+
+def test_a_raw_newline_inside_a_json_string_is_still_the_models_answer(fake_llm, fake_chat):
+    raw = json.dumps({**DRAFT, "why": "line one\tLINE_BREAK"}).replace("\\t", "\t").replace("LINE_BREAK", "\nline two")
+    assert "\n" in raw  # a raw control character inside a string: invalid strict JSON
+    fake_chat.enqueue(raw)
+    generation = fake_llm.generate("question@v1", VARS)
+    assert generation.output.why == "line one\t\nline two" and len(fake_chat.calls) == 1  # no repair needed
