@@ -102,6 +102,10 @@ class ChatUI:
     def __init__(self, interview: Interview, console: Console, read: ReadInput):
         self.interview, self.console, self.read = interview, console, read
 
+    def say(self, *objects: Any, **options: Any) -> None:
+        """Print without rich's automatic highlighting, so that a line reads (and matches) as written."""
+        self.console.print(*objects, highlight=False, **options)
+
     # --- the loop ------------------------------------------------------------------------------------------
 
     def run(self) -> None:
@@ -129,11 +133,11 @@ class ChatUI:
 
                     return self.interview.next_turn(progress)
             except KeyboardInterrupt:
-                self.console.print("[yellow]Cancelled.[/] Enter to go on, /quit to stop.")
+                self.say("[yellow]Cancelled.[/] Enter to go on, /quit to stop.")
                 self.command_or_continue()
             except PrepbotError as exc:
-                self.console.print(f"[red]error:[/] {escape(str(exc))}")
-                self.console.print("Enter to try again, /quit to stop.")
+                self.say(f"[red]error:[/] {escape(str(exc))}")
+                self.say("Enter to try again, /quit to stop.")
                 self.command_or_continue()
 
     def command_or_continue(self) -> None:
@@ -150,8 +154,8 @@ class ChatUI:
     def ask(self, turn: Turn) -> None:
         self.show_question(turn)
         if turn.answer is not None and turn.grade is None:
-            self.console.print("[dim]Your saved answer, graded now:[/]")
-            self.console.print(Text(turn.answer, style="dim"))
+            self.say("[dim]Your saved answer, graded now:[/]")
+            self.say(Text(turn.answer, style="dim"))
             if self.grade(turn):
                 return
         while True:
@@ -162,10 +166,10 @@ class ChatUI:
                     return
                 continue
             if not stripped:
-                self.console.print("[dim]Type your answer; Enter on an empty line (or Esc-Enter) sends it. /help lists commands.[/]")
+                self.say("[dim]Type your answer; Enter on an empty line (or Esc-Enter) sends it. /help lists commands.[/]")
                 continue
             if len(stripped) > MAX_ANSWER_CHARS:
-                self.console.print(f"[yellow]That answer has {len(stripped)} characters; keep it under {MAX_ANSWER_CHARS}.[/]")
+                self.say(f"[yellow]That answer has {len(stripped)} characters; keep it under {MAX_ANSWER_CHARS}.[/]")
                 continue
             self.interview.answer(turn, stripped)
             if self.grade(turn):
@@ -179,11 +183,11 @@ class ChatUI:
                 grade = self.interview.grade(turn, listener=lambda partial: live.update(render_partial(partial)))
                 live.update(render_partial(grade.model_dump()))
         except KeyboardInterrupt:
-            self.console.print("[yellow]Grading cancelled; your answer is saved.[/] Answer again, or /skip.")
+            self.say("[yellow]Grading cancelled; your answer is saved.[/] Answer again, or /skip.")
             return False
         except PrepbotError as exc:
-            self.console.print(f"[red]error:[/] {escape(str(exc))}")
-            self.console.print("Your answer is saved. Send it again to retry, or /skip.")
+            self.say(f"[red]error:[/] {escape(str(exc))}")
+            self.say("Your answer is saved. Send it again to retry, or /skip.")
             return False
         self.show_citations(grade)
         return True
@@ -197,10 +201,10 @@ class ChatUI:
             raise _Quit
         if name == "/skip":
             self.interview.skip(turn)
-            self.console.print("[dim]Skipped.[/]")
+            self.say("[dim]Skipped.[/]")
             return True
         if name == "/hint":
-            self.console.print(f"[cyan]Hint:[/] {escape(self.interview.hint(turn))}")
+            self.say(f"[cyan]Hint:[/] {escape(self.interview.hint(turn))}")
         elif name == "/repeat":
             self.show_question(turn)
         elif name == "/score":
@@ -208,70 +212,70 @@ class ChatUI:
         elif name == "/lang":
             try:
                 self.interview.set_language(argument.strip())
-                self.console.print(f"[dim]Questions and feedback are now in {argument.strip()}.[/]")
+                self.say(f"[dim]Questions and feedback are now in {argument.strip()}.[/]")
             except PrepbotError as exc:
-                self.console.print(f"[yellow]{escape(str(exc))}[/]")
+                self.say(f"[yellow]{escape(str(exc))}[/]")
         elif name == "/help":
             self.show_help()
         else:
-            self.console.print(f"[yellow]Unknown command {escape(name)}.[/] /help lists them.")
+            self.say(f"[yellow]Unknown command {escape(name)}.[/] /help lists them.")
         return False
 
     # --- output --------------------------------------------------------------------------------------------
 
     def opening(self) -> None:
         session, interview = self.interview.session, self.interview
-        self.console.print(f"[bold]Mock interview: {escape(session.role)}[/]  [dim]({session.posting_id})[/]")
+        self.say(f"[bold]Mock interview: {escape(session.role)}[/]  [dim]({session.posting_id})[/]")
         done = len(session.main_turns)
         resumed = f", resuming after {done} asked" if session.turns else ""
-        self.console.print(f"{len(session.plan)} questions, mode {session.mode}, language {session.language}{resumed}."
+        self.say(f"{len(session.plan)} questions, mode {session.mode}, language {session.language}{resumed}."
                            f"  Session [bold]{session.id}[/].")  # fmt: skip
-        self.console.print("[dim]Enter on an empty line sends an answer. Commands: "
+        self.say("[dim]Enter on an empty line sends an answer. Commands: "
                            + " ".join(c.split()[0] for c in COMMANDS) + "[/]")  # fmt: skip
         if interview.remaining() == 0 and interview.open_turn() is None and interview.pending_follow_up() is None:
-            self.console.print("[dim]Nothing left to ask in this session.[/]")
+            self.say("[dim]Nothing left to ask in this session.[/]")
 
     def show_question(self, turn: Turn) -> None:
         label = "Follow-up" if turn.kind == "follow_up" else f"Question {len(self.interview.session.main_turns)}/{len(self.interview.session.plan)}"
-        self.console.print()
-        self.console.print(f"[bold cyan]{label}[/] [dim]({turn.difficulty or ''})[/]")
-        self.console.print(Text(turn.question, style="bold"))
+        self.say()
+        self.say(f"[bold cyan]{label}[/] [dim]({turn.difficulty or ''})[/]")
+        self.say(Text(turn.question, style="bold"))
         item = self.interview.index.get_requirements([turn.requirement_id]).get(turn.requirement_id) if turn.requirement_id else None
         if item:
-            self.console.print(f"[dim]tests {item.id}: \"{escape(item.text)}\"[/]")
+            self.say(f"[dim]tests {item.id}: \"{escape(item.text)}\"[/]")
 
     def show_citations(self, grade: Grade) -> None:
         if not grade.citations:
             return
-        self.console.print("[bold]Requirements[/]")
+        self.say("[bold]Requirements[/]")
         for citation in grade.citations:
             mark = "tested" if citation.relation == "tested" else "touched"
-            self.console.print(f"  [magenta]{citation.id}[/] [dim]({mark})[/] \"{escape(citation.quote)}\"")
+            self.say(f"  [magenta]{citation.id}[/] [dim]({mark})[/] \"{escape(citation.quote)}\"")
 
     def show_score(self) -> None:
         board = self.interview.scoreboard()
         mean = board["mean_score"]
-        self.console.print(f"Asked {board['asked']} of {board['planned']}, graded {board['graded']}, "
+        self.say(f"Asked {board['asked']} of {board['planned']}, graded {board['graded']}, "
                            f"mean {mean if mean is not None else '-'} / 5")  # fmt: skip
         for n, kind, score in board["scores"]:
-            self.console.print(f"  turn {n} ({kind}): {score}/5")
+            self.say(f"  turn {n} ({kind}): {score}/5")
 
     def show_help(self) -> None:
         for command, meaning in COMMANDS.items():
-            self.console.print(f"  [bold]{command}[/]  {meaning}")
+            self.say(f"  [bold]{command}[/]  {meaning}")
 
     def closing(self) -> None:
         interview = self.interview
         finished = interview.finished()
         if finished:
             interview.end()
-        self.console.print()
+        self.say()
         self.show_score()
         session = interview.session
         if finished:
-            self.console.print(f"Interview over. `prepbot sessions export {session.id} --format md` writes the report.")
+            self.say(f"Interview over. `prepbot sessions export {session.id} --format md` writes the report.")
         else:
-            self.console.print(f"Session saved. `prepbot chat --resume {session.id}` continues it.")
+            self.say(f"Session saved. `prepbot chat --resume {session.id}` continues it.")
 
 
 def render_partial(partial: dict[str, Any]) -> Group:
