@@ -118,6 +118,7 @@ class ChatUI:
                 self.ask(turn)
         except _Quit:
             pass
+        self.interview.cancel_prewarm()
         self.closing()
 
     def next_turn(self) -> Turn | None:
@@ -153,6 +154,7 @@ class ChatUI:
 
     def ask(self, turn: Turn) -> None:
         self.show_question(turn)
+        self.interview.prewarm(turn)
         if turn.answer is not None and turn.grade is None:
             self.say("[dim]Your saved answer, graded now:[/]")
             self.say(Text(turn.answer, style="dim"))

@@ -1,13 +1,16 @@
 """Grading one answer against the posting item its question tests: ``grade_answer(...)``.
 
 How a grade is made, and why (numbers from the grading eval, ``evals/grading.jsonl``, on the default model):
-- One call of the ``grade`` prompt, score first. The output schema puts ``score`` before the feedback, so the
-  score is known after a handful of generated tokens and the feedback streams after it. A plain "rationale,
-  then score" prompt ran past 512 tokens without a score on 12% of answers (STACK.md); a short verdict before
-  the score agreed worse with the human grades (Spearman 0.73 against 0.90 for score first on one sample),
-  because the small model's verdict parrots the scale and then follows it.
-- The scale and a few calibrated examples live in the system message, which never varies, so the local
-  model reuses its evaluated prefix from one grade to the next.
+- Two calls in one conversation. ``grade`` asks for the score alone (a few tokens), so the score is known
+  as soon as the answer is read; ``feedback`` then continues the same conversation (the local model has it
+  cached, so only the new message is read) and streams the rubric verdicts, strengths, gaps, a sketch of a
+  stronger answer and a follow-up question. A plain "rationale, then score" prompt ran past 512 tokens
+  without a score on 12% of answers (STACK.md); a verdict before the score agreed worse with human grades
+  (Spearman 0.73 against 0.90 for the score alone on one sample), and so did one call asking for the score
+  and the feedback together (0.86): the small model's score drifts when the prompt also describes feedback.
+- The scale and calibrated examples live in the system message, which never varies, so the local model
+  reuses its evaluated prefix from one grade to the next; ``prewarm`` evaluates everything but the answer
+  while the candidate is still typing it.
 - Everything the candidate or the posting wrote is data between tags; an answer that asks for a grade gets
   none for it (see the adversarial eval).
 - An answer too short to show anything (empty, or fewer than three words) scores 1 without a model call.
@@ -35,6 +38,7 @@ if TYPE_CHECKING:
     from prepbot.postings import Requirement
 
 PROMPT = "grade"
+FEEDBACK_PROMPT = "feedback"
 MAX_ANSWER_CHARS = 6000  # about 1,500 tokens: a long spoken answer; past that the context gets tight
 MIN_ANSWER_WORDS = 3
 # Cosine (USE embeddings) between the answer and an item above which the answer touches that item; a
@@ -51,8 +55,24 @@ class RubricMark(BaseModel):
     met: bool
 
 
+class GradeScore(BaseModel):
+    """What ``grade`` writes: the score alone."""
+
+    score: Score
+
+
+class GradeFeedback(BaseModel):
+    """What ``feedback`` writes after the score, in this order."""
+
+    rubric: list[RubricMark] = Field(min_length=1, max_length=5, description="Each rubric point: met or not.")
+    strengths: list[Short] = Field(max_length=2)
+    gaps: list[Short] = Field(max_length=2)
+    better_answer: str = Field(max_length=400, description="A sketch of a stronger answer.")
+    follow_up: str = Field(max_length=200, description="One question on the weakest part of the answer.")
+
+
 class GradeDraft(BaseModel):
-    """What the model writes, in this order: the score first, then the feedback."""
+    """Score and feedback in one reply, score first (``grade@v1``, kept for comparison in the evals)."""
 
     score: Score
     rubric: list[RubricMark] = Field(min_length=1, max_length=5, description="Each rubric point: met or not.")
@@ -180,24 +200,52 @@ def grade_answer(
 
     llm = llm or get_llm(settings)
     stream = _Stream(started, listener, on_token)
-    generation: Generation = llm.generate(
-        prompt,
-        {"requirement": tested.text, "question": question.strip(), "rubric": points, "answer": answer,
-         "language": language or ""},
-        stream=stream.piece, no_cache=no_cache,
-    )  # fmt: skip
-    draft: GradeDraft = generation.output  # type: ignore[assignment]
+    variables = score_variables(llm, prompt, tested.text, question, points, answer, language)
+    scored: Generation = llm.generate(prompt, variables, stream=stream.piece, no_cache=no_cache)
+    stream.scored(scored.output.score)  # type: ignore[union-attr]
+    generations = [scored]
+    feedback = scored.output
+    if not isinstance(feedback, GradeDraft):  # a score-only prompt: the feedback continues its conversation
+        stream.next_part()
+        explained = llm.generate(FEEDBACK_PROMPT, {"language": language or "", "rubric": points}, after=scored,
+                                 stream=stream.piece, no_cache=no_cache)  # fmt: skip
+        generations.append(explained)
+        feedback = explained.output
     touched = touched_items(index, posting_id, answer, exclude=tested.id)
     done = time.monotonic()
     return Grade(
-        score=draft.score, requirement_id=tested.id, rubric=_marks(points, draft.rubric),
-        strengths=[s.strip() for s in draft.strengths if s.strip()], gaps=[g.strip() for g in draft.gaps if g.strip()],
-        better_answer=draft.better_answer.strip(), follow_up=draft.follow_up.strip(), citations=cite(tested, touched),
-        prompt=generation.prompt, backend=generation.backend, model=generation.model,
+        score=scored.output.score, requirement_id=tested.id, rubric=_marks(points, feedback.rubric),  # type: ignore[union-attr]
+        strengths=[x.strip() for x in feedback.strengths if x.strip()],  # type: ignore[union-attr]
+        gaps=[x.strip() for x in feedback.gaps if x.strip()],  # type: ignore[union-attr]
+        better_answer=feedback.better_answer.strip(), follow_up=feedback.follow_up.strip(),  # type: ignore[union-attr]
+        citations=cite(tested, touched), prompt=scored.prompt, backend=scored.backend, model=scored.model,
         score_latency_s=(stream.score_at or done) - started,
         first_token_s=None if stream.first_at is None else stream.first_at - started,
-        latency_s=done - started, generations=[generation],
+        latency_s=done - started, generations=generations,
     )  # fmt: skip
+
+
+ANSWER_MARK = "\u0000answer\u0000"  # where the answer goes, for prewarm
+
+
+def score_variables(llm: LLM, prompt: str, requirement: str, question: str, rubric: list[str], answer: str,
+                    language: str | None) -> dict[str, Any]:  # fmt: skip
+    """The grade prompt's inputs, those of them its version declares (grade@v1 also takes the language)."""
+    from prepbot.prompts import load_prompt
+
+    known = {"requirement": requirement, "question": question.strip(), "rubric": rubric, "answer": answer,
+             "language": language or ""}  # fmt: skip
+    return {name: value for name, value in known.items() if name in load_prompt(prompt, llm.settings).spec.inputs}
+
+
+def prewarm(settings: Settings, llm: LLM, index: RequirementIndex, *, question: str, requirement_id: str | None,
+            posting_id: str, rubric: list[str] | None = None, prompt: str = PROMPT) -> Any:
+    """Start evaluating the grade prompt up to where the answer goes, in the background, while the candidate
+    types (local model only); returns a handle whose ``cancel()`` stops it, or None."""
+    tested = tested_item(index, posting_id, question, requirement_id)
+    points = [point.strip() for point in rubric or [] if point.strip()]
+    return llm.prewarm(prompt, score_variables(llm, prompt, tested.text, question, points, ANSWER_MARK, None),
+                       ANSWER_MARK)  # fmt: skip
 
 
 def _marks(points: list[str], marks: list[RubricMark]) -> list[RubricMark]:
@@ -212,11 +260,12 @@ _SCORE = re.compile(r'"score"\s*:\s*([1-5])')
 
 
 class _Stream:
-    """Follows the streamed JSON: when the first token came, when the score was known, the grade so far."""
+    """Follows the streamed replies: when the first token came, when the score was known, the grade so far."""
 
     def __init__(self, started: float, listener: GradeListener | None, on_token: Callable[[str], None] | None):
         self.started, self.listener, self.on_token = started, listener, on_token
         self.text = ""
+        self.known: dict[str, Any] = {}  # parts already complete (the score, once the feedback streams)
         self.first_at: float | None = None
         self.score_at: float | None = None
 
@@ -234,4 +283,11 @@ class _Stream:
         if self.listener:
             partial = parse_partial_json(self.text)
             if isinstance(partial, dict):
-                self.listener(partial)
+                self.listener({**self.known, **partial})
+
+    def scored(self, score: int) -> None:
+        self.score_at = self.score_at or time.monotonic()
+        self.known["score"] = score
+
+    def next_part(self) -> None:
+        self.text = ""

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, Callable
 from prepbot import sessions
 from prepbot.config import Settings
 from prepbot.errors import PrepbotError, UsageError
-from prepbot.grading import Grade, GradeListener, grade_answer
+from prepbot.grading import Grade, GradeListener, grade_answer, prewarm
 from prepbot.postings import Posting
 from prepbot.progress import weak_items
 from prepbot.questions import (
@@ -62,6 +62,7 @@ class Interview:
         self._llm, self.no_cache = llm, no_cache
         self._writer: QuestionWriter | None = None
         self.hints_shown: dict[int, int] = {}
+        self._prewarm: Any = None
 
     # --- starting ------------------------------------------------------------------------------------------
 
@@ -234,6 +235,21 @@ class Interview:
         self._writer.language = self.session.language  # type: ignore[assignment]
         return self._writer
 
+    def prewarm(self, turn: Turn) -> None:
+        """While the candidate types, let the local model read the grade prompt up to the answer: the score
+        then needs only the answer read (seconds) instead of the whole prompt."""
+        self.cancel_prewarm()
+        try:
+            self._prewarm = prewarm(self.settings, self.llm, self.index, question=turn.question, rubric=turn.rubric,
+                                    requirement_id=turn.requirement_id, posting_id=self.posting.id)  # fmt: skip
+        except PrepbotError:
+            self._prewarm = None  # only an optimisation
+
+    def cancel_prewarm(self) -> None:
+        handle, self._prewarm = self._prewarm, None
+        if handle is not None:
+            handle.cancel()
+
     def answer(self, turn: Turn, text: str) -> None:
         """Save the answer the moment it is sent."""
         sessions.record_answer(self.settings, self.session, turn, text)
@@ -254,6 +270,7 @@ class Interview:
         return grade
 
     def skip(self, turn: Turn) -> None:
+        self.cancel_prewarm()
         sessions.record_skip(self.settings, self.session, turn)
 
     def hint(self, turn: Turn) -> str:
@@ -280,4 +297,5 @@ class Interview:
         }  # fmt: skip
 
     def end(self) -> None:
+        self.cancel_prewarm()
         sessions.end_session(self.settings, self.session)

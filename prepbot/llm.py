@@ -56,6 +56,7 @@ class Generation(BaseModel):
     latency_s: float
     cost_usd: float | None
     cached: bool
+    messages: list[ChatMessage] = Field(default_factory=list, exclude=True, repr=False)  # what was sent
 
 
 # --- backends ---------------------------------------------------------------------------------------------
@@ -84,6 +85,10 @@ class Backend:
 
     def cost_usd(self, prompt_tokens: int | None, completion_tokens: int | None) -> float | None:
         return logs.cost_usd(self.model, prompt_tokens, completion_tokens)
+
+    def prewarm(self, messages: list[ChatMessage], mark: str) -> Prewarm | None:
+        """Start evaluating ``messages`` up to ``mark`` ahead of a call; only an in-process model can."""
+        return None
 
 
 def strict_response_format(output_model: type[BaseModel]) -> dict[str, Any]:
@@ -149,6 +154,9 @@ class LocalBackend(Backend):
     def cost_usd(self, prompt_tokens: int | None, completion_tokens: int | None) -> float | None:
         return 0.0
 
+    def prewarm(self, messages: list[ChatMessage], mark: str) -> Prewarm | None:
+        return self.chat_model.prewarm(messages, mark)
+
 
 class LlamaChatModel(BaseChatModel):
     """llama-cpp-python's ``Llama`` as a langchain chat model, streaming tokens as they are sampled.
@@ -172,6 +180,17 @@ class LlamaChatModel(BaseChatModel):
         encoded = formatted.prompt.encode("utf-8")
         # The same tokenize call llama-cpp-python's chat handler makes, so the count matches what it evaluates.
         return len(self.llama.tokenize(encoded, add_bos=not formatted.added_special, special=True))
+
+    def prewarm(self, messages: list[ChatMessage], mark: str) -> Prewarm | None:
+        """Evaluate the formatted prompt up to ``mark`` in a background thread, so that the next call whose
+        prompt starts the same way only evaluates the rest (llama.cpp keeps the longest common prefix)."""
+        formatted = self.formatter(messages=[m.model_dump() for m in messages])
+        cut = formatted.prompt.find(mark)
+        if cut <= 0:
+            return None
+        tokens = self.llama.tokenize(formatted.prompt[:cut].encode("utf-8"), add_bos=not formatted.added_special,
+                                     special=True)  # fmt: skip
+        return Prewarm(self, tokens[:-1])  # the last token may merge with what follows the mark
 
     def _generate(self, messages: list[BaseMessage], stop: list[str] | None = None, run_manager: Any = None,
                   **kwargs: Any) -> ChatResult:
@@ -204,6 +223,41 @@ class LlamaChatModel(BaseChatModel):
 
 
 _ROLES = {"system": "system", "human": "user", "ai": "assistant"}
+PREWARM_CHUNK = 64  # tokens per llama_decode call while prewarming: cancel() waits for at most one
+
+
+class Prewarm:
+    """A prompt prefix being evaluated in the background; ``cancel()`` stops it after the current chunk."""
+
+    def __init__(self, model: LlamaChatModel, tokens: list[int]):
+        self.model, self.tokens = model, tokens
+        self.cancelled = threading.Event()
+        self.evaluated = 0  # tokens evaluated by this prewarm (the rest was already cached)
+        self.thread = threading.Thread(target=self._run, name="prepbot-prewarm", daemon=True)
+        self.thread.start()
+
+    def cancel(self) -> None:
+        self.cancelled.set()
+
+    def _run(self) -> None:
+        try:
+            with self.model.lock:
+                llama = self.model.llama
+                cached = [int(t) for t in llama._input_ids]
+                common = 0
+                for have, want in zip(cached, self.tokens):
+                    if have != want:
+                        break
+                    common += 1
+                llama.n_tokens = common
+                position = common
+                while position < len(self.tokens) and not self.cancelled.is_set():
+                    chunk = self.tokens[position : position + PREWARM_CHUNK]
+                    llama.eval(chunk)
+                    position += len(chunk)
+                    self.evaluated += len(chunk)
+        except Exception:  # noqa: BLE001  (an optimisation: the call itself evaluates whatever is missing)
+            return
 
 
 # One Llama per process: a second copy would double the memory and halve the speed of both.
@@ -322,6 +376,11 @@ class LLM:
     def __init__(self, settings: Settings, backend: Backend):
         self.settings, self.backend = settings, backend
 
+    def prewarm(self, prompt_ref: str, variables: dict[str, Any], mark: str) -> Prewarm | None:
+        """Start evaluating the prompt up to the text ``mark`` (a placeholder in ``variables``) while the rest
+        is not known yet, e.g. the grade prompt while the candidate types the answer. Local backend only."""
+        return self.backend.prewarm(load_prompt(prompt_ref, self.settings).render(variables), mark)
+
     def generate(
         self,
         prompt_ref: str,
@@ -331,8 +390,13 @@ class LLM:
         no_cache: bool = False,
         max_tokens: int | None = None,
         temperature: float | None = None,
+        after: Generation | None = None,
     ) -> Generation:
         """Run a prompt file on the backend and return its validated output.
+
+        ``after`` continues an earlier generation's conversation: its messages and its reply come first, then
+        this prompt's messages (such a prompt has no system part). The local model has that whole prefix in
+        its cache already, so only the new message is evaluated.
 
         ``stream`` receives text as it is generated (raw JSON for structured prompts; a repair attempt streams
         again from its start; a cache hit arrives as one piece). Temperature-0 calls are served from the log
@@ -342,23 +406,28 @@ class LLM:
         prompt = load_prompt(prompt_ref, self.settings)
         max_tokens = max_tokens or prompt.spec.max_tokens or DEFAULT_MAX_TOKENS
         temperature = prompt.spec.temperature if temperature is None else temperature
-        fitted = fit_prompt(prompt, variables, n_ctx=self.backend.n_ctx, max_tokens=max_tokens,
+        prefix = [*after.messages, ChatMessage(role="assistant", content=after.text)] if after else []
+        used = self.backend.count_messages(prefix) if prefix else 0
+        fitted = fit_prompt(prompt, variables, n_ctx=self.backend.n_ctx - used, max_tokens=max_tokens,
                             count=self.backend.count_messages)
+        messages = prefix + fitted.messages
+        prompt_tokens = self.backend.count_messages(messages) if prefix else fitted.prompt_tokens
         call = _Call(
             self, prompt, stream, max_tokens, temperature,
             inputs_hash=logs.digest(variables),
             cache_key=logs.digest({
                 "backend": self.backend.name, "endpoint": self.backend.endpoint, "model": self.backend.model,
                 "prompt": prompt.ref,
-                "messages": [m.model_dump() for m in fitted.messages], "schema": prompt.output_schema(),
+                "messages": [m.model_dump() for m in messages], "schema": prompt.output_schema(),
                 "max_tokens": max_tokens, "temperature": temperature,
             }),
         )
+        generation = None
         if temperature == 0 and self.settings.cache and not no_cache:
-            hit = call.from_cache()
-            if hit:
-                return hit
-        return call.run(fitted.messages, fitted.prompt_tokens)
+            generation = call.from_cache()
+        generation = generation or call.run(messages, prompt_tokens)
+        generation.messages = messages
+        return generation
 
 
 class _Reply(NamedTuple):

@@ -37,20 +37,20 @@ def test_ask_grade_follow_up_then_move_on(index, fake_llm, fake_chat):
     assert first.question.startswith("How would you keep Kafka") and len(first.rubric) == 3
     assert interview.next_turn() is first  # still open: asked again, not a new question
     interview.answer(first, ANSWER)
-    fake_chat.enqueue(grade_reply(2))
+    fake_chat.enqueue(*grade_reply(2))
     assert interview.grade(first).score == 2
     # A score of 3 or less earns the grader's follow-up, on the same item, without another model call.
     follow_up = interview.next_turn()
     assert (follow_up.kind, follow_up.follows, follow_up.requirement_id) == ("follow_up", 1, first.requirement_id)
-    assert follow_up.question == "How would you handle backpressure in Flink?" and len(fake_chat.calls) == 2
+    assert follow_up.question == "How would you handle backpressure in Flink?" and len(fake_chat.calls) == 3
     interview.answer(follow_up, ANSWER)
-    fake_chat.enqueue(grade_reply(4))
+    fake_chat.enqueue(*grade_reply(4))
     interview.grade(follow_up)
     fake_chat.enqueue(DATA_DRAFTS[1])
     second = interview.next_turn()
     assert second.kind == "question" and second.requirement_id == f"{DATA.id}/requirement-2"
     interview.answer(second, ANSWER)
-    fake_chat.enqueue(grade_reply(5))
+    fake_chat.enqueue(*grade_reply(5))
     interview.grade(second)
     assert interview.next_turn() is None and interview.finished()  # 5: no follow-up, and the plan is done
     board = interview.scoreboard()
@@ -72,7 +72,7 @@ def test_every_part_of_a_turn_is_saved_as_it_happens_and_resume_continues(index,
     resumed = Interview.resume(get_settings(), interview.session.id)
     open_turn = resumed.next_turn()
     assert open_turn.n == 1 and open_turn.answer == ANSWER and open_turn.grade is None
-    fake_chat.enqueue(grade_reply(5))
+    fake_chat.enqueue(*grade_reply(5))
     resumed.grade(open_turn)
     fake_chat.enqueue(DATA_DRAFTS[1])
     assert resumed.next_turn().n == 2
@@ -96,7 +96,7 @@ def test_skip_hint_and_language(index, fake_llm, fake_chat):
 
 def test_difficulty_follows_how_the_candidate_is_doing(index, fake_llm):
     interview = start(n=3)
-    graded = sessions.TurnGrade.model_validate(json.loads(grade_reply(5)) | {"requirement_id": None, "citations": []})
+    graded = sessions.TurnGrade.model_validate(json.loads(grade_reply(5)[1]) | {"score": 5} | {"requirement_id": None, "citations": []})
     for n in (1, 2):
         interview.session.turns.append(sessions.Turn(n=n, kind="question", requirement_id=None, question="q",
                                                      asked_at=datetime.now(timezone.utc), grade=graded))  # fmt: skip
@@ -127,7 +127,7 @@ def test_progress_and_focus_weak_schedule_low_scores_sooner(index, fake_llm, fak
         fake_chat.enqueue(draft)
         turn = interview.next_turn()
         interview.answer(turn, ANSWER)
-        fake_chat.enqueue(grade_reply(score))
+        fake_chat.enqueue(*grade_reply(score))
         interview.grade(turn)
     items = item_progress(get_settings(), DATA.id)
     assert [(i.requirement_id.split("/")[1], i.latest, i.best) for i in items] == [("requirement-2", 2, 2),
@@ -139,7 +139,7 @@ def test_progress_and_focus_weak_schedule_low_scores_sooner(index, fake_llm, fak
 
 
 def test_chat_command_with_piped_answers_and_the_session_commands(index, fake_llm, fake_chat, tmp_path):
-    fake_chat.enqueue(DATA_DRAFTS[0], grade_reply(4))
+    fake_chat.enqueue(DATA_DRAFTS[0], *grade_reply(4))
     script = "/help\n/hint\n/score\n/frobnicate\n" + ANSWER + "\n\n"
     result = run_cli(["chat", "--posting", DATA.id, "--mode", "technical", "-n", "1"], input=script)
     assert result.exit_code == 0, result.output
@@ -164,7 +164,7 @@ def test_chat_ends_cleanly_on_eof_and_resumes(index, fake_llm, fake_chat):
     result = run_cli(["chat", "--posting", DATA.id, "--mode", "technical", "-n", "1"], input="")
     assert result.exit_code == 0 and "prepbot chat --resume" in result.stdout
     session_id = json.loads(run_cli(["sessions", "list", "--json"]).stdout)[0]["id"]
-    fake_chat.enqueue(grade_reply(5))
+    fake_chat.enqueue(*grade_reply(5))
     resumed = run_cli(["chat", "--resume", "last"], input=ANSWER + "\n\n")
     assert resumed.exit_code == 0, resumed.output
     assert "How would you keep Kafka" in resumed.stdout and "Score: 5/5" in resumed.stdout and session_id in resumed.stdout

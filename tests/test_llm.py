@@ -462,3 +462,42 @@ def test_a_raw_newline_inside_a_json_string_is_still_the_models_answer(fake_llm,
     fake_chat.enqueue(raw)
     generation = fake_llm.generate("question@v1", VARS)
     assert generation.output.why == "line one\t\nline two" and len(fake_chat.calls) == 1  # no repair needed
+
+
+def test_prewarm_evaluates_the_prompt_up_to_the_mark_reusing_what_is_cached():
+    import numpy as np
+
+    from prepbot.llm import LlamaChatModel
+    from prepbot.prompts import ChatMessage
+
+    class Formatted:
+        def __init__(self, prompt):
+            self.prompt, self.added_special = prompt, True
+
+    class FakeLlama:
+        def __init__(self):
+            self.input_ids, self.n_tokens, self.evaluated = np.zeros(4096, dtype=np.intc), 0, []
+
+        @property
+        def _input_ids(self):
+            return self.input_ids[: self.n_tokens]
+
+        def tokenize(self, data, add_bos, special):
+            return list(data)
+
+        def eval(self, tokens):
+            self.input_ids[self.n_tokens : self.n_tokens + len(tokens)] = tokens
+            self.n_tokens += len(tokens)
+            self.evaluated.append(len(tokens))
+
+    llama = FakeLlama()
+    model = LlamaChatModel(llama=llama, formatter=lambda messages: Formatted("".join(m["content"] for m in messages)))
+    system = "S" * 150
+    handle = model.prewarm([ChatMessage(role="system", content=system), ChatMessage(role="user", content="Q<A>")], "<A>")
+    handle.thread.join(5)
+    assert llama.n_tokens == len(system) and sum(llama.evaluated) == len(system) and max(llama.evaluated) <= 64
+    # A second prewarm sharing the system part evaluates only what differs.
+    handle = model.prewarm([ChatMessage(role="system", content=system), ChatMessage(role="user", content="QQ<A>")], "<A>")
+    handle.thread.join(5)
+    assert handle.evaluated == 1 and llama.n_tokens == len(system) + 1
+    assert model.prewarm([ChatMessage(role="user", content="no mark")], "<A>") is None
