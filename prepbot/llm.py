@@ -391,6 +391,7 @@ class LLM:
         max_tokens: int | None = None,
         temperature: float | None = None,
         after: Generation | None = None,
+        seed: int | None = None,
     ) -> Generation:
         """Run a prompt file on the backend and return its validated output.
 
@@ -399,8 +400,8 @@ class LLM:
         its cache already, so only the new message is evaluated.
 
         ``stream`` receives text as it is generated (raw JSON for structured prompts; a repair attempt streams
-        again from its start; a cache hit arrives as one piece). Temperature-0 calls are served from the log
-        unless ``no_cache``. Every failure is a PrepbotError with a one-line message, except Ctrl-C, which
+        again from its start; a cache hit arrives as one piece). Temperature-0 calls, and sampled calls with a
+        ``seed`` (the same seed samples the same reply), are served from the log unless ``no_cache``. Every failure is a PrepbotError with a one-line message, except Ctrl-C, which
         stops generation and propagates as KeyboardInterrupt; both are logged.
         """
         prompt = load_prompt(prompt_ref, self.settings)
@@ -419,11 +420,12 @@ class LLM:
                 "backend": self.backend.name, "endpoint": self.backend.endpoint, "model": self.backend.model,
                 "prompt": prompt.ref,
                 "messages": [m.model_dump() for m in messages], "schema": prompt.output_schema(),
-                "max_tokens": max_tokens, "temperature": temperature,
+                "max_tokens": max_tokens, "temperature": temperature, **({"seed": seed} if seed is not None else {}),
             }),
+            seed=seed,
         )
         generation = None
-        if temperature == 0 and self.settings.cache and not no_cache:
+        if (temperature == 0 or seed is not None) and self.settings.cache and not no_cache:
             generation = call.from_cache()
         generation = generation or call.run(messages, prompt_tokens)
         generation.messages = messages
@@ -442,8 +444,8 @@ class _Call:
     """One generate() call: its attempts, their log rows and the translation of failures."""
 
     def __init__(self, llm: LLM, prompt: Prompt, stream: TokenCallback | None, max_tokens: int,
-                 temperature: float, *, inputs_hash: str, cache_key: str):
-        self.settings, self.backend, self.prompt = llm.settings, llm.backend, prompt
+                 temperature: float, *, inputs_hash: str, cache_key: str, seed: int | None = None):
+        self.settings, self.backend, self.prompt, self.seed = llm.settings, llm.backend, prompt, seed
         self.stream, self.max_tokens, self.temperature = stream, max_tokens, temperature
         self.inputs_hash, self.cache_key = inputs_hash, cache_key
 
@@ -488,6 +490,8 @@ class _Call:
         """Stream one reply, passing its text to the stream callback as it comes."""
         runnable = self.backend.bind(self.prompt.output_model, max_tokens=self.max_tokens,
                                      temperature=self.temperature)
+        if self.seed is not None:
+            runnable = runnable.bind(seed=self.seed)
         pieces: list[str] = []
         usage: dict[str, Any] | None = None
         finish_reason = None

@@ -383,6 +383,7 @@ def generate_set(
     report("total", len(plan))
 
     writer = QuestionWriter(llm or get_llm(settings), index.embedder, posting, language, report, no_cache, prompt)
+    writer.seed = request.seed * 1000
     questions = [writer.write(position, planned) for position, planned in enumerate(plan, 1)]
     stored = index.get_requirements([planned.item.id for planned in plan])
     for question, planned in zip(questions, plan):
@@ -427,6 +428,7 @@ class QuestionWriter:
                  no_cache: bool, prompt: str = PROMPT):
         self.llm, self.embedder, self.posting, self.language = llm, embedder, posting, language
         self.report, self.no_cache, self.prompt = report, no_cache, prompt
+        self.seed = 0  # the set request's seed (x1000); a retry samples with seed + position
         self.vectors: list[np.ndarray] = []
         self.prompt_ref = ""
         self.prompt_ngrams = _ngrams(load_prompt(prompt, llm.settings).system.render())
@@ -439,7 +441,7 @@ class QuestionWriter:
             first = None  # a reply past repair: one sampled retry before the set fails
         if first is None or first[1]:
             # Sampling gives another draft for the same inputs; the better of the two is kept.
-            retry = self.attempt(planned, terms, temperature=RETRY_TEMPERATURE)
+            retry = self.attempt(planned, terms, temperature=RETRY_TEMPERATURE, seed=self.seed + position)
             first = retry if first is None or len(retry[1]) <= len(first[1]) else first
         draft, problems, vector = first
         self.vectors.append(vector)
@@ -451,11 +453,13 @@ class QuestionWriter:
         )  # fmt: skip
 
     def attempt(
-        self, planned: PlannedQuestion, terms: list[str], temperature: float | None
+        self, planned: PlannedQuestion, terms: list[str], temperature: float | None, seed: int | None = None
     ) -> tuple[QuestionDraft, list[str], np.ndarray]:
+        # A retry samples with a seed made from the request's seed and the position: the same request gives
+        # the same set, so a re-run (an eval, the same `questions` call again) is answered from the cache.
         generation = self.llm.generate(
             self.prompt, prompt_variables(self.posting, planned, self.language), temperature=temperature,
-            stream=lambda piece: self.report("token", 1), no_cache=self.no_cache or temperature is not None,
+            stream=lambda piece: self.report("token", 1), no_cache=self.no_cache, seed=seed,
         )  # fmt: skip
         self.prompt_ref = generation.prompt
         draft: QuestionDraft = generation.output  # type: ignore[assignment]

@@ -269,10 +269,16 @@ def test_a_reply_past_repair_gets_one_sampled_retry_then_fails_the_set(index, fa
     result = generate_set(get_settings(), SetRequest(n=1), posting_id=DATA.id)
     assert result.questions[0].text.startswith("How would you keep Kafka")
     assert [call["temperature"] for call in fake_chat.calls] == [0, 0, questions.RETRY_TEMPERATURE]
+    assert fake_chat.calls[2]["seed"] == 1  # request seed 0, position 1
+    # The same request again: the failed first reply is asked again (errors are never cached), and the seeded
+    # retry comes from the cache.
+    fake_chat.enqueue("not json", "still not json")
+    again = generate_set(get_settings(), SetRequest(n=1), posting_id=DATA.id)
+    assert again.questions[0].text == result.questions[0].text and len(fake_chat.calls) == 5
     fake_chat.enqueue("no", "no", "no", "no")
     with pytest.raises(PrepbotError, match="invalid output after one repair"):
-        generate_set(get_settings(), SetRequest(n=1), posting_id=DATA.id)
-    assert list_sets(get_settings())[0].set_id == result.set_id  # nothing saved for the failed set
+        generate_set(get_settings(), SetRequest(n=1, seed=1), posting_id=DATA.id)
+    assert list_sets(get_settings())[0].set_id == again.set_id  # nothing saved for the failed set
 
 
 def test_a_why_cut_by_its_bound_ends_at_a_word(index, fake_llm, fake_chat):
