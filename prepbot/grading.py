@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Callable, Literal
 
 import numpy as np
 from langchain_core.utils.json import parse_partial_json
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, create_model
 
 from prepbot.errors import PrepbotError, UsageError
 
@@ -71,15 +71,10 @@ class GradeFeedback(BaseModel):
     follow_up: str = Field(max_length=200, description="One question on the weakest part of the answer.")
 
 
-class GradeDraft(BaseModel):
-    """Score and feedback in one reply, score first (``grade@v1``, kept for comparison in the evals)."""
-
-    score: Score
-    rubric: list[RubricMark] = Field(min_length=1, max_length=5, description="Each rubric point: met or not.")
-    strengths: list[Short] = Field(max_length=2)
-    gaps: list[Short] = Field(max_length=2)
-    better_answer: str = Field(max_length=400, description="A sketch of a stronger answer.")
-    follow_up: str = Field(max_length=200, description="One question on the weakest part of the answer.")
+# Score and feedback in one reply, score first (``grade@v1``, kept for comparison in the evals).
+GradeDraft = create_model(
+    "GradeDraft", score=(Score, ...), **{name: (f.annotation, f) for name, f in GradeFeedback.model_fields.items()}
+)
 
 
 class GradeCitation(BaseModel):
@@ -88,7 +83,9 @@ class GradeCitation(BaseModel):
     relation: Literal["tested", "touched"]  # the item the question tests, or one the answer touches
 
 
-class Grade(BaseModel):
+class GradeBody(BaseModel):
+    """A grade as it is kept with its turn."""
+
     score: int = Field(ge=1, le=5)
     requirement_id: str | None
     rubric: list[RubricMark]
@@ -97,9 +94,14 @@ class Grade(BaseModel):
     better_answer: str
     follow_up: str
     citations: list[GradeCitation]
-    prompt: str | None  # name@vN, None when no model was asked
-    backend: str | None
-    model: str | None
+    prompt: str | None = None  # name@vN, None when no model was asked
+    backend: str | None = None
+    model: str | None = None
+
+
+class Grade(GradeBody):
+    """A grade as ``grade_answer`` returns it: the body plus how long it took."""
+
     score_latency_s: float  # seconds until the score was known
     first_token_s: float | None
     latency_s: float

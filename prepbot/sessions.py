@@ -19,7 +19,7 @@ from pydantic import BaseModel, Field
 from prepbot import db
 from prepbot.config import Settings
 from prepbot.errors import PrepbotError
-from prepbot.grading import Grade, GradeCitation, RubricMark
+from prepbot.grading import Grade, GradeBody
 
 Mode = Literal["screen", "technical", "behavioral", "mixed"]
 TurnKind = Literal["question", "follow_up"]
@@ -35,24 +35,12 @@ class PlannedStep(BaseModel):
     rubric: list[str] = Field(default_factory=list)
 
 
-class TurnGrade(BaseModel):
-    """What is kept of a grade (the ``Grade`` minus usage)."""
-
-    score: int
-    requirement_id: str | None
-    rubric: list[RubricMark]
-    strengths: list[str]
-    gaps: list[str]
-    better_answer: str
-    follow_up: str
-    citations: list[GradeCitation]
-    prompt: str | None = None
-    backend: str | None = None
-    model: str | None = None
+class TurnGrade(GradeBody):
+    """What is kept of a grade: all but its timings (those go in the turn's ``timings``)."""
 
     @classmethod
     def of(cls, grade: Grade) -> TurnGrade:
-        return cls.model_validate(grade.model_dump(include=set(cls.model_fields)))
+        return cls.model_validate(grade.model_dump(include=set(GradeBody.model_fields)))
 
 
 class Turn(BaseModel):
