@@ -7,7 +7,8 @@ A fixed set of answers (every k-th case of evals/grading.jsonl, so all four lang
 it) is graded through ``prepbot.grading.grade_answer`` with the cache off, one after another as in a session,
 against the eval postings ingested into a temporary home. Then bare llama-cpp-python (same model file,
 threads, n_ctx, n_batch, schema, max_tokens, temperature) runs the same rendered prompts in the same order.
-Medians and p95 are printed; "ratio" is prepbot's generation tok/s over the bare engine's. The goals for the
+Medians and p95 are printed; "ratio" is prepbot's generation tok/s over the bare engine's, on the feedback
+part (the score is a handful of tokens), the bare engine replaying the very messages prepbot sent. The goals for the
 default model on 2 cores: first token <= 4 s, score <= 6 s (medians).
 """
 
@@ -60,44 +61,46 @@ def main() -> None:
     load = os.getloadavg()[0]
 
     llm = get_llm(settings)
-    prompts, measured = [], []
+    calls, measured = [], []
     for case in cases:
         stamps: list[float] = []
         started = time.perf_counter()
         grade = grade_answer(settings, question=case["question"], answer=case["answer"],
                              posting_id=by_file[Path(case["posting_file"]).name], index=index, llm=llm,
                              no_cache=True, on_token=lambda piece: stamps.append(time.perf_counter()))  # fmt: skip
-        generation = grade.generations[0] if grade.generations else None
-        if generation is None:
-            continue
+        if not grade.generations:
+            continue  # too short to need the model
+        # Generation speed over the feedback (the score is a handful of tokens): its tokens after the first.
+        feedback = stamps[grade.generations[0].completion_tokens or 0 :]
         measured.append({
             "id": case["id"], "label": case["label"], "score": grade.score,
             "first_token_s": stamps[0] - started, "score_s": grade.score_latency_s, "grade_s": grade.latency_s,
-            "prompt_tokens": generation.prompt_tokens, "completion_tokens": generation.completion_tokens,
-            "gen_tps": (len(stamps) - 1) / (stamps[-1] - stamps[0]) if len(stamps) > 1 else 0.0,
+            "prompt_tokens": sum(g.prompt_tokens or 0 for g in grade.generations),
+            "completion_tokens": sum(g.completion_tokens or 0 for g in grade.generations),
+            "gen_tps": (len(feedback) - 1) / (feedback[-1] - feedback[0]) if len(feedback) > 1 else 0.0,
         })  # fmt: skip
-        item = index.get_requirements([grade.requirement_id or ""]).get(grade.requirement_id or "")
-        prompts.append({"requirement": item.text if item else "", "question": case["question"], "rubric": [],
-                        "answer": case["answer"], "language": ""})  # fmt: skip
+        calls.append([(g.messages, g.prompt) for g in grade.generations])
 
     from llama_cpp import Llama
 
-    prompt = load_prompt(PROMPT, settings)
-    schema = prompt.output_schema()
     llm.backend.chat_model.llama.reset()
     bare = Llama(model_path=str(resolve_model(args.model, settings)), n_ctx=settings.n_ctx, n_threads=threads,
                  n_threads_batch=threads, n_batch=LOCAL_N_BATCH, verbose=False)  # fmt: skip
     bare_rates = []
-    for variables in prompts:
-        stamps = []
-        for chunk in bare.create_chat_completion(
-            messages=[m.model_dump() for m in prompt.render(variables)], temperature=0, stream=True,
-            response_format={"type": "json_object", "schema": schema}, max_tokens=prompt.spec.max_tokens,
-        ):  # fmt: skip
-            if chunk["choices"][0]["delta"].get("content"):
-                stamps.append(time.perf_counter())
-        if len(stamps) > 1:
-            bare_rates.append((len(stamps) - 1) / (stamps[-1] - stamps[0]))
+    for case_calls in calls:  # the very messages prepbot sent, in order, so prefix reuse is the same
+        for position, (messages, ref) in enumerate(case_calls):
+            prompt = load_prompt(ref, settings)
+            stamps = []
+            for chunk in bare.create_chat_completion(
+                messages=[m.model_dump() for m in messages], temperature=0, stream=True,
+                response_format={"type": "json_object", "schema": prompt.output_schema()},
+                max_tokens=prompt.spec.max_tokens,
+            ):  # fmt: skip
+                if chunk["choices"][0]["delta"].get("content"):
+                    stamps.append(time.perf_counter())
+            if position == len(case_calls) - 1 and len(stamps) > 1:
+                bare_rates.append((len(stamps) - 1) / (stamps[-1] - stamps[0]))
+    prompt = load_prompt(PROMPT, settings)
 
     def stat(key: str) -> dict[str, float]:
         values = [m[key] for m in measured]
@@ -105,13 +108,14 @@ def main() -> None:
 
     report = {
         "model": args.model, "threads": threads, "cases": len(measured), "load_average": round(load, 2),
-        "prompt": prompt.ref, "first_token_s": stat("first_token_s"), "score_s": stat("score_s"),
+        "load_average_after": round(os.getloadavg()[0], 2), "prompt": prompt.ref, "first_token_s": stat("first_token_s"), "score_s": stat("score_s"),
         "grade_s": stat("grade_s"),
         "prompt_tokens_median": statistics.median(m["prompt_tokens"] for m in measured),
         "completion_tokens_median": statistics.median(m["completion_tokens"] for m in measured),
         "gen_tps": {"prepbot": round(statistics.median(m["gen_tps"] for m in measured), 2),
                     "bare": round(statistics.median(bare_rates), 2)},
         "mean_abs_error": round(statistics.mean(abs(m["score"] - m["label"]) for m in measured), 2),
+        "scores": {m["id"]: [m["label"], m["score"]] for m in measured},
     }  # fmt: skip
     report["ratio"] = round(report["gen_tps"]["prepbot"] / report["gen_tps"]["bare"], 3)
     if args.json:
