@@ -230,7 +230,8 @@ class ChatUI:
         self.say(f"[bold]Mock interview: {escape(session.role)}[/]  [dim]({session.posting_id})[/]")
         done = len(session.main_turns)
         resumed = f", resuming after {done} asked" if session.turns else ""
-        self.say(f"{len(session.plan)} questions, mode {session.mode}, language {session.language}{resumed}."
+        planned = len(session.plan)
+        self.say(f"{planned} question{'' if planned == 1 else 's'}, mode {session.mode}, language {session.language}{resumed}."
                            f"  Session [bold]{session.id}[/].")  # fmt: skip
         self.say("[dim]Enter on an empty line sends an answer. Commands: "
                            + " ".join(c.split()[0] for c in COMMANDS) + "[/]")  # fmt: skip
