@@ -376,6 +376,8 @@ def grade(
     no_cache: NoCacheOpt = False,
 ) -> None:
     """Grade one answer with the interview's grader, without a session."""
+    from contextlib import nullcontext
+
     from rich.live import Live
 
     from prepbot.chat import render_partial
@@ -389,7 +391,7 @@ def grade(
     target = find_posting(index, role=role, posting_id=posting)
     live = Live(console=err_console, refresh_per_second=8, transient=True)
     stream = not as_json and err_console.is_terminal
-    with live if stream else _nothing():
+    with live if stream else nullcontext():
         result = grade_answer(
             settings, question=question, answer=text, posting_id=target.id, requirement_id=requirement, index=index,
             no_cache=no_cache, listener=(lambda partial: live.update(render_partial(partial))) if stream else None,
@@ -412,14 +414,6 @@ def _answer_text(answer: Optional[str], answer_file: Optional[str]) -> str:
     from prepbot.readers import read_answer_file
 
     return read_answer_file(answer_file or "-")
-
-
-class _nothing:
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, *exc: Any) -> None:
-        return None
 
 
 sessions_app = typer.Typer(cls=_Group, help="Saved mock interviews: list, show, export.", no_args_is_help=True)

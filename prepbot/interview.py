@@ -98,12 +98,11 @@ class Interview:
             plan = (cls._weak_plan(settings, posting, index, mode, n) if focus
                     else cls._plan(posting, index, mode, n or DEFAULT_QUESTIONS))  # fmt: skip
         language = posting.language if lang == "auto" else lang
-        backend_llm = llm
         session = sessions.create_session(
             settings, posting_id=posting.id, role=posting.title, mode=mode, language=language, plan=plan,
             set_id=set_id, backend=settings.backend, model=settings.model,
         )  # fmt: skip
-        return cls(settings, session, posting, index, backend_llm, no_cache)
+        return cls(settings, session, posting, index, llm, no_cache)
 
     @staticmethod
     def _plan(posting: Posting, index: RequirementIndex, mode: str, n: int) -> list[PlannedStep]:
