@@ -287,7 +287,9 @@ def render_partial(partial: dict[str, Any]) -> Group:
     score = partial.get("score")
     if isinstance(score, int):
         colour = "green" if score >= 4 else "yellow" if score == 3 else "red"
-        parts.append(Text.from_markup(f"[bold {colour}]Score: {score}/5[/]"))
+        odds = partial.get("expected_score")
+        between = f" [dim](weighing 1-5 by the grader's odds: {odds:.1f})[/]" if isinstance(odds, float) else ""
+        parts.append(Text.from_markup(f"[bold {colour}]Score: {score}/5[/]{between}"))
     else:
         parts.append(Text("Grading…", style="dim"))
     for mark in partial.get("rubric") or []:

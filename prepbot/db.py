@@ -103,6 +103,14 @@ MIGRATIONS: list[Migration] = [
         CREATE INDEX turns_requirement ON turns (requirement_id, graded_at);
         """,
     ),
+    Migration(
+        4,
+        "llm_calls.logprobs",
+        """
+        -- JSON: for each generated token, its most likely alternatives (prepbot.llm.TokenLogprob)
+        ALTER TABLE llm_calls ADD COLUMN logprobs TEXT;
+        """,
+    ),
 ]
 
 # Paths already migrated by this process, so a connection costs one open, not a schema check.

@@ -14,6 +14,10 @@ How a grade is made, and why (numbers from the grading eval, ``evals/grading.jso
 - Everything the candidate or the posting wrote is data between tags; an answer that asks for a grade gets
   none for it (see the adversarial eval).
 - An answer too short to show anything (empty, or fewer than three words) scores 1 without a model call.
+- The score is the digit the model writes (temperature 0). Its probabilities over 1-5 at that place also give
+  an expected grade (``expected_score``, a decimal), which ranks answers closer to human grades (Spearman
+  0.893 against 0.854 for the digit) but sits nearer the middle (mean error 0.68 against 0.52), so the digit
+  stays the score and the expected grade travels beside it, where the backend reports probabilities.
 - Citations are chosen in code: the item the question tests (given, or found by retrieval with the question)
   and the items the answer itself touches (retrieval with the answer text, kept only above a similarity
   floor). Each is read back from the store, so a grade can cite only an existing item with its exact text.
@@ -45,6 +49,7 @@ MIN_ANSWER_WORDS = 3
 # specific answer scores 0.35-0.6 against the items it is about, unrelated items sit below 0.25.
 TOUCH_MIN_COSINE = 0.3
 MAX_TOUCHED = 3
+SCORE_TOP_LOGPROBS = 10  # alternatives asked for at each place of the score reply: 1-5 and room for others
 
 Score = Literal[1, 2, 3, 4, 5]
 Short = Annotated[str, Field(max_length=120)]
@@ -87,6 +92,7 @@ class GradeBody(BaseModel):
     """A grade as it is kept with its turn."""
 
     score: int = Field(ge=1, le=5)
+    expected_score: float | None = None  # sum of k * P(k) over the model's probabilities for 1-5, when known
     requirement_id: str | None
     rubric: list[RubricMark]
     strengths: list[str]
@@ -203,8 +209,9 @@ def grade_answer(
     llm = llm or get_llm(settings)
     stream = _Stream(started, listener, on_token)
     variables = score_variables(llm, prompt, tested.text, question, points, answer, language)
-    scored: Generation = llm.generate(prompt, variables, stream=stream.piece, no_cache=no_cache)
-    stream.scored(scored.output.score)  # type: ignore[union-attr]
+    scored: Generation = llm.generate(prompt, variables, stream=stream.piece, no_cache=no_cache,
+                                      top_logprobs=SCORE_TOP_LOGPROBS)  # fmt: skip
+    stream.scored(scored.output.score, expected_score(scored))  # type: ignore[union-attr]
     generations = [scored]
     feedback = scored.output
     if not isinstance(feedback, GradeDraft):  # a score-only prompt: the feedback continues its conversation
@@ -216,7 +223,7 @@ def grade_answer(
     touched = touched_items(index, posting_id, answer, exclude=tested.id)
     done = time.monotonic()
     return Grade(
-        score=scored.output.score, requirement_id=tested.id, rubric=_marks(points, feedback.rubric),  # type: ignore[union-attr]
+        score=scored.output.score, expected_score=expected_score(scored), requirement_id=tested.id, rubric=_marks(points, feedback.rubric),  # type: ignore[union-attr]
         strengths=[x.strip() for x in feedback.strengths if x.strip()],  # type: ignore[union-attr]
         gaps=[x.strip() for x in feedback.gaps if x.strip()],  # type: ignore[union-attr]
         better_answer=feedback.better_answer.strip(), follow_up=feedback.follow_up.strip(),  # type: ignore[union-attr]
@@ -227,6 +234,26 @@ def grade_answer(
     )  # fmt: skip
 
 
+def expected_score(generation: Generation) -> float | None:
+    """The expected grade under the model's probabilities for 1-5 where it wrote the score digit, or None when
+    the backend reported no probabilities there. Alternatives that are not a digit 1-5 are left out and the
+    rest renormalised (the local model's include tokens the schema would not have allowed)."""
+    for place in generation.logprobs or []:
+        if place.token.strip() not in _DIGITS:
+            continue
+        chances: dict[int, float] = {}
+        for token, logprob in place.top.items():
+            if token.strip() in _DIGITS:
+                digit = int(token.strip())
+                chances[digit] = chances.get(digit, 0.0) + float(np.exp(logprob))
+        total = sum(chances.values())
+        if total <= 0:
+            return None
+        return round(sum(digit * chance for digit, chance in chances.items()) / total, 3)
+    return None
+
+
+_DIGITS = {"1", "2", "3", "4", "5"}
 ANSWER_MARK = "\u0000answer\u0000"  # where the answer goes, for prewarm
 
 
@@ -287,9 +314,11 @@ class _Stream:
             if isinstance(partial, dict):
                 self.listener({**self.known, **partial})
 
-    def scored(self, score: int) -> None:
+    def scored(self, score: int, expected: float | None) -> None:
         self.score_at = self.score_at or time.monotonic()
-        self.known["score"] = score
+        self.known.update(score=score, **({"expected_score": expected} if expected is not None else {}))
+        if self.listener:
+            self.listener(dict(self.known))
 
     def next_part(self) -> None:
         self.text = ""

@@ -45,6 +45,16 @@ LOCAL_N_BATCH = 128
 TokenCallback = Callable[[str], None]
 
 
+class TokenLogprob(BaseModel):
+    """One generated token and the likeliest tokens at its place, with natural-log probabilities (OpenAI's
+    ``logprobs.content`` entries). The local model reports its own distribution before the output schema's
+    grammar masks any token, so ``top`` may hold tokens the schema would not have allowed there."""
+
+    token: str
+    logprob: float | None = None  # the generated token's, when it is among ``top``
+    top: dict[str, float] = Field(default_factory=dict)
+
+
 class Generation(BaseModel):
     output: SerializeAsAny[BaseModel] | str  # the prompt's output model, or the text for "text" prompts
     text: str
@@ -56,6 +66,7 @@ class Generation(BaseModel):
     latency_s: float
     cost_usd: float | None
     cached: bool
+    logprobs: list[TokenLogprob] | None = None  # when the call asked for them (``top_logprobs``)
     messages: list[ChatMessage] = Field(default_factory=list, exclude=True, repr=False)  # what was sent
 
 
@@ -73,9 +84,11 @@ class Backend:
         self.name, self.model, self.chat_model, self.n_ctx = name, model, chat_model, n_ctx
         self.endpoint = endpoint  # the server's base_url: two servers may serve different models under one name
 
-    def bind(self, output_model: type[BaseModel] | None, *, max_tokens: int, temperature: float) -> Runnable:
+    def bind(self, output_model: type[BaseModel] | None, *, max_tokens: int, temperature: float,
+             top_logprobs: int | None = None) -> Runnable:  # fmt: skip
         structured = {"response_format": strict_response_format(output_model)} if output_model else {}
-        return self.chat_model.bind(max_tokens=max_tokens, temperature=temperature, **structured)
+        return self.chat_model.bind(max_tokens=max_tokens, temperature=temperature, **structured,
+                                    **_logprobs_options(top_logprobs))  # fmt: skip
 
     def text_of(self, chunk: AIMessageChunk) -> str:
         return chunk.text
@@ -106,6 +119,11 @@ def strict_response_format(output_model: type[BaseModel]) -> dict[str, Any]:
     }
 
 
+def _logprobs_options(top_logprobs: int | None) -> dict[str, Any]:
+    """The chat completions API's request for the likeliest tokens at each generated place."""
+    return {"logprobs": True, "top_logprobs": top_logprobs} if top_logprobs else {}
+
+
 def _without_keys(schema: Any, keys: set[str]) -> Any:
     if isinstance(schema, dict):
         return {k: _without_keys(v, keys) for k, v in schema.items() if k not in keys}
@@ -122,8 +140,10 @@ class CompatibleBackend(Backend):
     HTTP 500). ``max_tokens`` travels in the body because such servers ignore ``max_completion_tokens``.
     """
 
-    def bind(self, output_model: type[BaseModel] | None, *, max_tokens: int, temperature: float) -> Runnable:
-        limits = {"temperature": temperature, "extra_body": {"max_tokens": max_tokens}}
+    def bind(self, output_model: type[BaseModel] | None, *, max_tokens: int, temperature: float,
+             top_logprobs: int | None = None) -> Runnable:  # fmt: skip
+        limits = {"temperature": temperature, "extra_body": {"max_tokens": max_tokens},
+                  **_logprobs_options(top_logprobs)}  # fmt: skip
         if output_model is None:
             return self.chat_model.bind(**limits)
         return self.chat_model.bind_tools([output_model], tool_choice=output_model.__name__, **limits)
@@ -140,13 +160,15 @@ class LocalBackend(Backend):
 
     chat_model: LlamaChatModel
 
-    def bind(self, output_model: type[BaseModel] | None, *, max_tokens: int, temperature: float) -> Runnable:
+    def bind(self, output_model: type[BaseModel] | None, *, max_tokens: int, temperature: float,
+             top_logprobs: int | None = None) -> Runnable:  # fmt: skip
         structured = (
             {"response_format": {"type": "json_object", "schema": output_model.model_json_schema()}}
             if output_model
             else {}
         )
-        return self.chat_model.bind(max_tokens=max_tokens, temperature=temperature, **structured)
+        recorded = {"top_logprobs": top_logprobs} if top_logprobs else {}  # read by LlamaChatModel._stream
+        return self.chat_model.bind(max_tokens=max_tokens, temperature=temperature, **structured, **recorded)
 
     def count_messages(self, messages: list[ChatMessage]) -> int:
         return self.chat_model.count_prompt_tokens(messages)
@@ -199,6 +221,10 @@ class LlamaChatModel(BaseChatModel):
     def _stream(self, messages: list[BaseMessage], stop: list[str] | None = None, run_manager: Any = None,
                 **kwargs: Any) -> Iterator[ChatGenerationChunk]:
         chat = [ChatMessage(role=_ROLES[m.type], content=m.text) for m in messages]
+        top_logprobs = kwargs.pop("top_logprobs", None)
+        recorder = _TopTokens(self.llama, top_logprobs) if top_logprobs else None
+        if recorder:
+            kwargs["logits_processor"] = [*(kwargs.get("logits_processor") or []), recorder]
         with self.lock:
             prompt_tokens = self.count_prompt_tokens(chat)
             completion_tokens, finish_reason = 0, None
@@ -212,7 +238,8 @@ class LlamaChatModel(BaseChatModel):
                     continue
                 # In stream mode llama-cpp-python sends one chunk per sampled token.
                 completion_tokens += 1
-                generation = ChatGenerationChunk(message=AIMessageChunk(content=text))
+                info = {"logprobs": {"content": [recorder.entry(text)]}} if recorder else None
+                generation = ChatGenerationChunk(message=AIMessageChunk(content=text), generation_info=info)
                 if run_manager:
                     run_manager.on_llm_new_token(text, chunk=generation)
                 yield generation
@@ -223,6 +250,34 @@ class LlamaChatModel(BaseChatModel):
 
 
 _ROLES = {"system": "system", "human": "user", "ai": "assistant"}
+
+
+class _TopTokens:
+    """A llama-cpp-python logits processor that notes the k likeliest tokens each time one is sampled (before
+    the grammar masks any), for ``top_logprobs``; it leaves the logits as they are. ``entry(text)`` is the
+    chat completions API's logprobs entry for the token just streamed."""
+
+    def __init__(self, llama: Any, k: int):
+        self.llama, self.k = llama, k
+        self.latest: list[tuple[int, float]] = []
+
+    def __call__(self, input_ids: Any, scores: Any) -> Any:
+        import numpy as np
+
+        logits = np.asarray(scores, dtype=np.float64)
+        peak = logits.max()
+        log_total = peak + np.log(np.exp(logits - peak).sum())
+        top = np.argpartition(logits, -self.k)[-self.k :]
+        self.latest = sorted(((int(i), float(logits[i] - log_total)) for i in top), key=lambda t: -t[1])
+        return scores
+
+    def entry(self, text: str) -> dict[str, Any]:
+        top: dict[str, float] = {}
+        for token_id, logprob in self.latest:
+            token = self.llama.detokenize([token_id]).decode("utf-8", errors="replace")
+            top[token] = max(logprob, top.get(token, -1e9))
+        return {"token": text, "logprob": top.get(text),
+                "top_logprobs": [{"token": t, "logprob": lp} for t, lp in top.items()]}  # fmt: skip
 PREWARM_CHUNK = 64  # tokens per llama_decode call while prewarming: cancel() waits for at most one
 
 
@@ -392,12 +447,16 @@ class LLM:
         temperature: float | None = None,
         after: Generation | None = None,
         seed: int | None = None,
+        top_logprobs: int | None = None,
     ) -> Generation:
         """Run a prompt file on the backend and return its validated output.
 
         ``after`` continues an earlier generation's conversation: its messages and its reply come first, then
         this prompt's messages (such a prompt has no system part). The local model has that whole prefix in
         its cache already, so only the new message is evaluated.
+
+        ``top_logprobs`` asks for the k likeliest tokens at each generated place (``Generation.logprobs``;
+        None where a backend does not report them).
 
         ``stream`` receives text as it is generated (raw JSON for structured prompts; a repair attempt streams
         again from its start; a cache hit arrives as one piece). Temperature-0 calls, and sampled calls with a
@@ -421,8 +480,9 @@ class LLM:
                 "prompt": prompt.ref,
                 "messages": [m.model_dump() for m in messages], "schema": prompt.output_schema(),
                 "max_tokens": max_tokens, "temperature": temperature, **({"seed": seed} if seed is not None else {}),
+                **({"top_logprobs": top_logprobs} if top_logprobs else {}),
             }),
-            seed=seed,
+            seed=seed, top_logprobs=top_logprobs,
         )
         generation = None
         if (temperature == 0 or seed is not None) and self.settings.cache and not no_cache:
@@ -438,14 +498,17 @@ class _Reply(NamedTuple):
     completion_tokens: int | None
     latency_s: float
     truncated: bool = False  # stopped by max_tokens
+    logprobs: list[TokenLogprob] | None = None
 
 
 class _Call:
     """One generate() call: its attempts, their log rows and the translation of failures."""
 
     def __init__(self, llm: LLM, prompt: Prompt, stream: TokenCallback | None, max_tokens: int,
-                 temperature: float, *, inputs_hash: str, cache_key: str, seed: int | None = None):
+                 temperature: float, *, inputs_hash: str, cache_key: str, seed: int | None = None,
+                 top_logprobs: int | None = None):  # fmt: skip
         self.settings, self.backend, self.prompt, self.seed = llm.settings, llm.backend, prompt, seed
+        self.top_logprobs = top_logprobs
         self.stream, self.max_tokens, self.temperature = stream, max_tokens, temperature
         self.inputs_hash, self.cache_key = inputs_hash, cache_key
 
@@ -460,7 +523,11 @@ class _Call:
             return None  # the output model changed shape since: generate afresh
         if self.stream:
             self.stream(record.output)
-        reply = _Reply(record.output, record.prompt_tokens, record.completion_tokens, time.monotonic() - started)
+        logprobs = None
+        if record.logprobs:
+            logprobs = [TokenLogprob.model_validate(entry) for entry in json.loads(record.logprobs)]
+        reply = _Reply(record.output, record.prompt_tokens, record.completion_tokens, time.monotonic() - started,
+                       logprobs=logprobs)  # fmt: skip
         return self.finish(reply, output, cached=True)
 
     def run(self, messages: list[ChatMessage], prompt_tokens: int) -> Generation:
@@ -489,10 +556,11 @@ class _Call:
     def attempt(self, conversation: list[BaseMessage], prompt_tokens: int) -> _Reply:
         """Stream one reply, passing its text to the stream callback as it comes."""
         runnable = self.backend.bind(self.prompt.output_model, max_tokens=self.max_tokens,
-                                     temperature=self.temperature)
+                                     temperature=self.temperature, top_logprobs=self.top_logprobs)
         if self.seed is not None:
             runnable = runnable.bind(seed=self.seed)
         pieces: list[str] = []
+        logprobs: list[TokenLogprob] = []
         usage: dict[str, Any] | None = None
         finish_reason = None
         started = time.monotonic()
@@ -505,6 +573,8 @@ class _Call:
                         pieces.append(piece)
                         if self.stream:
                             self.stream(piece)
+                    for entry in (chunk.response_metadata.get("logprobs") or {}).get("content") or []:
+                        logprobs.append(_token_logprob(entry))
                     usage = chunk.usage_metadata or usage
                     finish_reason = chunk.response_metadata.get("finish_reason") or finish_reason
                     if time.monotonic() > deadline:
@@ -523,7 +593,8 @@ class _Call:
             tokens = (prompt_tokens, len(pieces))
         # Function-call streams end with finish_reason "tool_calls" even when max_tokens cut them.
         truncated = finish_reason == "length" or (tokens[1] or 0) >= self.max_tokens
-        return _Reply("".join(pieces), *tokens, time.monotonic() - started, truncated)
+        return _Reply("".join(pieces), *tokens, time.monotonic() - started, truncated,
+                      logprobs if self.top_logprobs and logprobs else None)  # fmt: skip
 
     def parse(self, text: str) -> BaseModel | str:
         """The output model validated from the reply; raises ValueError (pydantic's included) if it is not."""
@@ -556,7 +627,7 @@ class _Call:
         return Generation(
             output=output, text=reply.text, prompt=self.prompt.ref, backend=self.backend.name,
             model=self.backend.model, prompt_tokens=reply.prompt_tokens, completion_tokens=reply.completion_tokens,
-            latency_s=reply.latency_s, cost_usd=cost, cached=cached,
+            latency_s=reply.latency_s, cost_usd=cost, cached=cached, logprobs=reply.logprobs,
         )
 
     def log(self, reply: _Reply, *, error: str | None = None, cost: float | None = None, cached: bool = False) -> None:
@@ -566,6 +637,8 @@ class _Call:
                 inputs_hash=self.inputs_hash, cache_key=self.cache_key, output=reply.text or None,
                 prompt_tokens=reply.prompt_tokens, completion_tokens=reply.completion_tokens,
                 latency_s=reply.latency_s, cost_usd=cost, cached=cached, error=error,
+                logprobs=json.dumps([t.model_dump() for t in reply.logprobs], ensure_ascii=False)
+                if reply.logprobs else None,
             ),
             self.settings,
         )
@@ -595,6 +668,14 @@ class _Call:
         if isinstance(exc, ValueError) and "exceed context window" in str(exc):
             return PrepbotError(f"{where}: the prompt exceeds the model's context ({_one_line(exc)})")
         return PrepbotError(f"{where} failed: {type(exc).__name__}: {_one_line(exc)}")
+
+
+def _token_logprob(entry: dict[str, Any]) -> TokenLogprob:
+    """A logprobs entry as the chat completions API streams it."""
+    top: dict[str, float] = {}
+    for alternative in entry.get("top_logprobs") or []:
+        top[alternative["token"]] = max(alternative["logprob"], top.get(alternative["token"], -1e9))
+    return TokenLogprob(token=entry.get("token", ""), logprob=entry.get("logprob"), top=top)
 
 
 def _to_langchain(message: ChatMessage) -> BaseMessage:

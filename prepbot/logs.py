@@ -51,6 +51,7 @@ class CallRecord(BaseModel):
     cost_usd: float | None = None
     cached: bool = False
     error: str | None = None
+    logprobs: str | None = None  # JSON, when the call asked for token probabilities (see llm.TokenLogprob)
 
 
 def digest(data: Any) -> str:

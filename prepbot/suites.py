@@ -443,6 +443,7 @@ def run_grading(case: GradingCase, context: SuiteContext) -> CaseResult:
     cited, validity = _grade_citations(result, posting)
     values = {
         "label": float(case.label), "score": score, "unscored": 0.0, "citation_validity": validity,
+        "expected_score": score if result.expected_score is None else result.expected_score,
         "score_latency_s": getattr(result, "score_latency_s", None), **usage_values(result.generations),
     }  # fmt: skip
     return CaseResult(
@@ -450,7 +451,7 @@ def run_grading(case: GradingCase, context: SuiteContext) -> CaseResult:
         passed=abs(score - case.label) <= 1,
         values=values,
         expected=expected,
-        got={"score": result.score, "cites": cited, "feedback": _feedback(result)[:3]},
+        got={"score": result.score, "expected_score": result.expected_score, "cites": cited, "feedback": _feedback(result)[:3]},
         slices=slices,
     )
 
@@ -468,6 +469,9 @@ register(
         metrics=(
             Metric("spearman", "rank correlation of grades with the labels",
                    aggregate=paired_of("label", "score", metrics.spearman)),
+            Metric("spearman_expected", "rank correlation with the labels of the expected grade (from the model's"
+                   " probabilities for 1-5; the score where the backend gives none)",
+                   aggregate=paired_of("label", "expected_score", metrics.spearman)),
             Metric("mae", "mean absolute error of grades vs the labels", higher_is_better=False,
                    aggregate=paired_of("label", "score", metrics.mae)),
             Metric("within_1", "grades within 1 of the label",

@@ -40,6 +40,8 @@ class FakeChatModel(BaseChatModel):
     replies: list = Field(default_factory=list)
     calls: list = Field(default_factory=list)
     finish_reason: str = "stop"
+    # Asked for logprobs, each streamed piece reports these alternatives for its stripped text (if any).
+    alternatives: dict = Field(default_factory=dict)
 
     @property
     def _llm_type(self) -> str:
@@ -60,7 +62,12 @@ class FakeChatModel(BaseChatModel):
             raise reply
         pieces = re.findall(r"\S+\s*|\s+", reply)
         for piece in pieces:
-            yield ChatGenerationChunk(message=AIMessageChunk(content=piece))
+            info = None
+            if kwargs.get("logprobs"):
+                top = self.alternatives.get(piece.strip(), {})
+                info = {"logprobs": {"content": [{"token": piece, "logprob": top.get(piece.strip()),
+                        "top_logprobs": [{"token": t, "logprob": lp} for t, lp in top.items()]}]}}  # fmt: skip
+            yield ChatGenerationChunk(message=AIMessageChunk(content=piece), generation_info=info)
         prompt_tokens = sum(len(m.text.split()) for m in messages)
         usage = {"input_tokens": prompt_tokens, "output_tokens": len(pieces),
                  "total_tokens": prompt_tokens + len(pieces)}

@@ -47,6 +47,24 @@ def test_the_score_is_asked_alone_and_the_feedback_continues_the_conversation(in
     assert "Japanese" in explained["messages"][3].text
 
 
+def test_the_expected_grade_comes_from_the_probabilities_of_1_to_5_where_the_score_was_written(
+    index, fake_llm, fake_chat
+):
+    import math
+
+    fake_chat.alternatives = {"4": {"4": math.log(0.5), "3": math.log(0.2), "5": math.log(0.1), "\n": math.log(0.2)}}
+    fake_chat.enqueue('{"score": 4 }', grade_reply()[1])
+    grade = grade_answer(get_settings(), question="Kafka lag?", answer=ANSWER, posting_id=DATA.id,
+                         requirement_id=KAFKA, index=index)  # fmt: skip
+    assert fake_chat.calls[0]["top_logprobs"] == 10 and "logprobs" not in fake_chat.calls[1]
+    assert grade.score == 4 and grade.expected_score == pytest.approx((4 * 0.5 + 3 * 0.2 + 5 * 0.1) / 0.8)
+    fake_chat.alternatives = {}
+    fake_chat.enqueue('{"score": 2 }', grade_reply()[1])  # a backend that reports no probabilities
+    grade = grade_answer(get_settings(), question="Kafka lag?", answer=ANSWER + " More.", posting_id=DATA.id,
+                         requirement_id=KAFKA, index=index)  # fmt: skip
+    assert grade.score == 2 and grade.expected_score is None
+
+
 def test_a_one_call_prompt_variant_needs_no_feedback_call(index, fake_llm, fake_chat):
     score, feedback = grade_reply(3)
     fake_chat.enqueue(json.dumps({**json.loads(score), **json.loads(feedback)}))

@@ -127,6 +127,41 @@ def test_temperature_zero_calls_are_cached_unless_told_not_to(fake_llm, fake_cha
     assert not off.generate("question@v1", VARS).cached
 
 
+def test_top_logprobs_are_asked_for_kept_and_cached(fake_llm, fake_chat):
+    head, second = VALID.split()[:2]
+    fake_chat.alternatives = {head: {head: -0.2, "4": -1.9, " ": -4.0}}
+    fake_chat.enqueue(VALID)
+    first = fake_llm.generate("question@v1", VARS, top_logprobs=3)
+    assert fake_chat.calls[-1]["logprobs"] is True and fake_chat.calls[-1]["top_logprobs"] == 3
+    assert "".join(t.token for t in first.logprobs) == VALID and first.logprobs[1].token.strip() == second
+    assert first.logprobs[0].top == {head: -0.2, "4": -1.9, " ": -4.0} and first.logprobs[0].logprob == -0.2
+    assert first.logprobs[1].top == {} and first.logprobs[1].logprob is None
+    hit = fake_llm.generate("question@v1", VARS, top_logprobs=3)
+    assert hit.cached and hit.logprobs == first.logprobs
+    fake_chat.enqueue(VALID)  # without logprobs it is another call: its cached reply would have none
+    plain = fake_llm.generate("question@v1", VARS)
+    assert not plain.cached and plain.logprobs is None and "logprobs" not in fake_chat.calls[-1]
+
+
+def test_the_local_model_notes_the_likeliest_tokens_before_the_grammar_masks_them():
+    import numpy as np
+
+    from prepbot.llm import _TopTokens
+
+    class Vocab:
+        def detokenize(self, ids):
+            return {0: b"1", 1: b"2", 2: b"3", 3: b"x", 4: b"\xe4"}[ids[0]]
+
+    recorder = _TopTokens(Vocab(), 3)
+    logits = np.array([0.0, 2.0, 1.0, -5.0, 1.5], dtype=np.float32)
+    assert recorder(None, logits) is logits  # the logits pass through unchanged
+    entry = recorder.entry("2")
+    total = np.log(np.exp(logits.astype(np.float64)).sum())
+    assert [t["token"] for t in entry["top_logprobs"]] == ["2", "\ufffd", "3"]
+    assert entry["logprob"] == pytest.approx(2.0 - total)
+    assert sum(np.exp(t["logprob"]) for t in entry["top_logprobs"]) < 1
+
+
 @pytest.mark.parametrize(
     ("raised", "message"),
     [
@@ -404,6 +439,21 @@ def test_e2e_ctrl_c_stops_generation_and_the_model_still_works():
     assert len(seen) == 5 and recent_calls(1)[0].error == "interrupted (Ctrl-C)"
     pieces: list[str] = []
     _check_draft(fast.generate("question@v1", {**VARS, "difficulty": "hard"}, stream=pieces.append), pieces)
+
+
+@pytest.mark.e2e
+def test_e2e_local_model_reports_the_probabilities_of_the_score_it_writes():
+    from prepbot.grading import GradeScore, expected_score
+
+    fast = get_llm(settings(model="fast"))
+    variables = {"requirement": "3+ years of Apache Kafka in production", "question": "How do you size partitions?",
+                 "rubric": [], "answer": "I count peak messages per second and divide by what one consumer handles."}
+    scored = fast.generate("grade", variables, top_logprobs=10, no_cache=True)
+    assert isinstance(scored.output, GradeScore)
+    digit = next(t for t in scored.logprobs if t.token.strip() in "12345" and t.token.strip())
+    assert int(digit.token) == scored.output.score and digit.logprob is not None and digit.logprob <= 0
+    assert 1 <= expected_score(scored) <= 5
+    assert fast.generate("grade", variables, top_logprobs=10).logprobs == scored.logprobs  # cached with them
 
 
 @pytest.fixture(scope="module")

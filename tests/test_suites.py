@@ -232,7 +232,7 @@ def grader(monkeypatch):
         )  # fmt: skip
         fields = {"score": score, "citations": [SimpleNamespace(id=requirement_id, quote=item.text.split()[0])],
                   "requirement_id": requirement_id, "generations": [generation], "score_latency_s": 0.25,
-                  "rationale": "graded on content", **extra}  # fmt: skip
+                  "rationale": "graded on content", "expected_score": None, **extra}  # fmt: skip
         return SimpleNamespace(**fields)
 
     try:
@@ -255,8 +255,9 @@ def test_grading_suite_agreement_with_the_labels(tmp_path, chat, grader):
     # grades: right on the first three, one off on the fourth, unscored on the fifth, three off on the sixth
     scores: list[Any] = [labels[0], labels[1], labels[2], labels[3] + (1 if labels[3] < 5 else -1),
                          PrepbotError("grade@v1: invalid output after one repair"), 5 if labels[5] <= 2 else 1]  # fmt: skip
-    for case, score in zip(cases, scores):
-        grader.table[case["answer"]] = score
+    expected = [None, labels[1] - 0.4, labels[2] + 0.3, None, None, 3.0]  # None: the backend gave no probabilities
+    for case, score, exp in zip(cases, scores, expected):
+        grader.table[case["answer"]] = score if isinstance(score, Exception) else (score, {"expected_score": exp})
     dataset = write(tmp_path / "grading.jsonl", "\n".join(json.dumps(c, ensure_ascii=False) for c in cases))
     run_ = run(config(tmp_path, f"suites:\n  grading: {{dataset: {dataset}}}\n")).runs[0]
 
@@ -266,6 +267,9 @@ def test_grading_suite_agreement_with_the_labels(tmp_path, chat, grader):
     assert m["mae"] == pytest.approx(metrics.mae([l for l, _ in scored], [s for _, s in scored]))
     assert m["within_1"] == pytest.approx(4 / 5)
     assert m["spearman"] == pytest.approx(metrics.spearman([l for l, _ in scored], [s for _, s in scored]), abs=1e-6)
+    ranked = [(l, s if e is None else e) for l, s, e in zip(labels, scores, expected) if isinstance(s, int)]
+    assert m["spearman_expected"] == pytest.approx(metrics.spearman(*zip(*ranked)), abs=1e-6)
+    assert m["spearman_expected"] != pytest.approx(m["spearman"])
     assert m["citation_validity"] == 1.0  # a one-word excerpt of the item counts
     assert m["score_latency_p50"] == 0.25 and m["latency_p50"] == 0.4 and m["prompt_tokens"] == 500
     assert set(run_.slices["lang"]) == {c["lang"] for c in cases}
