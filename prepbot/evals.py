@@ -261,6 +261,7 @@ class Suite:
     prompts: tuple[str, ...] = ()  # prompt names the suite generates with; --variant name@vN swaps one
     options: type[BaseModel] = NoOptions  # the suite's `options:` in the config
     uses_judge: bool = False  # calls the config's judge (its prompt must exist before the run starts)
+    judge_prompt: str = "prompt"  # which of the judge's prompts (a field of JudgeConfig) the suite's judge uses
 
     def metric(self, name: str) -> Metric | None:
         return next((m for m in self.metrics if m.name == name), None)
@@ -292,9 +293,11 @@ class SuiteContext:
     the suite's options, paths, the shared eval store and the LLM."""
 
     def __init__(
-        self, settings: Settings, variant: str | None, options: BaseModel, no_cache: bool, resources: _Resources
+        self, settings: Settings, variant: str | None, options: BaseModel, no_cache: bool, resources: _Resources,
+        judge_field: str = "prompt",
     ):
         self.settings = settings  # the user's settings with the backend's overrides
+        self._judge_field = judge_field
         self.variant = variant  # a prompt ref (question@v2) used instead of that prompt's highest version
         self.options = options
         self.no_cache = no_cache
@@ -329,8 +332,9 @@ class SuiteContext:
 
     @property
     def judge_prompt(self) -> str:
-        """The prompt ref LLM-as-judge metrics use (the config's ``judge.prompt``)."""
-        return self._resources.judge.prompt
+        """The prompt ref this suite's LLM-as-judge metrics use (the config's ``judge.prompt``, or the field of
+        the judge config the suite names)."""
+        return getattr(self._resources.judge, self._judge_field)
 
     def judge_llm(self) -> LLM:
         """The judge: the config's ``judge.backend``, or else the backend under test."""
@@ -450,7 +454,8 @@ class JudgeConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     backend: str | BackendSpec | None = None
-    prompt: str = Field(default="judge", pattern=r"^[a-z][a-z0-9_]*(@v[1-9][0-9]*)?$")
+    prompt: str = Field(default="judge", pattern=r"^[a-z][a-z0-9_]*(@v[1-9][0-9]*)?$")  # judges questions
+    feedback_prompt: str = Field(default="judge_feedback", pattern=r"^[a-z][a-z0-9_]*(@v[1-9][0-9]*)?$")  # grades
 
     def spec(self, backends: Sequence[BackendSpec]) -> BackendSpec | None:
         if isinstance(self.backend, str):
@@ -646,7 +651,8 @@ def plan(config: EvalConfig, options: RunOptions, settings: Settings) -> list[_J
             continue
         given = [ref for ref in options.variants if ref.partition("@")[0] in suite.prompts]
         variants: list[str | None] = list(given or conf.variants) or [None]
-        _check_prompts_exist([v for v in variants if v] + ([config.judge.prompt] if suite.uses_judge else []), settings)
+        _check_prompts_exist([v for v in variants if v] + ([getattr(config.judge, suite.judge_prompt)] if suite.uses_judge else []),
+                            settings)  # fmt: skip
         jobs.extend(_Job(suite, conf, variant, backend, cases) for variant in variants for backend in backends)
     return jobs
 
@@ -708,7 +714,8 @@ def _run_job(
     clock = time.monotonic()
     job_settings = settings.model_copy(update=job.backend.overrides()) if job.backend else settings
     context = SuiteContext(
-        job_settings, job.variant, job.suite.options.model_validate(job.conf.options), options.no_cache, resources
+        job_settings, job.variant, job.suite.options.model_validate(job.conf.options), options.no_cache, resources,
+        judge_field=job.suite.judge_prompt,
     )
     repeats = repeat if job.suite.needs_llm else 1  # a deterministic suite gives the same answer every time
     work = [(case, r) for r in range(repeats) for case in job.cases]

@@ -6,7 +6,8 @@ datasets). They run on the framework in evals.py, which imports this module to r
   language, rubric size, key-term naming, near-duplicates, banned phrases), plus LLM-as-judge scores (the
   ``judge`` prompt, 1-5 relevance and specificity per question) on the config's judge backend.
 - ``grading``: ``prepbot.grading.grade_answer`` on labelled answers: Spearman, MAE and within-1 accuracy
-  against the labels, unscored answers, time to the score.
+  against the labels, unscored answers, time to the score, plus LLM-as-judge scores of the feedback (the
+  ``judge_feedback`` prompt, 1-5 faithfulness to the answer and usefulness).
 - ``adversarial``: injected postings must still give ordinary questions citing only real items; injected
   requirements and answers must not move the grade past what the content earns.
 
@@ -64,6 +65,14 @@ class QuestionJudgement(BaseModel):
     # Literals, not ge/le bounds: an enum holds in OpenAI's strict mode and in llama.cpp's grammar alike.
     relevance: Score = Field(description="1-5: how directly the question tests what the item asks for.")
     specificity: Score = Field(description="1-5: how concrete and discriminating the question is.")
+    reason: str = Field(max_length=120, description="A few words: the main strength or weakness.")
+
+
+class FeedbackJudgement(BaseModel):
+    """A reviewer's scores for the feedback a grader gave one interview answer."""
+
+    faithfulness: Score = Field(description="1-5: strengths and gaps true to the answer, consistent with the score.")
+    usefulness: Score = Field(description="1-5: how concretely it tells the candidate what to do better.")
     reason: str = Field(max_length=120, description="A few words: the main strength or weakness.")
 
 
@@ -429,6 +438,34 @@ class GradingCase(BaseModel):
     note: str = ""
 
 
+class GradingOptions(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    judge: bool = True  # LLM-as-judge scores of the feedback (one judge call per answer the model graded)
+
+
+def judge_feedback(context: SuiteContext, case: GradingCase, result: Any) -> tuple[dict[str, Value], Any]:
+    """The judge's faithfulness and usefulness (1-5) for a grade's feedback; nothing for a grade the model did
+    not write (an answer too short to grade), a judge failure counted in ``judge_errors``."""
+    parts = [("Strengths", getattr(result, "strengths", None)), ("Gaps", getattr(result, "gaps", None)),
+             ("Stronger answer", getattr(result, "better_answer", None)),
+             ("Follow-up", getattr(result, "follow_up", None))]  # fmt: skip
+    lines = [f"{label}: {'; '.join(v) if isinstance(v, list) else v}" for label, v in parts if v]
+    if not lines or getattr(result, "prompt", None) is None:
+        return {}, None
+    variables = {"requirement": case.requirement_text, "question": case.question, "answer": case.answer,
+                 "score": result.score, "feedback": "\n".join(lines)}  # fmt: skip
+    try:
+        verdict = context.judge(variables).output
+    except PrepbotError as exc:
+        return {"judge_errors": 1.0}, {"error": str(exc)}
+    if not isinstance(verdict, FeedbackJudgement):
+        raise PrepbotError(f"judge prompt {context.judge_prompt} must output prepbot.suites:FeedbackJudgement")
+    values: dict[str, Value] = {"judge_faithfulness": float(verdict.faithfulness),
+                                "judge_usefulness": float(verdict.usefulness), "judge_errors": 0.0}  # fmt: skip
+    return values, verdict.model_dump(mode="json")
+
+
 def run_grading(case: GradingCase, context: SuiteContext) -> CaseResult:
     store, posting = _posting(context, case.posting_file, case.title_contains)
     requirement_id = store.item_id(posting.id, case.requirement.section, case.requirement.n)
@@ -446,12 +483,17 @@ def run_grading(case: GradingCase, context: SuiteContext) -> CaseResult:
         "expected_score": score if result.expected_score is None else result.expected_score,
         "score_latency_s": getattr(result, "score_latency_s", None), **usage_values(result.generations),
     }  # fmt: skip
+    verdict = None
+    if context.options.judge:  # type: ignore[attr-defined]
+        judged, verdict = judge_feedback(context, case, result)
+        values.update(judged)
     return CaseResult(
         id=case.id,
         passed=abs(score - case.label) <= 1,
         values=values,
         expected=expected,
-        got={"score": result.score, "expected_score": result.expected_score, "cites": cited, "feedback": _feedback(result)[:3]},
+        got={"score": result.score, "expected_score": result.expected_score, "cites": cited,
+             "feedback": _feedback(result)[:3], **({"judge": verdict} if verdict else {})},
         slices=slices,
     )
 
@@ -480,10 +522,17 @@ register(
                    aggregate=sum_of("unscored")),
             Metric("citation_validity", "grade citations that are this posting's items (quotes may be excerpts)"),
             _TIME_TO_SCORE,
+            Metric("judge_faithfulness", "LLM judge: feedback true to the answer and the score, 1-5", gated=False),
+            Metric("judge_usefulness", "LLM judge: feedback tells the candidate what to do better, 1-5", gated=False),
+            Metric("judge_errors", "grades the judge gave no valid verdict on", higher_is_better=False, gated=False,
+                   aggregate=sum_of("judge_errors")),
             *LLM_USAGE_METRICS,
         ),
         needs_llm=True,
         prompts=("grade",),
+        options=GradingOptions,
+        uses_judge=True,
+        judge_prompt="feedback_prompt",
     )
 )
 

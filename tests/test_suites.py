@@ -81,7 +81,9 @@ def question_reply(item: str, *, text: str | None = None) -> str:
 
 
 def default_respond(system: str, user: str, *, question: Callable[[str], str] | None = None) -> str:
-    if "<question>" in user:  # the judge
+    if "<feedback>" in user:  # the feedback judge
+        return json.dumps({"faithfulness": 5 if "Score given: 4/5" in user else 2, "usefulness": 3, "reason": "ok"})
+    if "<question>" in user:  # the question judge
         return json.dumps({"relevance": 4, "specificity": 3, "reason": "On the item, a bit broad."})
     item = between(user, "posting")
     return question(item) if question else question_reply(item)
@@ -232,7 +234,7 @@ def grader(monkeypatch):
         )  # fmt: skip
         fields = {"score": score, "citations": [SimpleNamespace(id=requirement_id, quote=item.text.split()[0])],
                   "requirement_id": requirement_id, "generations": [generation], "score_latency_s": 0.25,
-                  "rationale": "graded on content", "expected_score": None, **extra}  # fmt: skip
+                  "rationale": "graded on content", "expected_score": None, "prompt": None, **extra}  # fmt: skip
         return SimpleNamespace(**fields)
 
     try:
@@ -280,6 +282,25 @@ def test_grading_suite_agreement_with_the_labels(tmp_path, chat, grader):
     )
     assert first["index"] is not None and first["posting_id"] == first["requirement_id"].split("/")[0]
     assert not chat.calls  # the stand-in made no LLM call
+
+
+def test_grading_suite_judges_the_feedback_the_model_wrote(tmp_path, chat, grader):
+    cases = [c for c in GRADING if c["posting_file"] == MLOPS][:3]
+    feedback = {"prompt": "grade@v2", "strengths": ["Names MLflow"], "gaps": ["No rollback"],
+                "better_answer": "Register, canary, roll back.", "follow_up": "How do you roll back?"}  # fmt: skip
+    grader.table[cases[0]["answer"]] = (4, feedback)
+    grader.table[cases[1]["answer"]] = (2, feedback)
+    grader.table[cases[2]["answer"]] = 1  # no model feedback (an answer too short to grade): nothing to judge
+    dataset = write(tmp_path / "grading.jsonl", "\n".join(json.dumps(c, ensure_ascii=False) for c in cases))
+    (run_,) = run(config(tmp_path, f"suites:\n  grading: {{dataset: {dataset}}}\n")).runs
+    judged = [c for c in chat.calls if "<feedback>" in c["user"]]
+    assert len(judged) == 2 and "Stronger answer: Register, canary, roll back." in judged[0]["user"]
+    assert between(judged[0]["user"], "answer") == cases[0]["answer"].strip()
+    m = run_.metrics
+    assert m["judge_faithfulness"] == 3.5 and m["judge_usefulness"] == 3.0 and m["judge_errors"] == 0
+    assert run_.cases[0].got["judge"]["faithfulness"] == 5 and "judge" not in run_.cases[2].got
+    (off,) = run(config(tmp_path, f"suites:\n  grading: {{dataset: {dataset}, options: {{judge: false}}}}\n")).runs
+    assert "judge_faithfulness" not in off.cases[0].values
 
 
 def test_grading_without_a_grader_fails_its_cases_not_the_eval(tmp_path, chat, monkeypatch):
