@@ -107,11 +107,13 @@ def prompt_dirs(settings: Settings | None = None) -> list[Path]:
     return [shipped, *([settings.prompts_dir] if settings.prompts_dir else [])]
 
 
-def load_prompts(settings: Settings | None = None) -> dict[str, Prompt]:
-    """Every prompt, validated, by ref ("question@v1"); a name@version defined twice is an error."""
+def load_prompts(settings: Settings | None = None, name: str | None = None) -> dict[str, Prompt]:
+    """Every prompt (or every version of ``name``), validated, by ref ("question@v1"); a name@version defined
+    twice is an error. Files are named after their prompt, so asking for one name reads only its files: a
+    broken file of another prompt, or one whose output model is elsewhere, does not stand in the way."""
     prompts: dict[str, Prompt] = {}
     for directory in prompt_dirs(settings):
-        for path in sorted(directory.glob("*.md")) if directory.is_dir() else []:
+        for path in sorted(directory.glob(f"{name}.v*.md" if name else "*.md")) if directory.is_dir() else []:
             stat = path.stat()
             prompt = _parse_file(path.resolve(), stat.st_mtime_ns, stat.st_size)
             if prompt.ref in prompts:
@@ -125,11 +127,11 @@ def load_prompt(ref: str, settings: Settings | None = None) -> Prompt:
     match = _REF.match(ref)
     if not match:
         raise PrepbotError(f"bad prompt reference {ref!r}: expected name or name@vN, e.g. question@v1")
-    prompts = load_prompts(settings)
     name, version = match["name"], match["version"]
+    prompts = load_prompts(settings, name)
     candidates = [p for p in prompts.values() if p.spec.name == name and (not version or p.spec.version == int(version))]
     if not candidates:
-        known = ", ".join(sorted(prompts)) or "none"
+        known = ", ".join(sorted(prompts if prompts else load_prompts(settings))) or "none"
         raise PrepbotError(f"unknown prompt {ref!r} (known: {known})")
     return max(candidates, key=lambda p: p.spec.version)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import textwrap
 
 import pytest
@@ -143,9 +144,13 @@ def test_bad_prompt_files_are_errors_naming_the_file(prompts_dir, case):
     file_name, text, reason = BAD_FILES[case]
     (prompts_dir / file_name).write_text(text, encoding="utf-8")
     with pytest.raises(PrepbotError) as failure:
-        load_prompt("question", settings())  # any load validates every file
+        load_prompts(settings())  # loading them all (`prepbot prompts`, doctor) validates every file
     assert str(prompts_dir / file_name) in str(failure.value)
     assert reason in str(failure.value)
+    if file_name.startswith("probe.v"):
+        with pytest.raises(PrepbotError, match=re.escape(reason)):
+            load_prompt("probe", settings())
+    assert load_prompt("question", settings()).spec.name == "question"  # another prompt's broken file is no bar
 
 
 def test_the_same_version_in_two_directories_is_an_error(prompts_dir):
