@@ -1,12 +1,16 @@
 """The interview grader on the local model: time to the first streamed token, to the score and to the full
 grade, and generation speed against the bare engine on the very same prompts.
 
-    python bench/grade.py [--model default|fast] [--threads N] [--cases 12] [--json]
+    python bench/grade.py [--model default|fast] [--threads N] [--cases 12] [--no-prewarm] [--json]
 
 A fixed set of answers (every k-th case of evals/grading.jsonl, so all four languages and all grades are in
 it) is graded through ``prepbot.grading.grade_answer`` with the cache off, one after another as in a session,
 against the eval postings ingested into a temporary home. Then bare llama-cpp-python (same model file,
 threads, n_ctx, n_batch, schema, max_tokens, temperature) runs the same rendered prompts in the same order.
+As in `prepbot chat`, the grade prompt is prewarmed while the candidate would be typing: the part before the
+answer is evaluated in the background once the question is known, and the clock starts when the answer is
+sent ("after Enter"); the bench waits for the prewarm to finish first (typing an answer takes longer than that)
+and reports how long it took. ``--no-prewarm`` times a cold grade instead, as ``prepbot grade`` runs it.
 Medians and p95 are printed; "ratio" is prepbot's generation tok/s over the bare engine's, on the feedback
 part (the score is a handful of tokens), the bare engine replaying the very messages prepbot sent. The goals for the
 default model on 2 cores: first token <= 4 s, score <= 6 s (medians).
@@ -35,13 +39,15 @@ def main() -> None:
     parser.add_argument("--model", default="default", help="default | fast | a GGUF path")
     parser.add_argument("--threads", type=int, default=None, help="default: as prepbot would choose")
     parser.add_argument("--cases", type=int, default=12, help="how many graded answers")
+    parser.add_argument("--no-prewarm", dest="prewarm", action="store_false",
+                        help="no prewarm while the answer is typed: time a cold grade (as `prepbot grade`)")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     args = parser.parse_args()
 
     home = tempfile.mkdtemp(prefix="prepbot-bench-grade-")
     os.environ["PREPBOT_HOME"] = home
     from prepbot.config import get_settings
-    from prepbot.grading import PROMPT, grade_answer
+    from prepbot.grading import PROMPT, grade_answer, prewarm
     from prepbot.index import RequirementIndex
     from prepbot.ingest import ingest
     from prepbot.llm import LOCAL_N_BATCH, choose_threads, get_llm
@@ -64,16 +70,24 @@ def main() -> None:
     calls, measured = [], []
     for case in cases:
         stamps: list[float] = []
-        started = time.perf_counter()
+        posting_id = by_file[Path(case["posting_file"]).name]
+        prewarm_s = None
+        if args.prewarm:  # the question is on screen; the candidate types for longer than this takes
+            began = time.perf_counter()
+            handle = prewarm(settings, llm, index, question=case["question"], requirement_id=None, posting_id=posting_id)
+            if handle is not None:
+                handle.thread.join()
+            prewarm_s = time.perf_counter() - began
+        started = time.perf_counter()  # Enter
         grade = grade_answer(settings, question=case["question"], answer=case["answer"],
-                             posting_id=by_file[Path(case["posting_file"]).name], index=index, llm=llm,
+                             posting_id=posting_id, index=index, llm=llm,
                              no_cache=True, on_token=lambda piece: stamps.append(time.perf_counter()))  # fmt: skip
         if not grade.generations:
             continue  # too short to need the model
         # Generation speed over the feedback (the score is a handful of tokens): its tokens after the first.
         feedback = stamps[grade.generations[0].completion_tokens or 0 :]
         measured.append({
-            "id": case["id"], "label": case["label"], "score": grade.score,
+            "id": case["id"], "label": case["label"], "score": grade.score, "prewarm_s": prewarm_s,
             "first_token_s": stamps[0] - started, "score_s": grade.score_latency_s, "grade_s": grade.latency_s,
             "prompt_tokens": sum(g.prompt_tokens or 0 for g in grade.generations),
             "completion_tokens": sum(g.completion_tokens or 0 for g in grade.generations),
@@ -108,8 +122,9 @@ def main() -> None:
 
     report = {
         "model": args.model, "threads": threads, "cases": len(measured), "load_average": round(load, 2),
-        "load_average_after": round(os.getloadavg()[0], 2), "prompt": prompt.ref, "first_token_s": stat("first_token_s"), "score_s": stat("score_s"),
-        "grade_s": stat("grade_s"),
+        "load_average_after": round(os.getloadavg()[0], 2), "prompt": prompt.ref, "prewarm": args.prewarm,
+        "first_token_s": stat("first_token_s"), "score_s": stat("score_s"), "grade_s": stat("grade_s"),
+        **({"prewarm_s": stat("prewarm_s")} if args.prewarm else {}),
         "prompt_tokens_median": statistics.median(m["prompt_tokens"] for m in measured),
         "completion_tokens_median": statistics.median(m["completion_tokens"] for m in measured),
         "gen_tps": {"prepbot": round(statistics.median(m["gen_tps"] for m in measured), 2),
@@ -121,8 +136,10 @@ def main() -> None:
     if args.json:
         print(json.dumps(report))
         return
-    print(f"{prompt.ref} on {args.model}, {threads} threads, {len(measured)} answers, load average {load:.2f}")
-    for key, label in (("first_token_s", "first token"), ("score_s", "score"), ("grade_s", "full grade")):
+    when = "after Enter, the prompt prewarmed while typing" if args.prewarm else "cold, no prewarm"
+    print(f"{prompt.ref} on {args.model}, {threads} threads, {len(measured)} answers ({when}), load average {load:.2f}")
+    timed = (("first_token_s", "first token"), ("score_s", "score"), ("grade_s", "full grade"))
+    for key, label in timed + ((("prewarm_s", "prewarm"),) if args.prewarm else ()):
         print(f"  {label:12} median {report[key]['median']:6.2f} s   p95 {report[key]['p95']:6.2f} s")
     print(f"  generation   prepbot {report['gen_tps']['prepbot']:.1f} tok/s   bare {report['gen_tps']['bare']:.1f} tok/s"
           f"   ratio {report['ratio']:.3f}")

@@ -372,12 +372,13 @@ def local_backend(settings: Settings) -> LocalBackend:
 def load_llama(path: Any, *, n_ctx: int, threads: int) -> tuple[Any, Any]:
     """A Llama for ``path`` and the formatter for the chat template in its metadata."""
     try:
-        from llama_cpp import Llama
         from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+        from prepbot.grammar import GrammarLlama
     except ImportError as exc:
         raise PrepbotError("the local backend needs llama-cpp-python: pip install 'prepbot[local]'") from exc
     try:
-        llama = Llama(model_path=str(path), n_ctx=n_ctx, n_threads=threads, n_threads_batch=threads,
+        llama = GrammarLlama(model_path=str(path), n_ctx=n_ctx, n_threads=threads, n_threads_batch=threads,
                       n_batch=LOCAL_N_BATCH, verbose=False)
     except (ValueError, RuntimeError) as exc:
         raise PrepbotError(f"cannot load model {path}: {exc} (a damaged or unsupported GGUF file?)") from exc
