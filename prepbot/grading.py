@@ -179,11 +179,13 @@ def grade_answer(
     no_cache: bool = False,
     listener: GradeListener | None = None,
     on_token: Callable[[str], None] | None = None,
+    feedback: bool = True,
 ) -> Grade:
     """Grade ``answer`` to ``question`` against the posting item it tests.
 
     ``listener`` gets the grade parsed so far each time the streamed reply grows (the score arrives first);
-    ``on_token`` gets the raw streamed text. Ctrl-C stops the generation and propagates.
+    ``on_token`` gets the raw streamed text. Ctrl-C stops the generation and propagates. ``feedback=False``
+    asks for the score alone (a few tokens; what the agreement evals need): no rubric verdicts or feedback.
     """
     from prepbot.index import RequirementIndex
     from prepbot.llm import get_llm
@@ -213,20 +215,22 @@ def grade_answer(
                                       top_logprobs=SCORE_TOP_LOGPROBS)  # fmt: skip
     stream.scored(scored.output.score, expected_score(scored))  # type: ignore[union-attr]
     generations = [scored]
-    feedback = scored.output
-    if not isinstance(feedback, GradeDraft):  # a score-only prompt: the feedback continues its conversation
+    written = scored.output
+    if not feedback and not isinstance(written, GradeDraft):
+        written = GradeFeedback.model_construct(rubric=[], strengths=[], gaps=[], better_answer="", follow_up="")
+    elif not isinstance(written, GradeDraft):  # a score-only prompt: the feedback continues its conversation
         stream.next_part()
         explained = llm.generate(FEEDBACK_PROMPT, {"language": language or "", "rubric": points}, after=scored,
                                  stream=stream.piece, no_cache=no_cache)  # fmt: skip
         generations.append(explained)
-        feedback = explained.output
+        written = explained.output
     touched = touched_items(index, posting_id, answer, exclude=tested.id)
     done = time.monotonic()
     return Grade(
-        score=scored.output.score, expected_score=expected_score(scored), requirement_id=tested.id, rubric=_marks(points, feedback.rubric),  # type: ignore[union-attr]
-        strengths=[x.strip() for x in feedback.strengths if x.strip()],  # type: ignore[union-attr]
-        gaps=[x.strip() for x in feedback.gaps if x.strip()],  # type: ignore[union-attr]
-        better_answer=feedback.better_answer.strip(), follow_up=feedback.follow_up.strip(),  # type: ignore[union-attr]
+        score=scored.output.score, expected_score=expected_score(scored), requirement_id=tested.id, rubric=_marks(points, written.rubric),  # type: ignore[union-attr]
+        strengths=[x.strip() for x in written.strengths if x.strip()],  # type: ignore[union-attr]
+        gaps=[x.strip() for x in written.gaps if x.strip()],  # type: ignore[union-attr]
+        better_answer=written.better_answer.strip(), follow_up=written.follow_up.strip(),  # type: ignore[union-attr]
         citations=cite(tested, touched), prompt=scored.prompt, backend=scored.backend, model=scored.model,
         score_latency_s=(stream.score_at or done) - started,
         first_token_s=None if stream.first_at is None else stream.first_at - started,

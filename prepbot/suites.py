@@ -385,7 +385,8 @@ register(
 # --- grading: one answer graded by prepbot.grading ---------------------------------------------------------------
 
 
-def grade(context: SuiteContext, posting_id: str, requirement_id: str | None, question: str, answer: str) -> Any:
+def grade(context: SuiteContext, posting_id: str, requirement_id: str | None, question: str, answer: str,
+          feedback: bool = True) -> Any:  # fmt: skip
     """``prepbot.grading.grade_answer`` with the run's backend, ``grade`` prompt variant and ``--no-cache``."""
     try:
         from prepbot.grading import grade_answer
@@ -394,7 +395,7 @@ def grade(context: SuiteContext, posting_id: str, requirement_id: str | None, qu
     return grade_answer(
         context.settings, question=question, answer=answer, posting_id=posting_id, requirement_id=requirement_id,
         rubric=None, index=context.store().index, llm=context.llm(), prompt=context.prompt("grade"),
-        no_cache=context.no_cache,
+        no_cache=context.no_cache, **({} if feedback else {"feedback": False}),
     )  # fmt: skip
 
 
@@ -441,6 +442,7 @@ class GradingCase(BaseModel):
 class GradingOptions(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
+    feedback: bool = True  # the grader's feedback too; off: the score alone (all the agreement metrics need)
     judge: bool = True  # LLM-as-judge scores of the feedback (one judge call per answer the model graded)
 
 
@@ -472,7 +474,8 @@ def run_grading(case: GradingCase, context: SuiteContext) -> CaseResult:
     slices = {"lang": case.lang, "kind": case.kind}
     expected = {"label": case.label, "kind": case.kind, "requirement": requirement_id, "note": case.note}
     try:
-        result = grade(context, posting.id, requirement_id, case.question, case.answer)
+        result = grade(context, posting.id, requirement_id, case.question, case.answer,
+                       feedback=context.options.feedback)  # type: ignore[attr-defined]
     except PrepbotError as exc:
         values: dict[str, Value] = {"label": float(case.label), "score": None, "unscored": 1.0}
         return CaseResult(id=case.id, passed=False, values=values, expected=expected, error=str(exc), slices=slices)
@@ -484,7 +487,7 @@ def run_grading(case: GradingCase, context: SuiteContext) -> CaseResult:
         "score_latency_s": getattr(result, "score_latency_s", None), **usage_values(result.generations),
     }  # fmt: skip
     verdict = None
-    if context.options.judge:  # type: ignore[attr-defined]
+    if context.options.judge and context.options.feedback:  # type: ignore[attr-defined]
         judged, verdict = judge_feedback(context, case, result)
         values.update(judged)
     return CaseResult(

@@ -65,6 +65,14 @@ def test_the_expected_grade_comes_from_the_probabilities_of_1_to_5_where_the_sco
     assert grade.score == 2 and grade.expected_score is None
 
 
+def test_the_score_alone_when_no_feedback_is_wanted(index, fake_llm, fake_chat):
+    fake_chat.enqueue(grade_reply(2)[0])
+    grade = grade_answer(get_settings(), question="Kafka lag?", answer=ANSWER, posting_id=DATA.id,
+                         requirement_id=KAFKA, index=index, feedback=False)  # fmt: skip
+    assert grade.score == 2 and len(fake_chat.calls) == 1 and grade.rubric == [] and grade.better_answer == ""
+    assert grade.citations[0].id == KAFKA
+
+
 def test_a_one_call_prompt_variant_needs_no_feedback_call(index, fake_llm, fake_chat):
     score, feedback = grade_reply(3)
     fake_chat.enqueue(json.dumps({**json.loads(score), **json.loads(feedback)}))

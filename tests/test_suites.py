@@ -220,9 +220,10 @@ def grader(monkeypatch):
     calls: list[dict] = []
     table: dict[str, Any] = {}
 
-    def grade_answer(settings, *, question, answer, posting_id, requirement_id, rubric, index, llm, prompt, no_cache):
+    def grade_answer(settings, *, question, answer, posting_id, requirement_id, rubric, index, llm, prompt, no_cache,
+                     feedback=True):  # fmt: skip
         calls.append({"posting_id": posting_id, "requirement_id": requirement_id, "prompt": prompt,
-                      "rubric": rubric, "index": index, "no_cache": no_cache})  # fmt: skip
+                      "rubric": rubric, "index": index, "no_cache": no_cache, "feedback": feedback})  # fmt: skip
         planned = table.get(answer, 3)
         if isinstance(planned, Exception):
             raise planned
@@ -301,6 +302,9 @@ def test_grading_suite_judges_the_feedback_the_model_wrote(tmp_path, chat, grade
     assert run_.cases[0].got["judge"]["faithfulness"] == 5 and "judge" not in run_.cases[2].got
     (off,) = run(config(tmp_path, f"suites:\n  grading: {{dataset: {dataset}, options: {{judge: false}}}}\n")).runs
     assert "judge_faithfulness" not in off.cases[0].values
+    calls = len(grader.calls)
+    (alone,) = run(config(tmp_path, f"suites:\n  grading: {{dataset: {dataset}, options: {{feedback: false}}}}\n")).runs
+    assert [c["feedback"] for c in grader.calls[calls:]] == [False] * 3 and alone.metrics.get("judge_faithfulness") is None
 
 
 def test_grading_without_a_grader_fails_its_cases_not_the_eval(tmp_path, chat, monkeypatch):
