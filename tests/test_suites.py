@@ -406,11 +406,12 @@ def test_case_subsets(tmp_path, chat):
 
 def test_shipped_configs_name_existing_cases_and_prompts():
     settings = get_settings()
-    for name in ("default.yaml", "ci.yaml"):
-        config = evals.load_config(ROOT / "evals" / name)
-        assert {"parsing", "retrieval", "questions", "grading", "adversarial"} <= set(config.suites)
+    for path in sorted((ROOT / "evals").glob("*.yaml")):  # default, ci, feedback, compare-questions
+        config = evals.load_config(path)
+        if path.name in ("default.yaml", "ci.yaml"):
+            assert {"parsing", "retrieval", "questions", "grading", "adversarial"} <= set(config.suites)
         jobs = evals.plan(config, RunOptions(), settings)
-        assert jobs and all(job.cases for job in jobs)
+        assert jobs and all(job.cases for job in jobs), path.name
     ci = evals.load_config(ROOT / "evals" / "ci.yaml")
     assert [b.overrides().get("model") for b in ci.backends] == ["fast"]
     assert all(ci.suites[s].cases for s in ("questions", "grading", "adversarial"))  # a small subset
