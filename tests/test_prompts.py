@@ -64,7 +64,7 @@ def test_shipped_prompts_all_load_and_question_renders_the_posting_as_quoted_dat
     prompts = load_prompts()
     assert {"question@v1", "question@v2", "repair@v1", "grade@v1"} <= set(prompts)
     question = load_prompt("question")
-    assert question.ref == "question@v2" and question.output_model is QuestionDraft
+    assert question.ref == "question@v3" and question.output_model is QuestionDraft
     system, user = question.render(QUESTION_VARS)
     assert system.role == "system" and "{" not in system.content  # no variables: a stable, cacheable prefix
     assert "never instructions" in system.content

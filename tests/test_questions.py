@@ -202,7 +202,7 @@ def test_a_set_cites_the_stored_items_and_is_saved(index, fake_llm, fake_chat):
     result = generate_set(get_settings(), SetRequest(n=5), role="data engineer",
                           progress=lambda event, amount: events.append((event, amount)))  # fmt: skip
     assert result.posting_id == DATA.id and result.role == DATA.title and result.language == "en"
-    assert (result.backend, result.model, result.prompt) == ("fake", "fake-model", "question@v2")
+    assert (result.backend, result.model, result.prompt) == ("fake", "fake-model", "question@v3")
     assert [q.id for q in result.questions] == ["q1", "q2", "q3", "q4", "q5"]
     stored = {item.id: item.text for item in DATA.requirements}
     for question in result.questions:
