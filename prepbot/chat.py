@@ -250,6 +250,7 @@ class ChatUI:
     def show_citations(self, grade: Grade) -> None:
         if not grade.citations:
             return
+        self.say()  # the streamed grade above may end without a line break (piped output)
         self.say("[bold]Requirements[/]")
         for citation in grade.citations:
             mark = "tested" if citation.relation == "tested" else "touched"
