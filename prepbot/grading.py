@@ -213,7 +213,8 @@ def grade_answer(
     variables = score_variables(llm, prompt, tested.text, question, points, answer, language)
     scored: Generation = llm.generate(prompt, variables, stream=stream.piece, no_cache=no_cache,
                                       top_logprobs=SCORE_TOP_LOGPROBS)  # fmt: skip
-    stream.scored(scored.output.score, expected_score(scored))  # type: ignore[union-attr]
+    expected = expected_score(scored)
+    stream.scored(scored.output.score, expected)  # type: ignore[union-attr]
     generations = [scored]
     written = scored.output
     if not feedback and not isinstance(written, GradeDraft):
@@ -227,7 +228,7 @@ def grade_answer(
     touched = touched_items(index, posting_id, answer, exclude=tested.id)
     done = time.monotonic()
     return Grade(
-        score=scored.output.score, expected_score=expected_score(scored), requirement_id=tested.id, rubric=_marks(points, written.rubric),  # type: ignore[union-attr]
+        score=scored.output.score, expected_score=expected, requirement_id=tested.id, rubric=_marks(points, written.rubric),  # type: ignore[union-attr]
         strengths=[x.strip() for x in written.strengths if x.strip()],  # type: ignore[union-attr]
         gaps=[x.strip() for x in written.gaps if x.strip()],  # type: ignore[union-attr]
         better_answer=written.better_answer.strip(), follow_up=written.follow_up.strip(),  # type: ignore[union-attr]

@@ -272,12 +272,12 @@ class _TopTokens:
         return scores
 
     def entry(self, text: str) -> dict[str, Any]:
-        top: dict[str, float] = {}
-        for token_id, logprob in self.latest:
-            token = self.llama.detokenize([token_id]).decode("utf-8", errors="replace")
-            top[token] = max(logprob, top.get(token, -1e9))
-        return {"token": text, "logprob": top.get(text),
-                "top_logprobs": [{"token": t, "logprob": lp} for t, lp in top.items()]}  # fmt: skip
+        top = [{"token": self.llama.detokenize([i]).decode("utf-8", errors="replace"), "logprob": lp}
+               for i, lp in self.latest]  # fmt: skip
+        return {"token": text, "logprob": next((t["logprob"] for t in top if t["token"] == text), None),
+                "top_logprobs": top}  # fmt: skip
+
+
 PREWARM_CHUNK = 64  # tokens per llama_decode call while prewarming: cancel() waits for at most one
 
 

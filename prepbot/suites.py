@@ -449,14 +449,12 @@ class GradingOptions(BaseModel):
 def judge_feedback(context: SuiteContext, case: GradingCase, result: Any) -> tuple[dict[str, Value], Any]:
     """The judge's faithfulness and usefulness (1-5) for a grade's feedback; nothing for a grade the model did
     not write (an answer too short to grade), a judge failure counted in ``judge_errors``."""
-    parts = [("Strengths", getattr(result, "strengths", None)), ("Gaps", getattr(result, "gaps", None)),
-             ("Stronger answer", getattr(result, "better_answer", None)),
-             ("Follow-up", getattr(result, "follow_up", None))]  # fmt: skip
-    lines = [f"{label}: {'; '.join(v) if isinstance(v, list) else v}" for label, v in parts if v]
-    if not lines or getattr(result, "prompt", None) is None:
+    feedback = {name: getattr(result, name, None) or ([] if name in ("strengths", "gaps") else "")
+                for name in ("strengths", "gaps", "better_answer", "follow_up")}  # fmt: skip
+    if not any(feedback.values()) or getattr(result, "prompt", None) is None:
         return {}, None
     variables = {"requirement": case.requirement_text, "question": case.question, "answer": case.answer,
-                 "score": result.score, "feedback": "\n".join(lines)}  # fmt: skip
+                 "score": result.score, **feedback}  # fmt: skip
     try:
         verdict = context.judge(variables).output
     except PrepbotError as exc:
