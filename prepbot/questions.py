@@ -47,8 +47,9 @@ FollowUp = Annotated[str, Field(max_length=160)]
 # The output of the `question` prompt. Docstring and descriptions go to the model inside the JSON schema.
 # The bounds are part of the schema too: constrained decoding then cannot loop inside one field (the 0.5B
 # model otherwise repeats its "why" until max_tokens), and other backends' replies are held to them. They are
-# tight because every generated token costs about 0.1 s on the default model: one follow-up, a short "why".
-class QuestionDraft(BaseModel):
+# tight because every generated token costs about 0.1 s on the default model: one follow-up, no "why" since
+# question@v4 (the question's probe line is then made in code, see ``probe_label``).
+class QuestionCore(BaseModel):
     """One interview question with what a strong answer covers."""
 
     text: str = Field(max_length=300, description="The question, asked directly to the candidate.")
@@ -56,6 +57,11 @@ class QuestionDraft(BaseModel):
         min_length=3, max_length=5, description="Points a strong answer covers, a few words each."
     )
     follow_ups: list[FollowUp] = Field(min_length=1, max_length=1, description="Short follow-up questions.")
+
+
+class QuestionDraft(QuestionCore):
+    """One interview question with what a strong answer covers, and the skill it probes (question@v1-v3)."""
+
     why: str = Field(max_length=WHY_MAX_CHARS, description="A few words: the skill the question probes.")
 
 
@@ -170,34 +176,79 @@ def prompt_text(text: str) -> str:
 # --- planning ------------------------------------------------------------------------------------------------
 
 # Anchors for choosing an item's kind in a mixed set: the kind whose anchors an item is most similar to.
-KIND_ANCHORS: dict[Kind, list[str]] = {
-    "behavioral": [
-        "communication and teamwork skills",
-        "working with people across teams and stakeholders",
-        "attitude, learning and motivation",
-        "leading and mentoring people",
-    ],
-    "system-design": [
-        "design the architecture of a scalable system",
-        "build data pipeline and infrastructure architecture",
-        "scalability and reliability of distributed systems",
-    ],
-    "technical": [
-        "experience with programming languages, frameworks and tools",
-        "knowledge of databases and algorithms",
-        "hands-on skills with a specific technology",
-    ],
-}
+# Each anchor is also what a question on such an item probes, named in the set's language (``probe_label``).
+KIND_ANCHORS: dict[Kind, dict[str, dict[str, str]]] = {
+    "behavioral": {
+        "communication and teamwork skills": {
+            "zh-Hant": "溝通與團隊合作", "zh-Hans": "沟通与团队合作", "ja": "コミュニケーションとチームワーク"},
+        "working with people across teams and stakeholders": {
+            "zh-Hant": "跨團隊與利害關係人協作", "zh-Hans": "跨团队与利益相关方协作", "ja": "部門横断・関係者との協働"},
+        "attitude, learning and motivation": {
+            "zh-Hant": "態度、學習與動機", "zh-Hans": "态度、学习与动机", "ja": "姿勢・学習意欲・モチベーション"},
+        "leading and mentoring people": {
+            "zh-Hant": "領導與指導他人", "zh-Hans": "领导与指导他人", "ja": "リーダーシップと育成"},
+    },
+    "system-design": {
+        "design the architecture of a scalable system": {
+            "zh-Hant": "可擴展系統的架構設計", "zh-Hans": "可扩展系统的架构设计", "ja": "スケーラブルなシステムの設計"},
+        "build data pipeline and infrastructure architecture": {
+            "zh-Hant": "資料管線與基礎架構", "zh-Hans": "数据管道与基础架构", "ja": "データパイプラインと基盤の設計"},
+        "scalability and reliability of distributed systems": {
+            "zh-Hant": "分散式系統的擴展性與可靠性", "zh-Hans": "分布式系统的扩展性与可靠性", "ja": "分散システムの拡張性と信頼性"},
+    },
+    "technical": {
+        "experience with programming languages, frameworks and tools": {
+            "zh-Hant": "程式語言、框架與工具的實務", "zh-Hans": "编程语言、框架与工具的实践",
+            "ja": "プログラミング言語・フレームワーク・ツールの実務"},
+        "knowledge of databases and algorithms": {
+            "zh-Hant": "資料庫與演算法知識", "zh-Hans": "数据库与算法知识", "ja": "データベースとアルゴリズムの知識"},
+        "hands-on skills with a specific technology": {
+            "zh-Hant": "特定技術的實作能力", "zh-Hans": "特定技术的实操能力", "ja": "特定技術の実践スキル"},
+    },
+}  # fmt: skip
+
+
+def _anchor_scores(items: list[Requirement], embedder: Embedder) -> tuple[list[str], np.ndarray]:
+    """Every anchor (kind/anchor keys) and its similarity to each item: (anchors, items x anchors)."""
+    keys = [f"{kind}/{anchor}" for kind, anchors in KIND_ANCHORS.items() for anchor in anchors]
+    vectors = embedder.embed([item.text for item in items])
+    return keys, vectors @ embedder.embed([key.split("/", 1)[1] for key in keys]).T
 
 
 def item_kinds(items: list[Requirement], embedder: Embedder) -> dict[str, Kind]:
     """Each item's natural kind of question, by embedding similarity to the kind anchors (any language)."""
     if not items:
         return {}
-    vectors = embedder.embed([item.text for item in items])
-    kinds: list[Kind] = list(KIND_ANCHORS)
-    scores = np.stack([(embedder.embed(KIND_ANCHORS[kind]) @ vectors.T).max(axis=0) for kind in kinds])
-    return {item.id: kinds[int(best)] for item, best in zip(items, scores.argmax(axis=0))}
+    keys, scores = _anchor_scores(items, embedder)
+    return {item.id: keys[int(best)].split("/", 1)[0] for item, best in zip(items, scores.argmax(axis=1))}  # type: ignore[misc]
+
+
+def term_phrases(text: str, terms: list[str]) -> list[str]:
+    """The terms as the text writes them together: "Apache" and "Flink" side by side make "Apache Flink"."""
+    phrases: list[str] = []
+    end = -2
+    for match in _TERM.finditer(text):
+        term = re.sub(r"['’]s$", "", match[0]).rstrip(".")
+        if term not in terms:
+            end = -2
+            continue
+        if phrases and text[end : match.start()] == " ":
+            phrases[-1] += " " + term
+        elif term not in phrases:
+            phrases.append(term)
+        end = match.start() + len(term)
+    return phrases
+
+
+def probe_label(item: Requirement, kind: Kind, terms: list[str], language: str, embedder: Embedder) -> str:
+    """What a question on the item probes, a few words in the set's language: the item's named tools (up to
+    three), or for an item naming none (a soft skill, a degree) the closest anchor of the question's kind."""
+    if terms:
+        return ", ".join(term_phrases(item.text, terms)[:3])
+    keys, scores = _anchor_scores([item], embedder)
+    own = [i for i, key in enumerate(keys) if key.startswith(f"{kind}/")]
+    anchor = keys[max(own, key=lambda i: scores[0, i])].split("/", 1)[1]
+    return KIND_ANCHORS[kind][anchor].get(language, anchor)
 
 
 def plan_questions(
@@ -273,7 +324,7 @@ def key_terms(text: str, company: str | None = None) -> list[str]:
     return terms
 
 
-def draft_problems(draft: QuestionDraft, terms: list[str], language: Language) -> list[str]:
+def draft_problems(draft: QuestionCore, terms: list[str], language: Language) -> list[str]:
     """What makes a draft unfit, one short phrase each; [] when it is fine."""
     problems = []
     if _GENERIC.search(draft.text):
@@ -445,16 +496,18 @@ class QuestionWriter:
             first = retry if first is None or len(retry[1]) <= len(first[1]) else first
         draft, problems, vector = first
         self.vectors.append(vector)
+        why = getattr(draft, "why", None)  # question@v1-v3 wrote it; since v4 it is made in code
+        why = _tidy(why) if why else probe_label(planned.item, planned.kind, terms, self.language, self.embedder)
         self.report("question", 1)
         return Question(
             id=f"q{position}", text=draft.text.strip(), kind=planned.kind, difficulty=planned.difficulty,
             citations=[], rubric=[point.strip() for point in draft.rubric],
-            follow_ups=[follow_up.strip() for follow_up in draft.follow_ups], why=_tidy(draft.why), flags=problems,
+            follow_ups=[follow_up.strip() for follow_up in draft.follow_ups], why=why, flags=problems,
         )  # fmt: skip
 
     def attempt(
         self, planned: PlannedQuestion, terms: list[str], temperature: float | None, seed: int | None = None
-    ) -> tuple[QuestionDraft, list[str], np.ndarray]:
+    ) -> tuple[QuestionCore, list[str], np.ndarray]:
         # A retry samples with a seed made from the request's seed and the position: the same request gives
         # the same set, so a re-run (an eval, the same `questions` call again) is answered from the cache.
         generation = self.llm.generate(
@@ -462,7 +515,7 @@ class QuestionWriter:
             stream=lambda piece: self.report("token", 1), no_cache=self.no_cache, seed=seed,
         )  # fmt: skip
         self.prompt_ref = generation.prompt
-        draft: QuestionDraft = generation.output  # type: ignore[assignment]
+        draft: QuestionCore = generation.output  # type: ignore[assignment]
         problems = draft_problems(draft, terms, self.language)
         if copied_phrase(draft.text, self.prompt_ngrams):
             problems.append("echoes the prompt")

@@ -22,6 +22,7 @@ from prepbot.questions import (
     find_posting,
     generate_set,
     item_kinds,
+    probe_label,
     key_terms,
     list_sets,
     load_set,
@@ -153,6 +154,15 @@ def test_mixed_kind_follows_the_item_in_any_language(index):
     assert [p.kind for p in plan] == list(kinds.values())
 
 
+def test_the_probe_line_names_the_tools_or_the_closest_skill_in_the_sets_language(index):
+    kafka = DATA.items("requirement")[0]
+    assert probe_label(kafka, "technical", key_terms(kafka.text), "en", index.embedder) == "Pub/Sub, Kafka, Apache Flink"
+    talk = Requirement(id="x/requirement-1", posting_id="x", section="requirement", n=1, text="良好的溝通能力與團隊合作精神")
+    assert probe_label(talk, "behavioral", [], "zh-Hant", index.embedder) == "溝通與團隊合作"
+    assert probe_label(talk, "behavioral", [], "en", index.embedder) == "communication and teamwork skills"
+    assert probe_label(talk, "behavioral", [], "ja", index.embedder) == "コミュニケーションとチームワーク"
+
+
 def test_a_posting_with_nothing_to_ask_about_is_an_error():
     with pytest.raises(PrepbotError, match="no requirement, responsibility or nice-to-have"):
         plan_questions(make_posting("e-eeee", "X", "en", [("benefit", "Snacks.")]), SetRequest())
@@ -202,7 +212,9 @@ def test_a_set_cites_the_stored_items_and_is_saved(index, fake_llm, fake_chat):
     result = generate_set(get_settings(), SetRequest(n=5), role="data engineer",
                           progress=lambda event, amount: events.append((event, amount)))  # fmt: skip
     assert result.posting_id == DATA.id and result.role == DATA.title and result.language == "en"
-    assert (result.backend, result.model, result.prompt) == ("fake", "fake-model", "question@v3")
+    assert (result.backend, result.model, result.prompt) == ("fake", "fake-model", "question@v4")
+    # question@v4 writes no "why" (the drafts' is ignored): the probe line is the item's named tools
+    assert result.questions[0].why != "Probes it." and "Kafka" in result.questions[0].why
     assert [q.id for q in result.questions] == ["q1", "q2", "q3", "q4", "q5"]
     stored = {item.id: item.text for item in DATA.requirements}
     for question in result.questions:
@@ -284,7 +296,7 @@ def test_a_reply_past_repair_gets_one_sampled_retry_then_fails_the_set(index, fa
 def test_a_why_cut_by_its_bound_ends_at_a_word(index, fake_llm, fake_chat):
     cut = ("Optimization of large datasets is a critical skill for data engineers")[: questions.WHY_MAX_CHARS]
     fake_chat.enqueue(draft("How would you keep Kafka consumer lag low during a traffic spike?", why=cut))
-    result = generate_set(get_settings(), SetRequest(n=1), posting_id=DATA.id)
+    result = generate_set(get_settings(), SetRequest(n=1), posting_id=DATA.id, prompt="question@v3")
     assert result.questions[0].why == "Optimization of large datasets is a critical skill for…"
 
 
@@ -312,16 +324,16 @@ def test_draft_checks():
 def test_questions_are_in_the_postings_language_unless_asked(index, fake_llm, fake_chat):
     fake_chat.enqueue(draft("你會如何設計 PostgreSQL 與 Redis 的快取失效策略？", rubric=["快取失效", "一致性", "TTL 設定"]))
     result = generate_set(get_settings(), SetRequest(n=1), posting_id=CHINESE.id)
-    assert result.language == "zh-Hant" and "Language: Traditional Chinese" in user_messages(fake_chat)[0]
+    assert result.language == "zh-Hant" and "請用繁體中文撰寫" in user_messages(fake_chat)[0]
     assert result.questions[0].flags == []
 
     fake_chat.enqueue(draft("How would you design cache invalidation between PostgreSQL and Redis?"))
     result = generate_set(get_settings(), SetRequest(n=1, lang="en"), posting_id=CHINESE.id)
-    assert result.language == "en" and "Language: English" in user_messages(fake_chat)[-1]
+    assert result.language == "en" and "in English" in user_messages(fake_chat)[-1]
 
     fake_chat.enqueue(draft("PostgreSQL と Redis のキャッシュ無効化をどう設計しますか？", rubric=["無効化の方法", "整合性", "TTL の設定"]))
     result = generate_set(get_settings(), SetRequest(n=1, lang="ja"), posting_id=CHINESE.id)
-    assert result.language == "ja" and "Language: Japanese" in user_messages(fake_chat)[-1]
+    assert result.language == "ja" and "日本語で書いてください" in user_messages(fake_chat)[-1]
 
 
 def test_a_question_in_the_wrong_language_is_regenerated_then_flagged(index, fake_llm, fake_chat):
