@@ -51,6 +51,11 @@ TOUCH_MIN_COSINE = 0.3
 MAX_TOUCHED = 3
 SCORE_TOP_LOGPROBS = 10  # alternatives asked for at each place of the score reply: 1-5 and room for others
 
+# Bounds of the feedback's free text: the schema holds the model to them (no runaway loops); a text that
+# reaches its bound is cut back to its last whole sentence (``whole_sentences``).
+BETTER_ANSWER_MAX = 400
+FOLLOW_UP_MAX = 200
+
 Score = Literal[1, 2, 3, 4, 5]
 Short = Annotated[str, Field(max_length=120)]
 
@@ -72,8 +77,8 @@ class GradeFeedback(BaseModel):
     rubric: list[RubricMark] = Field(min_length=1, max_length=5, description="Each rubric point: met or not.")
     strengths: list[Short] = Field(max_length=2)
     gaps: list[Short] = Field(max_length=2)
-    better_answer: str = Field(max_length=400, description="A sketch of a stronger answer.")
-    follow_up: str = Field(max_length=200, description="One question on the weakest part of the answer.")
+    better_answer: str = Field(max_length=BETTER_ANSWER_MAX, description="A sketch of a stronger answer.")
+    follow_up: str = Field(max_length=FOLLOW_UP_MAX, description="One question on the weakest part of the answer.")
 
 
 # Score and feedback in one reply, score first (``grade@v1``, kept for comparison in the evals).
@@ -176,6 +181,7 @@ def grade_answer(
     index: RequirementIndex | None = None,
     llm: LLM | None = None,
     prompt: str = PROMPT,
+    feedback_prompt: str = FEEDBACK_PROMPT,
     no_cache: bool = False,
     listener: GradeListener | None = None,
     on_token: Callable[[str], None] | None = None,
@@ -221,8 +227,8 @@ def grade_answer(
         written = GradeFeedback.model_construct(rubric=[], strengths=[], gaps=[], better_answer="", follow_up="")
     elif not isinstance(written, GradeDraft):  # a score-only prompt: the feedback continues its conversation
         stream.next_part()
-        explained = llm.generate(FEEDBACK_PROMPT, {"language": language or "", "rubric": points}, after=scored,
-                                 stream=stream.piece, no_cache=no_cache)  # fmt: skip
+        explained = llm.generate(feedback_prompt, feedback_variables(llm, feedback_prompt, points, scored.output.score, language),  # type: ignore[union-attr]
+                                 after=scored, stream=stream.piece, no_cache=no_cache)  # fmt: skip
         generations.append(explained)
         written = explained.output
     touched = touched_items(index, posting_id, answer, exclude=tested.id)
@@ -231,12 +237,47 @@ def grade_answer(
         score=scored.output.score, expected_score=expected, requirement_id=tested.id, rubric=_marks(points, written.rubric),  # type: ignore[union-attr]
         strengths=[x.strip() for x in written.strengths if x.strip()],  # type: ignore[union-attr]
         gaps=[x.strip() for x in written.gaps if x.strip()],  # type: ignore[union-attr]
-        better_answer=written.better_answer.strip(), follow_up=written.follow_up.strip(),  # type: ignore[union-attr]
+        better_answer=whole_sentences(written.better_answer, BETTER_ANSWER_MAX),  # type: ignore[union-attr]
+        follow_up=as_question(written.follow_up),  # type: ignore[union-attr]
         citations=cite(tested, touched), prompt=scored.prompt, backend=scored.backend, model=scored.model,
         score_latency_s=(stream.score_at or done) - started,
         first_token_s=None if stream.first_at is None else stream.first_at - started,
         latency_s=done - started, generations=generations,
     )  # fmt: skip
+
+
+def feedback_variables(llm: LLM, prompt: str, rubric: list[str], score: int, language: str | None) -> dict[str, Any]:
+    """The feedback prompt's inputs, those of them its version declares (feedback@v1 is not told the score)."""
+    from prepbot.prompts import load_prompt
+
+    known = {"language": language or "", "rubric": rubric, "score": score}
+    return {name: value for name, value in known.items() if name in load_prompt(prompt, llm.settings).spec.inputs}
+
+
+_SENTENCE_END = re.compile(r"[.!?](?=\s|$)|[。！？]")
+
+
+def whole_sentences(text: str, limit: int) -> str:
+    """The text, whitespace tidied; when it reached the schema's bound (cut mid-sentence), only its whole
+    sentences, or failing those its whole words and an ellipsis."""
+    text = " ".join(text.split())
+    if len(text) < limit - 1:
+        return text
+    ends = [match.end() for match in _SENTENCE_END.finditer(text)]
+    if ends and ends[-1] >= limit // 10:  # whole sentences, unless all there is of them is a few words
+        return text[: ends[-1]]
+    head, _, tail = text.rpartition(" ")
+    if head and len(tail) < 20:
+        return head.rstrip(",;:") + "…"
+    return text[: limit - 1] + "…"  # Chinese or Japanese: no spaces to cut at
+
+
+def as_question(text: str) -> str:
+    """The follow-up as a question: up to its last question mark; "" when it asks nothing (a remark such as
+    "The answer does not explain X" is no follow-up, and the interview moves on instead)."""
+    text = " ".join(text.split())
+    last = max(text.rfind("?"), text.rfind("？"))
+    return text[: last + 1] if last >= 0 else ""
 
 
 def expected_score(generation: Generation) -> float | None:

@@ -395,7 +395,7 @@ def grade(context: SuiteContext, posting_id: str, requirement_id: str | None, qu
     return grade_answer(
         context.settings, question=question, answer=answer, posting_id=posting_id, requirement_id=requirement_id,
         rubric=None, index=context.store().index, llm=context.llm(), prompt=context.prompt("grade"),
-        no_cache=context.no_cache, **({} if feedback else {"feedback": False}),
+        feedback_prompt=context.prompt("feedback"), no_cache=context.no_cache, **({} if feedback else {"feedback": False}),
     )  # fmt: skip
 
 
@@ -446,6 +446,13 @@ class GradingOptions(BaseModel):
     judge: bool = True  # LLM-as-judge scores of the feedback (one judge call per answer the model graded)
 
 
+def rubric_agrees(score: int, met: list[bool]) -> bool:
+    """Whether a grade's rubric verdicts agree with its score: a low score (1-2) with most points met, or a
+    high one (4-5) with most missed, contradicts itself."""
+    share = sum(met) / len(met)
+    return not ((score <= 2 and share > 0.5) or (score >= 4 and share < 0.5))
+
+
 def judge_feedback(context: SuiteContext, case: GradingCase, result: Any) -> tuple[dict[str, Value], Any]:
     """The judge's faithfulness and usefulness (1-5) for a grade's feedback; nothing for a grade the model did
     not write (an answer too short to grade), a judge failure counted in ``judge_errors``."""
@@ -484,6 +491,9 @@ def run_grading(case: GradingCase, context: SuiteContext) -> CaseResult:
         "expected_score": score if result.expected_score is None else result.expected_score,
         "score_latency_s": getattr(result, "score_latency_s", None), **usage_values(result.generations),
     }  # fmt: skip
+    marks = getattr(result, "rubric", None)
+    if context.options.feedback and getattr(result, "prompt", None) and marks:  # type: ignore[attr-defined]
+        values["rubric_consistent"] = float(rubric_agrees(result.score, [mark.met for mark in marks]))
     verdict = None
     if context.options.judge and context.options.feedback:  # type: ignore[attr-defined]
         judged, verdict = judge_feedback(context, case, result)
@@ -523,6 +533,8 @@ register(
                    aggregate=sum_of("unscored")),
             Metric("citation_validity", "grade citations that are this posting's items (quotes may be excerpts)"),
             _TIME_TO_SCORE,
+            Metric("rubric_consistent", "feedback whose rubric verdicts agree with the score (not a 1-2 with most"
+                   " points met, nor a 4-5 with most missed)"),
             Metric("judge_faithfulness", "LLM judge: feedback true to the answer and the score, 1-5", gated=False),
             Metric("judge_usefulness", "LLM judge: feedback tells the candidate what to do better, 1-5", gated=False),
             Metric("judge_errors", "grades the judge gave no valid verdict on", higher_is_better=False, gated=False,
@@ -530,7 +542,7 @@ register(
             *LLM_USAGE_METRICS,
         ),
         needs_llm=True,
-        prompts=("grade",),
+        prompts=("grade", "feedback"),
         options=GradingOptions,
         uses_judge=True,
         judge_prompt="feedback_prompt",

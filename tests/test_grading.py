@@ -8,7 +8,7 @@ import pytest
 
 from prepbot.config import get_settings
 from prepbot.errors import PrepbotError, UsageError
-from prepbot.grading import GradeDraft, grade_answer, too_short
+from prepbot.grading import BETTER_ANSWER_MAX, GradeDraft, as_question, grade_answer, too_short, whole_sentences
 from prepbot.index import RequirementIndex
 from tests.helpers import run_cli
 from tests.test_questions import CHINESE, DATA, INJECTED
@@ -45,6 +45,23 @@ def test_the_score_is_asked_alone_and_the_feedback_continues_the_conversation(in
     assert [m.type for m in explained["messages"]] == ["system", "human", "ai", "human"]
     assert explained["messages"][:2] == scored["messages"] and explained["messages"][2].text == '{"score": 4}'
     assert "Japanese" in explained["messages"][3].text
+    assert "the score of 4" in explained["messages"][3].text  # feedback@v2 is told the score it must agree with
+
+
+def test_feedback_cut_by_its_bounds_ends_whole_and_a_follow_up_is_a_question(index, fake_llm, fake_chat):
+    cut = ("Size partitions for peak load. Alert on consumer lag per partition. Then let Flink apply backpressure "
+           "and " + "tune checkpoint intervals " * 20)[:BETTER_ANSWER_MAX]  # fmt: skip
+    fake_chat.enqueue(*grade_reply(2, better_answer=cut, follow_up="The answer does not mention backpressure."))
+    grade = grade_answer(get_settings(), question="How would you keep Kafka consumer lag low?", answer=ANSWER,
+                         posting_id=DATA.id, requirement_id=KAFKA)  # fmt: skip
+    assert grade.better_answer == "Size partitions for peak load. Alert on consumer lag per partition."
+    assert grade.follow_up == ""  # a remark is no follow-up question: the interview moves on instead
+    opening = "熟悉 Kafka 的分區設計與消費者延遲監控，並能說明在流量尖峰時如何擴充消費者群組。"
+    assert whole_sentences(opening + "調整" * 300, 400) == opening
+    assert whole_sentences("調整" * 300, 400) == "調整" * 199 + "調…"
+    assert whole_sentences("短い答え", 400) == "短い答え"
+    assert as_question("Why Flink? Because it scales") == "Why Flink?"
+    assert as_question("為什麼選擇 Flink？") == "為什麼選擇 Flink？"
 
 
 def test_the_expected_grade_comes_from_the_probabilities_of_1_to_5_where_the_score_was_written(

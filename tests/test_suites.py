@@ -221,9 +221,10 @@ def grader(monkeypatch):
     table: dict[str, Any] = {}
 
     def grade_answer(settings, *, question, answer, posting_id, requirement_id, rubric, index, llm, prompt, no_cache,
-                     feedback=True):  # fmt: skip
+                     feedback_prompt="feedback", feedback=True):  # fmt: skip
         calls.append({"posting_id": posting_id, "requirement_id": requirement_id, "prompt": prompt,
-                      "rubric": rubric, "index": index, "no_cache": no_cache, "feedback": feedback})  # fmt: skip
+                      "feedback_prompt": feedback_prompt, "rubric": rubric, "index": index, "no_cache": no_cache,
+                      "feedback": feedback})  # fmt: skip
         planned = table.get(answer, 3)
         if isinstance(planned, Exception):
             raise planned
@@ -288,9 +289,10 @@ def test_grading_suite_agreement_with_the_labels(tmp_path, chat, grader):
 def test_grading_suite_judges_the_feedback_the_model_wrote(tmp_path, chat, grader):
     cases = [c for c in GRADING if c["posting_file"] == MLOPS][:3]
     feedback = {"prompt": "grade@v2", "strengths": ["Names MLflow"], "gaps": ["No rollback"],
-                "better_answer": "Register, canary, roll back.", "follow_up": "How do you roll back?"}  # fmt: skip
-    grader.table[cases[0]["answer"]] = (4, feedback)
-    grader.table[cases[1]["answer"]] = (2, feedback)
+                "better_answer": "Register, canary, roll back.", "follow_up": "How do you roll back?",
+                "rubric": [SimpleNamespace(point=p, met=m) for p, m in (("registry", True), ("canary", True), ("rollback", False))]}  # fmt: skip
+    grader.table[cases[0]["answer"]] = (4, feedback)  # 2 of 3 points met at a 4: consistent
+    grader.table[cases[1]["answer"]] = (2, feedback)  # 2 of 3 met at a 2: the verdicts contradict the score
     grader.table[cases[2]["answer"]] = 1  # no model feedback (an answer too short to grade): nothing to judge
     dataset = write(tmp_path / "grading.jsonl", "\n".join(json.dumps(c, ensure_ascii=False) for c in cases))
     (run_,) = run(config(tmp_path, f"suites:\n  grading: {{dataset: {dataset}}}\n")).runs
@@ -299,6 +301,7 @@ def test_grading_suite_judges_the_feedback_the_model_wrote(tmp_path, chat, grade
     assert between(judged[0]["user"], "answer") == cases[0]["answer"].strip()
     m = run_.metrics
     assert m["judge_faithfulness"] == 3.5 and m["judge_usefulness"] == 3.0 and m["judge_errors"] == 0
+    assert m["rubric_consistent"] == 0.5 and "rubric_consistent" not in run_.cases[2].values
     assert run_.cases[0].got["judge"]["faithfulness"] == 5 and "judge" not in run_.cases[2].got
     (off,) = run(config(tmp_path, f"suites:\n  grading: {{dataset: {dataset}, options: {{judge: false}}}}\n")).runs
     assert "judge_faithfulness" not in off.cases[0].values
