@@ -435,7 +435,8 @@ def generate_set(
 
     writer = QuestionWriter(llm or get_llm(settings), index.embedder, posting, language, report, no_cache, prompt)
     writer.seed = request.seed * 1000
-    questions = [writer.write(position, planned) for position, planned in enumerate(plan, 1)]
+    written = {position: writer.write(position, plan[position - 1]) for position in writing_order(plan)}
+    questions = [written[position] for position in range(1, len(plan) + 1)]
     stored = index.get_requirements([planned.item.id for planned in plan])
     for question, planned in zip(questions, plan):
         item = stored.get(planned.item.id)
@@ -453,6 +454,17 @@ def generate_set(
     if save:
         save_set(question_set, settings)
     return question_set
+
+
+def writing_order(plan: list[PlannedQuestion]) -> list[int]:
+    """The order to write the planned questions in (1-based positions): those with the same kind, section and
+    difficulty one after another, so that consecutive prompts share their opening and the local model reads
+    only the new item (about 1 s saved per question on 2 cores); the set keeps its planned order."""
+    first_seen: dict[tuple[str, str, str], int] = {}
+    for planned in plan:
+        first_seen.setdefault((planned.kind, planned.item.section, planned.difficulty), len(first_seen))
+    return sorted(range(1, len(plan) + 1),
+                  key=lambda p: (first_seen[(plan[p - 1].kind, plan[p - 1].item.section, plan[p - 1].difficulty)], p))  # fmt: skip
 
 
 def _tidy(why: str) -> str:

@@ -22,7 +22,9 @@ from prepbot.questions import (
     find_posting,
     generate_set,
     item_kinds,
+    PlannedQuestion,
     probe_label,
+    writing_order,
     key_terms,
     list_sets,
     load_set,
@@ -161,6 +163,15 @@ def test_the_probe_line_names_the_tools_or_the_closest_skill_in_the_sets_languag
     assert probe_label(talk, "behavioral", [], "zh-Hant", index.embedder) == "溝通與團隊合作"
     assert probe_label(talk, "behavioral", [], "en", index.embedder) == "communication and teamwork skills"
     assert probe_label(talk, "behavioral", [], "ja", index.embedder) == "コミュニケーションとチームワーク"
+
+
+def test_questions_sharing_a_prompt_opening_are_written_one_after_another():
+    items = [Requirement(id=f"x/requirement-{i}", posting_id="x", section="requirement", n=i, text=f"Skill {i}")
+             for i in range(1, 6)]  # fmt: skip
+    plan = [PlannedQuestion(item=item, prompt_text=item.text, round=1, kind=kind, difficulty=level)
+            for item, (kind, level) in zip(items, [("technical", "easy"), ("behavioral", "easy"), ("technical", "hard"),
+                                                   ("technical", "easy"), ("behavioral", "easy")])]  # fmt: skip
+    assert writing_order(plan) == [1, 4, 2, 5, 3]
 
 
 def test_a_posting_with_nothing_to_ask_about_is_an_error():
