@@ -5,6 +5,10 @@
   go deeper (one step harder) on the requirement items.
 - Each question is one call of the ``question`` prompt on one item. Its citation is that item's ID and its
   exact stored text, read back from the index: the model never writes a citation, so it cannot invent one.
+  Its probe line ("why") is made in code since question@v4: the item's named tools, or the skill closest to
+  it (``probe_label``); the model's own was a long sentence cut at its bound, for 10 tokens a question.
+- Questions are written grouped by kind, section and difficulty (``writing_order``), so consecutive prompts
+  share their opening and the local model reads only what is new; the set keeps its planned order.
 - Every draft is checked in code: it names a concrete term of its item, avoids stock generic questions, is
   in the asked language, does not echo the prompt, and is no near-duplicate of an earlier question
   (embedding cosine). A draft that fails, or a reply past repair, is regenerated once with sampling; a draft
