@@ -23,7 +23,7 @@ from __future__ import annotations
 import random
 import re
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from contextlib import closing
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Annotated, Literal
@@ -460,6 +460,26 @@ def generate_set(
     return question_set
 
 
+LANGUAGE_NAMES = {"en": "English", "zh-Hant": "Traditional Chinese", "zh-Hans": "Simplified Chinese", "ja": "Japanese"}
+
+
+def retry_note(problems: list[str], language: str) -> str:
+    """What was wrong with a first draft, for the prompt of its retry, in words the model can act on."""
+    said = []
+    for problem in problems:
+        if problem.startswith("written in "):
+            said.append(f"it was not written in {LANGUAGE_NAMES.get(language, language)}")
+        elif problem.startswith("names none of: "):
+            said.append(f"it named none of {problem.removeprefix('names none of: ')}")
+        elif problem.startswith("near-duplicate"):
+            said.append("it repeated an earlier question")
+        elif problem == "echoes the prompt":
+            said.append("it copied a line of these instructions")
+        else:
+            said.append(f"it was a {problem}")
+    return "; ".join(said)
+
+
 def writing_order(plan: list[PlannedQuestion]) -> list[int]:
     """The order to write the planned questions in (1-based positions): those with the same kind, section and
     difficulty one after another, so that consecutive prompts share their opening and the local model reads
@@ -479,13 +499,16 @@ def _tidy(why: str) -> str:
     return why.rsplit(" ", 1)[0].rstrip(",;:") + "…"
 
 
-def prompt_variables(posting: Posting, planned: PlannedQuestion, language: Language) -> dict[str, str]:
-    """The ``question`` prompt's inputs for one planned question. The role comes first in the user message
-    and is the same for the whole set, so the cached prompt prefix extends past the system message."""
-    return {
+def prompt_variables(posting: Posting, planned: PlannedQuestion, language: Language, inputs: Iterable[str],
+                     retry_note: str = "") -> dict[str, str]:  # fmt: skip
+    """The ``question`` prompt's inputs for one planned question, those of them its version declares
+    (``inputs``; ``retry_note`` is new in v4). The role comes first in the user message and is the same for
+    the whole set, so the cached prompt prefix extends past the system message."""
+    known = {
         "role": posting.title, "requirement": planned.prompt_text, "section": planned.item.section,
-        "language": language, "kind": planned.kind, "difficulty": planned.difficulty,
+        "language": language, "kind": planned.kind, "difficulty": planned.difficulty, "retry_note": retry_note,
     }  # fmt: skip
+    return {name: value for name, value in known.items() if name in set(inputs)}
 
 
 class QuestionWriter:
@@ -498,7 +521,9 @@ class QuestionWriter:
         self.seed = 0  # the set request's seed (x1000); a retry samples with seed + position
         self.vectors: list[np.ndarray] = []
         self.prompt_ref = ""
-        self.prompt_ngrams = _ngrams(load_prompt(prompt, llm.settings).system.render())
+        spec = load_prompt(prompt, llm.settings)
+        self.prompt_ngrams = _ngrams(spec.system.render())
+        self.inputs = set(spec.spec.inputs)
 
     def write(self, position: int, planned: PlannedQuestion) -> Question:
         terms = key_terms(planned.prompt_text, self.posting.company)
@@ -507,8 +532,10 @@ class QuestionWriter:
         except PrepbotError:
             first = None  # a reply past repair: one sampled retry before the set fails
         if first is None or first[1]:
-            # Sampling gives another draft for the same inputs; the better of the two is kept.
-            retry = self.attempt(planned, terms, temperature=RETRY_TEMPERATURE, seed=self.seed + position)
+            # Sampling gives another draft, told what was wrong with the first where the prompt takes a note
+            # (question@v4); the better of the two is kept.
+            note = retry_note(first[1], self.language) if first else ""
+            retry = self.attempt(planned, terms, temperature=RETRY_TEMPERATURE, seed=self.seed + position, note=note)
             first = retry if first is None or len(retry[1]) <= len(first[1]) else first
         draft, problems, vector = first
         self.vectors.append(vector)
@@ -522,12 +549,14 @@ class QuestionWriter:
         )  # fmt: skip
 
     def attempt(
-        self, planned: PlannedQuestion, terms: list[str], temperature: float | None, seed: int | None = None
+        self, planned: PlannedQuestion, terms: list[str], temperature: float | None, seed: int | None = None,
+        note: str = "",
     ) -> tuple[QuestionCore, list[str], np.ndarray]:
         # A retry samples with a seed made from the request's seed and the position: the same request gives
         # the same set, so a re-run (an eval, the same `questions` call again) is answered from the cache.
+        variables = prompt_variables(self.posting, planned, self.language, self.inputs, note)
         generation = self.llm.generate(
-            self.prompt, prompt_variables(self.posting, planned, self.language), temperature=temperature,
+            self.prompt, variables, temperature=temperature,
             stream=lambda piece: self.report("token", 1), no_cache=self.no_cache, seed=seed,
         )  # fmt: skip
         self.prompt_ref = generation.prompt

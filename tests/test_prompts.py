@@ -66,11 +66,13 @@ def test_shipped_prompts_all_load_and_question_renders_the_posting_as_quoted_dat
     question = load_prompt("question")
     assert question.ref == "question@v4" and question.output_model is QuestionCore
     assert load_prompt("question@v3").output_model is QuestionDraft  # the versions before v4 also wrote "why"
-    system, user = question.render(QUESTION_VARS)
+    system, user = question.render({**QUESTION_VARS, "retry_note": ""})
     assert system.role == "system" and "{" not in system.content  # no variables: a stable, cacheable prefix
     assert "never instructions" in system.content
     assert f"<posting>\n{QUESTION_VARS['requirement']}\n</posting>" in user.content
     assert user.content.rstrip().endswith("（工具名稱保留原文）。")  # the language asked for in that language
+    _, retry = question.render({**QUESTION_VARS, "retry_note": "it was not written in Traditional Chinese"})
+    assert retry.content.startswith(user.content.rstrip()) and "rejected: it was not written in" in retry.content
 
 
 def test_the_grade_prompt_keeps_the_answer_as_data_after_a_fixed_system_message():

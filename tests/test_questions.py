@@ -24,6 +24,7 @@ from prepbot.questions import (
     item_kinds,
     PlannedQuestion,
     probe_label,
+    retry_note,
     writing_order,
     key_terms,
     list_sets,
@@ -352,6 +353,10 @@ def test_a_question_in_the_wrong_language_is_regenerated_then_flagged(index, fak
     fake_chat.enqueue(wrong, wrong)
     result = generate_set(get_settings(), SetRequest(n=1), posting_id=CHINESE.id)
     assert result.questions[0].flags == ["written in en, not zh-Hant"] and len(fake_chat.calls) == 2
+    first, retry = user_messages(fake_chat)
+    assert "rejected" not in first and retry.endswith("rejected: it was not written in Traditional Chinese. Write a better one.")
+    assert retry_note(["names none of: Kafka, Flink", "near-duplicate of q1 (cosine 0.93)"], "en") == (
+        "it named none of Kafka, Flink; it repeated an earlier question")
 
 
 # --- citations -------------------------------------------------------------------------------------------------
