@@ -491,6 +491,17 @@ def writing_order(plan: list[PlannedQuestion]) -> list[int]:
                   key=lambda p: (first_seen[(plan[p - 1].kind, plan[p - 1].item.section, plan[p - 1].difficulty)], p))  # fmt: skip
 
 
+TEXT_MAX_CHARS = QuestionCore.model_fields["text"].metadata[0].max_length
+
+
+def _whole_question(text: str) -> str:
+    """A question the schema bound cut (the small model strings three questions together and runs into it,
+    sometimes drifting into Chinese on the way) ends at its last whole question instead."""
+    text = text.strip()
+    last = max(text.rfind("?"), text.rfind("？"))
+    return text[: last + 1] if len(text) >= TEXT_MAX_CHARS - 1 and last > 0 else text
+
+
 def _tidy(why: str) -> str:
     """A "why" the schema bound cut mid-word ends at its last whole word instead."""
     why = " ".join(why.split())
@@ -543,7 +554,7 @@ class QuestionWriter:
         why = _tidy(why) if why else probe_label(planned.item, planned.kind, terms, self.language, self.embedder)
         self.report("question", 1)
         return Question(
-            id=f"q{position}", text=draft.text.strip(), kind=planned.kind, difficulty=planned.difficulty,
+            id=f"q{position}", text=_whole_question(draft.text), kind=planned.kind, difficulty=planned.difficulty,
             citations=[], rubric=[point.strip() for point in draft.rubric],
             follow_ups=[follow_up.strip() for follow_up in draft.follow_ups], why=why, flags=problems,
         )  # fmt: skip

@@ -305,6 +305,14 @@ def test_a_reply_past_repair_gets_one_sampled_retry_then_fails_the_set(index, fa
     assert list_sets(get_settings())[0].set_id == again.set_id  # nothing saved for the failed set
 
 
+def test_a_question_cut_by_its_bound_ends_at_its_last_whole_question(index, fake_llm, fake_chat):
+    long = ("How would you keep Kafka consumer lag low during a traffic spike? What would you monitor? "
+            + "What metrics would you use to " * 20)[: questions.TEXT_MAX_CHARS]  # fmt: skip
+    fake_chat.enqueue(draft(long))
+    result = generate_set(get_settings(), SetRequest(n=1), posting_id=DATA.id)
+    assert result.questions[0].text == "How would you keep Kafka consumer lag low during a traffic spike? What would you monitor?"
+
+
 def test_a_why_cut_by_its_bound_ends_at_a_word(index, fake_llm, fake_chat):
     cut = ("Optimization of large datasets is a critical skill for data engineers")[: questions.WHY_MAX_CHARS]
     fake_chat.enqueue(draft("How would you keep Kafka consumer lag low during a traffic spike?", why=cut))
