@@ -118,7 +118,8 @@ class ChatUI:
                 self.ask(turn)
         except _Quit:
             pass
-        self.interview.cancel_prewarm()
+        finally:
+            self.interview.cancel_prewarm(wait=True)  # the process may exit next: the model must be left alone
         self.closing()
 
     def next_turn(self) -> Turn | None:

@@ -244,10 +244,11 @@ class Interview:
         except PrepbotError:
             self._prewarm = None  # only an optimisation
 
-    def cancel_prewarm(self) -> None:
+    def cancel_prewarm(self, wait: bool = False) -> None:
+        """Stop the prewarm (``wait``: until its thread is out of the model, as before the process exits)."""
         handle, self._prewarm = self._prewarm, None
         if handle is not None:
-            handle.cancel()
+            handle.cancel(wait=wait)
 
     def answer(self, turn: Turn, text: str) -> None:
         """Save the answer the moment it is sent."""

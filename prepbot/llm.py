@@ -281,6 +281,9 @@ class _TopTokens:
 PREWARM_CHUNK = 64  # tokens per llama_decode call while prewarming: cancel() waits for at most one
 
 
+PREWARM_JOIN_S = 30.0  # a chunk takes about a second on 2 cores; this bounds a wedged thread
+
+
 class Prewarm:
     """A prompt prefix being evaluated in the background; ``cancel()`` stops it after the current chunk."""
 
@@ -291,8 +294,12 @@ class Prewarm:
         self.thread = threading.Thread(target=self._run, name="prepbot-prewarm", daemon=True)
         self.thread.start()
 
-    def cancel(self) -> None:
+    def cancel(self, wait: bool = False) -> None:
+        """Stop after the current chunk; ``wait``: until then (before the process exits, since freeing the
+        model while the thread is inside llama.cpp crashes the interpreter at shutdown)."""
         self.cancelled.set()
+        if wait:
+            self.thread.join(timeout=PREWARM_JOIN_S)
 
     def _run(self) -> None:
         try:
