@@ -57,7 +57,8 @@ BETTER_ANSWER_MAX = 400
 FOLLOW_UP_MAX = 200
 
 Score = Literal[1, 2, 3, 4, 5]
-Short = Annotated[str, Field(max_length=120)]
+SHORT_MAX = 120
+Short = Annotated[str, Field(max_length=SHORT_MAX)]
 
 
 class RubricMark(BaseModel):
@@ -235,8 +236,8 @@ def grade_answer(
     done = time.monotonic()
     return Grade(
         score=scored.output.score, expected_score=expected, requirement_id=tested.id, rubric=_marks(points, written.rubric),  # type: ignore[union-attr]
-        strengths=[x.strip() for x in written.strengths if x.strip()],  # type: ignore[union-attr]
-        gaps=[x.strip() for x in written.gaps if x.strip()],  # type: ignore[union-attr]
+        strengths=[whole_sentences(x, SHORT_MAX) for x in written.strengths if x.strip()],  # type: ignore[union-attr]
+        gaps=[whole_sentences(x, SHORT_MAX) for x in written.gaps if x.strip()],  # type: ignore[union-attr]
         better_answer=whole_sentences(written.better_answer, BETTER_ANSWER_MAX),  # type: ignore[union-attr]
         follow_up=as_question(written.follow_up),  # type: ignore[union-attr]
         citations=cite(tested, touched), prompt=scored.prompt, backend=scored.backend, model=scored.model,

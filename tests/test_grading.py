@@ -8,7 +8,7 @@ import pytest
 
 from prepbot.config import get_settings
 from prepbot.errors import PrepbotError, UsageError
-from prepbot.grading import BETTER_ANSWER_MAX, GradeDraft, as_question, grade_answer, too_short, whole_sentences
+from prepbot.grading import BETTER_ANSWER_MAX, SHORT_MAX, GradeDraft, as_question, grade_answer, too_short, whole_sentences
 from prepbot.index import RequirementIndex
 from tests.helpers import run_cli
 from tests.test_questions import CHINESE, DATA, INJECTED
@@ -51,10 +51,13 @@ def test_the_score_is_asked_alone_and_the_feedback_continues_the_conversation(in
 def test_feedback_cut_by_its_bounds_ends_whole_and_a_follow_up_is_a_question(index, fake_llm, fake_chat):
     cut = ("Size partitions for peak load. Alert on consumer lag per partition. Then let Flink apply backpressure "
            "and " + "tune checkpoint intervals " * 20)[:BETTER_ANSWER_MAX]  # fmt: skip
-    fake_chat.enqueue(*grade_reply(2, better_answer=cut, follow_up="The answer does not mention backpressure."))
+    gap = ("The answer does not mention the use of groupby and ffill for filling missing values, which could improve "
+           "the accuracy of")[:SHORT_MAX]  # fmt: skip
+    fake_chat.enqueue(*grade_reply(2, better_answer=cut, follow_up="The answer does not mention backpressure.", gaps=[gap]))
     grade = grade_answer(get_settings(), question="How would you keep Kafka consumer lag low?", answer=ANSWER,
                          posting_id=DATA.id, requirement_id=KAFKA)  # fmt: skip
     assert grade.better_answer == "Size partitions for peak load. Alert on consumer lag per partition."
+    assert grade.gaps == ["The answer does not mention the use of groupby and ffill for filling missing values, which could improve the accuracy…"]
     assert grade.follow_up == ""  # a remark is no follow-up question: the interview moves on instead
     opening = "熟悉 Kafka 的分區設計與消費者延遲監控，並能說明在流量尖峰時如何擴充消費者群組。"
     assert whole_sentences(opening + "調整" * 300, 400) == opening
