@@ -89,7 +89,7 @@ def run_bare(settings, posting, n: int, threads: int) -> dict:
     counts: list[int] = []
     started = time.perf_counter()
     for planned in plan:
-        messages = [m.model_dump() for m in prompt.render(prompt_variables(posting, planned, posting.language, prompt.spec.inputs))]
+        messages = [m.model_dump() for m in prompt.render(prompt.declared(prompt_variables(posting, planned, posting.language)))]
         count = 0
         for chunk in llama.create_chat_completion(messages=messages, response_format={"type": "json_object", "schema": schema},
                                                   temperature=0, max_tokens=prompt.spec.max_tokens, stream=True):  # fmt: skip

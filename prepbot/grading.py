@@ -251,8 +251,7 @@ def feedback_variables(llm: LLM, prompt: str, rubric: list[str], score: int, lan
     """The feedback prompt's inputs, those of them its version declares (feedback@v1 is not told the score)."""
     from prepbot.prompts import load_prompt
 
-    known = {"language": language or "", "rubric": rubric, "score": score}
-    return {name: value for name, value in known.items() if name in load_prompt(prompt, llm.settings).spec.inputs}
+    return load_prompt(prompt, llm.settings).declared({"language": language or "", "rubric": rubric, "score": score})
 
 
 _SENTENCE_END = re.compile(r"[.!?](?=\s|$)|[。！？]")
@@ -309,9 +308,10 @@ def score_variables(llm: LLM, prompt: str, requirement: str, question: str, rubr
     """The grade prompt's inputs, those of them its version declares (grade@v1 also takes the language)."""
     from prepbot.prompts import load_prompt
 
-    known = {"requirement": requirement, "question": question.strip(), "rubric": rubric, "answer": answer,
-             "language": language or ""}  # fmt: skip
-    return {name: value for name, value in known.items() if name in load_prompt(prompt, llm.settings).spec.inputs}
+    return load_prompt(prompt, llm.settings).declared({
+        "requirement": requirement, "question": question.strip(), "rubric": rubric, "answer": answer,
+        "language": language or "",
+    })  # fmt: skip
 
 
 def prewarm(settings: Settings, llm: LLM, index: RequirementIndex, *, question: str, requirement_id: str | None,

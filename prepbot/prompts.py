@@ -79,6 +79,11 @@ class Prompt(BaseModel):
     def ref(self) -> str:
         return f"{self.spec.name}@v{self.spec.version}"
 
+    def declared(self, known: Mapping[str, Any]) -> dict[str, Any]:
+        """Those of ``known`` this version takes: callers offer every input any version of the prompt has
+        (a newer version adds one, an older lacks it) and each version gets its own."""
+        return {name: value for name, value in known.items() if name in self.spec.inputs}
+
     def render(self, variables: Mapping[str, Any]) -> list[ChatMessage]:
         declared = set(self.spec.inputs)
         missing, extra = declared - set(variables), set(variables) - declared

@@ -23,7 +23,7 @@ from __future__ import annotations
 import random
 import re
 import secrets
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from contextlib import closing
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Annotated, Literal
@@ -44,6 +44,7 @@ if TYPE_CHECKING:
 
 # The small models write "why" as a long sentence whatever they are told; the bound cuts it (see _tidy).
 WHY_MAX_CHARS = 60
+TEXT_MAX_CHARS = 300
 RubricPoint = Annotated[str, Field(max_length=80)]
 FollowUp = Annotated[str, Field(max_length=160)]
 
@@ -56,7 +57,7 @@ FollowUp = Annotated[str, Field(max_length=160)]
 class QuestionCore(BaseModel):
     """One interview question with what a strong answer covers."""
 
-    text: str = Field(max_length=300, description="The question, asked directly to the candidate.")
+    text: str = Field(max_length=TEXT_MAX_CHARS, description="The question, asked directly to the candidate.")
     rubric: list[RubricPoint] = Field(
         min_length=3, max_length=5, description="Points a strong answer covers, a few words each."
     )
@@ -212,19 +213,24 @@ KIND_ANCHORS: dict[Kind, dict[str, dict[str, str]]] = {
 }  # fmt: skip
 
 
-def _anchor_scores(items: list[Requirement], embedder: Embedder) -> tuple[list[str], np.ndarray]:
-    """Every anchor (kind/anchor keys) and its similarity to each item: (anchors, items x anchors)."""
-    keys = [f"{kind}/{anchor}" for kind, anchors in KIND_ANCHORS.items() for anchor in anchors]
-    vectors = embedder.embed([item.text for item in items])
-    return keys, vectors @ embedder.embed([key.split("/", 1)[1] for key in keys]).T
+ANCHOR_KEYS = [f"{kind}/{anchor}" for kind, anchors in KIND_ANCHORS.items() for anchor in anchors]
+_anchor_vectors: dict[str, np.ndarray] = {}  # per embedder spec: embedded once, not once per question
+
+
+def _anchor_scores(items: list[Requirement], embedder: Embedder) -> np.ndarray:
+    """Each item's similarity to every anchor of ANCHOR_KEYS (items x anchors)."""
+    anchors = _anchor_vectors.get(embedder.spec)
+    if anchors is None:
+        anchors = _anchor_vectors[embedder.spec] = embedder.embed([key.split("/", 1)[1] for key in ANCHOR_KEYS])
+    return embedder.embed([item.text for item in items]) @ anchors.T
 
 
 def item_kinds(items: list[Requirement], embedder: Embedder) -> dict[str, Kind]:
     """Each item's natural kind of question, by embedding similarity to the kind anchors (any language)."""
     if not items:
         return {}
-    keys, scores = _anchor_scores(items, embedder)
-    return {item.id: keys[int(best)].split("/", 1)[0] for item, best in zip(items, scores.argmax(axis=1))}  # type: ignore[misc]
+    best = _anchor_scores(items, embedder).argmax(axis=1)
+    return {item.id: ANCHOR_KEYS[int(b)].split("/", 1)[0] for item, b in zip(items, best)}  # type: ignore[misc]
 
 
 def term_phrases(text: str, terms: list[str]) -> list[str]:
@@ -249,9 +255,9 @@ def probe_label(item: Requirement, kind: Kind, terms: list[str], language: str, 
     three), or for an item naming none (a soft skill, a degree) the closest anchor of the question's kind."""
     if terms:
         return ", ".join(term_phrases(item.text, terms)[:3])
-    keys, scores = _anchor_scores([item], embedder)
-    own = [i for i, key in enumerate(keys) if key.startswith(f"{kind}/")]
-    anchor = keys[max(own, key=lambda i: scores[0, i])].split("/", 1)[1]
+    scores = _anchor_scores([item], embedder)[0]
+    own = [i for i, key in enumerate(ANCHOR_KEYS) if key.startswith(f"{kind}/")]
+    anchor = ANCHOR_KEYS[max(own, key=lambda i: scores[i])].split("/", 1)[1]
     return KIND_ANCHORS[kind][anchor].get(language, anchor)
 
 
@@ -484,14 +490,9 @@ def writing_order(plan: list[PlannedQuestion]) -> list[int]:
     """The order to write the planned questions in (1-based positions): those with the same kind, section and
     difficulty one after another, so that consecutive prompts share their opening and the local model reads
     only the new item (about 1 s saved per question on 2 cores); the set keeps its planned order."""
-    first_seen: dict[tuple[str, str, str], int] = {}
-    for planned in plan:
-        first_seen.setdefault((planned.kind, planned.item.section, planned.difficulty), len(first_seen))
-    return sorted(range(1, len(plan) + 1),
-                  key=lambda p: (first_seen[(plan[p - 1].kind, plan[p - 1].item.section, plan[p - 1].difficulty)], p))  # fmt: skip
-
-
-TEXT_MAX_CHARS = QuestionCore.model_fields["text"].metadata[0].max_length
+    groups = [(planned.kind, planned.item.section, planned.difficulty) for planned in plan]
+    first_seen = {group: groups.index(group) for group in groups}
+    return sorted(range(1, len(plan) + 1), key=lambda p: (first_seen[groups[p - 1]], p))
 
 
 def _whole_question(text: str) -> str:
@@ -510,16 +511,15 @@ def _tidy(why: str) -> str:
     return why.rsplit(" ", 1)[0].rstrip(",;:") + "…"
 
 
-def prompt_variables(posting: Posting, planned: PlannedQuestion, language: Language, inputs: Iterable[str],
+def prompt_variables(posting: Posting, planned: PlannedQuestion, language: Language,
                      retry_note: str = "") -> dict[str, str]:  # fmt: skip
-    """The ``question`` prompt's inputs for one planned question, those of them its version declares
-    (``inputs``; ``retry_note`` is new in v4). The role comes first in the user message and is the same for
-    the whole set, so the cached prompt prefix extends past the system message."""
-    known = {
+    """Every input a ``question`` prompt version may take for one planned question (``retry_note`` is new in
+    v4; ``Prompt.declared`` keeps a version's own). The role comes first in the user message and is the same
+    for the whole set, so the cached prompt prefix extends past the system message."""
+    return {
         "role": posting.title, "requirement": planned.prompt_text, "section": planned.item.section,
         "language": language, "kind": planned.kind, "difficulty": planned.difficulty, "retry_note": retry_note,
     }  # fmt: skip
-    return {name: value for name, value in known.items() if name in set(inputs)}
 
 
 class QuestionWriter:
@@ -532,9 +532,8 @@ class QuestionWriter:
         self.seed = 0  # the set request's seed (x1000); a retry samples with seed + position
         self.vectors: list[np.ndarray] = []
         self.prompt_ref = ""
-        spec = load_prompt(prompt, llm.settings)
-        self.prompt_ngrams = _ngrams(spec.system.render())
-        self.inputs = set(spec.spec.inputs)
+        self.spec = load_prompt(prompt, llm.settings)
+        self.prompt_ngrams = _ngrams(self.spec.system.render())
 
     def write(self, position: int, planned: PlannedQuestion) -> Question:
         terms = key_terms(planned.prompt_text, self.posting.company)
@@ -565,7 +564,7 @@ class QuestionWriter:
     ) -> tuple[QuestionCore, list[str], np.ndarray]:
         # A retry samples with a seed made from the request's seed and the position: the same request gives
         # the same set, so a re-run (an eval, the same `questions` call again) is answered from the cache.
-        variables = prompt_variables(self.posting, planned, self.language, self.inputs, note)
+        variables = self.spec.declared(prompt_variables(self.posting, planned, self.language, note))
         generation = self.llm.generate(
             self.prompt, variables, temperature=temperature,
             stream=lambda piece: self.report("token", 1), no_cache=self.no_cache, seed=seed,
