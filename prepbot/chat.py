@@ -304,4 +304,6 @@ def render_partial(partial: dict[str, Any]) -> Group:
             parts.append(Text.from_markup(f"[bold]{label}:[/] " + escape("; ".join(values))))
     if partial.get("better_answer"):
         parts.append(Text.from_markup(f"[bold]Stronger answer:[/] {escape(str(partial['better_answer']))}"))
+    if partial.get("feedback_error"):
+        parts.append(Text.from_markup(f"[yellow]No feedback this time (the score stands): {escape(str(partial['feedback_error']))}[/]"))
     return Group(*parts)

@@ -16,3 +16,8 @@ class UsageError(PrepbotError):
     """The command line asks for something ambiguous or impossible (exit 2, like Click)."""
 
     exit_code = 2
+
+
+class InvalidOutput(PrepbotError):
+    """The model's reply stayed invalid against the prompt's schema after its repair, or max_tokens cut it off:
+    the backend works, this one reply does not (a caller may retry or do without it)."""

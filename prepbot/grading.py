@@ -109,6 +109,7 @@ class GradeBody(BaseModel):
     prompt: str | None = None  # name@vN, None when no model was asked
     backend: str | None = None
     model: str | None = None
+    feedback_error: str | None = None  # why the feedback after the score could not be written (the score stands)
 
 
 class Grade(GradeBody):
@@ -224,14 +225,19 @@ def grade_answer(
     stream.scored(scored.output.score, expected)  # type: ignore[union-attr]
     generations = [scored]
     written = scored.output
+    feedback_error = None
     if not feedback and not isinstance(written, GradeDraft):
-        written = GradeFeedback.model_construct(rubric=[], strengths=[], gaps=[], better_answer="", follow_up="")
+        written = _NO_FEEDBACK
     elif not isinstance(written, GradeDraft):  # a score-only prompt: the feedback continues its conversation
         stream.next_part()
-        explained = llm.generate(feedback_prompt, feedback_variables(llm, feedback_prompt, points, scored.output.score, language),  # type: ignore[union-attr]
-                                 after=scored, stream=stream.piece, no_cache=no_cache)  # fmt: skip
-        generations.append(explained)
-        written = explained.output
+        try:
+            explained = llm.generate(feedback_prompt, feedback_variables(llm, feedback_prompt, points, scored.output.score, language),  # type: ignore[union-attr]
+                                     after=scored, stream=stream.piece, no_cache=no_cache)  # fmt: skip
+        except PrepbotError as exc:  # junk, cut off, timed out: the score is known and stands without feedback
+            written, feedback_error = _NO_FEEDBACK, str(exc)
+        else:
+            generations.append(explained)
+            written = explained.output
     touched = touched_items(index, posting_id, answer, exclude=tested.id)
     done = time.monotonic()
     return Grade(
@@ -243,8 +249,11 @@ def grade_answer(
         citations=cite(tested, touched), prompt=scored.prompt, backend=scored.backend, model=scored.model,
         score_latency_s=(stream.score_at or done) - started,
         first_token_s=None if stream.first_at is None else stream.first_at - started,
-        latency_s=done - started, generations=generations,
+        latency_s=done - started, generations=generations, feedback_error=feedback_error,
     )  # fmt: skip
+
+
+_NO_FEEDBACK = GradeFeedback.model_construct(rubric=[], strengths=[], gaps=[], better_answer="", follow_up="")
 
 
 def feedback_variables(llm: LLM, prompt: str, rubric: list[str], score: int, language: str | None) -> dict[str, Any]:

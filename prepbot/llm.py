@@ -31,7 +31,7 @@ from pydantic import BaseModel, ConfigDict, Field, SerializeAsAny, ValidationErr
 
 from prepbot import logs
 from prepbot.config import Settings, get_settings
-from prepbot.errors import PrepbotError
+from prepbot.errors import InvalidOutput, PrepbotError
 from prepbot.models import resolve_model
 from prepbot.prompts import ChatMessage, Prompt, load_prompt
 from prepbot.tokens import count_message_tokens, fit_prompt
@@ -554,7 +554,7 @@ class _Call:
             [*messages, ChatMessage(role="assistant", content=reply.text), *repair]
         )
         if repair_tokens + self.max_tokens > self.backend.n_ctx:
-            raise PrepbotError(f"{self.prompt.ref}: invalid output ({problem}), and no room left to repair it")
+            raise InvalidOutput(f"{self.prompt.ref}: invalid output ({problem}), and no room left to repair it")
         reply = self.attempt(conversation, repair_tokens)
         try:
             return self.finish(reply, self.parse(reply.text))
@@ -620,14 +620,14 @@ class _Call:
                 raise invalid from None
             return self.prompt.output_model.model_validate(lenient)
 
-    def rejection(self, reply: _Reply, invalid: ValueError) -> PrepbotError:
+    def rejection(self, reply: _Reply, invalid: ValueError) -> InvalidOutput:
         """Log a reply that is past repair; returns the error to raise."""
         if reply.truncated:
             error, hint = f"the reply was cut off at max_tokens={self.max_tokens}", "raise max_tokens or ask for less"
         else:
             error, hint = f"invalid output after one repair: {_one_line(invalid)}", "the raw reply is in `prepbot logs`"
         self.log(reply, error=error)
-        return PrepbotError(f"{self.prompt.ref}: {error} ({hint})")
+        return InvalidOutput(f"{self.prompt.ref}: {error} ({hint})")
 
     def finish(self, reply: _Reply, output: BaseModel | str, *, cached: bool = False) -> Generation:
         cost = 0.0 if cached else self.backend.cost_usd(reply.prompt_tokens, reply.completion_tokens)
@@ -668,7 +668,7 @@ class _Call:
         if isinstance(exc, openai.NotFoundError):
             return PrepbotError(f"{where}: {server} does not know model {self.backend.model!r}")
         if isinstance(exc, openai.LengthFinishReasonError):
-            return PrepbotError(f"{where}: the reply was cut off at max_tokens={self.max_tokens}")
+            return InvalidOutput(f"{where}: the reply was cut off at max_tokens={self.max_tokens}")
         if isinstance(exc, openai.APIStatusError):
             if "context" in str(exc).lower() and "length" in str(exc).lower():
                 return PrepbotError(f"{where}: the prompt exceeds the model's context; lower n_ctx to match it")

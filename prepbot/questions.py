@@ -33,7 +33,7 @@ from pydantic import BaseModel, Field
 
 from prepbot import db
 from prepbot.config import Settings
-from prepbot.errors import PrepbotError, UsageError
+from prepbot.errors import InvalidOutput, PrepbotError, UsageError
 from prepbot.postings import Language, Posting, Requirement, Section, detect_language, normalise
 from prepbot.prompts import load_prompt
 
@@ -118,6 +118,7 @@ class QuestionSet(BaseModel):
     prompt: str  # the prompt version that wrote it, name@vN
     created_at: datetime
     skipped: list[str] = Field(default_factory=list)  # items left out: nothing but instructions to a model
+    unwritten: list[str] = Field(default_factory=list)  # planned items whose question the model wrote no valid reply for
     questions: list[Question]
 
 
@@ -446,9 +447,13 @@ def generate_set(
     writer = QuestionWriter(llm or get_llm(settings), index.embedder, posting, language, report, no_cache, prompt)
     writer.seed = request.seed * 1000
     written = {position: writer.write(position, plan[position - 1]) for position in writing_order(plan)}
-    questions = [written[position] for position in range(1, len(plan) + 1)]
-    stored = index.get_requirements([planned.item.id for planned in plan])
-    for question, planned in zip(questions, plan):
+    kept = [(written[p], plan[p - 1]) for p in range(1, len(plan) + 1) if written[p] is not None]
+    unwritten = [plan[p - 1].item.id for p in range(1, len(plan) + 1) if written[p] is None]
+    if not kept:
+        raise PrepbotError(f"the model wrote no valid question for any of {len(plan)} items ({writer.last_error})")
+    questions = [question.model_copy(update={"id": f"q{n}"}) for n, (question, _) in enumerate(kept, start=1)]
+    stored = index.get_requirements([planned.item.id for _, planned in kept])
+    for question, (_, planned) in zip(questions, kept):
         item = stored.get(planned.item.id)
         if item is None:
             raise PrepbotError(f"item {planned.item.id} vanished from the index while the set was written")
@@ -456,7 +461,8 @@ def generate_set(
     question_set = QuestionSet(
         set_id=f"qs-{secrets.token_hex(4)}", posting_id=posting.id, role=posting.title,
         backend=writer.llm.backend.name, model=writer.llm.backend.model, language=language, prompt=writer.prompt_ref,
-        created_at=datetime.now(timezone.utc), skipped=[item.id for item in skipped], questions=questions,
+        created_at=datetime.now(timezone.utc), skipped=[item.id for item in skipped], unwritten=unwritten,
+        questions=questions,
     )  # fmt: skip
     problems = check_citations(question_set, index)
     if problems:  # cannot happen unless the store changed under us; never save a set with a bad citation
@@ -532,21 +538,32 @@ class QuestionWriter:
         self.seed = 0  # the set request's seed (x1000); a retry samples with seed + position
         self.vectors: list[np.ndarray] = []
         self.prompt_ref = ""
+        self.last_error = ""  # why the last question the model could not write failed
         self.spec = load_prompt(prompt, llm.settings)
         self.prompt_ngrams = _ngrams(self.spec.system.render())
 
-    def write(self, position: int, planned: PlannedQuestion) -> Question:
+    def write(self, position: int, planned: PlannedQuestion) -> Question | None:
+        """The question for one planned item; None when the model's reply stayed invalid (past repair or cut off)
+        on the first try and on a sampled retry: the set goes on without it and names the item as unwritten."""
         terms = key_terms(planned.prompt_text, self.posting.company)
         try:
             first = self.attempt(planned, terms, temperature=None)
-        except PrepbotError:
-            first = None  # a reply past repair: one sampled retry before the set fails
+        except InvalidOutput:
+            first = None  # a reply past repair: one sampled retry
         if first is None or first[1]:
             # Sampling gives another draft, told what was wrong with the first where the prompt takes a note
             # (question@v4); the better of the two is kept.
             note = retry_note(first[1], self.language) if first else ""
-            retry = self.attempt(planned, terms, temperature=RETRY_TEMPERATURE, seed=self.seed + position, note=note)
-            first = retry if first is None or len(retry[1]) <= len(first[1]) else first
+            try:
+                retry = self.attempt(planned, terms, temperature=RETRY_TEMPERATURE, seed=self.seed + position, note=note)
+            except InvalidOutput as exc:
+                if first is None:
+                    self.last_error = str(exc)
+                    self.report("question", 1)
+                    return None
+            else:
+                first = retry if first is None or len(retry[1]) <= len(first[1]) else first
+        assert first is not None
         draft, problems, vector = first
         self.vectors.append(vector)
         why = getattr(draft, "why", None)  # question@v1-v3 wrote it; since v4 it is made in code

@@ -122,6 +122,9 @@ def question_set(out: Console, question_set: QuestionSet) -> None:
     if question_set.skipped:
         out.print(f"\n[yellow]left out (only instructions to a model):[/] {escape(', '.join(question_set.skipped))}",
                   highlight=False)
+    if question_set.unwritten:
+        out.print(f"[yellow]not written (the model's reply stayed invalid after a retry; run again or try another model):[/]"
+                  f" {escape(', '.join(question_set.unwritten))}", highlight=False)
     out.print(f"\nset [bold]{escape(question_set.set_id)}[/]: `prepbot questions show {escape(question_set.set_id)}`"
               " reprints it", highlight=False)
 

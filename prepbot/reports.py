@@ -243,7 +243,15 @@ def print_report(out: Console, report: EvalReport) -> None:
                         by_slice.add_row(escape(metric.name), *(fmt(cell) for cell in cells))
             out.print(by_slice)
     out.print(f"[dim]{len(report.runs)} runs in {report.seconds:.1f} s[/]", highlight=False)
+    for line in error_lines(report):
+        out.print(escape(line), style="yellow", highlight=False, soft_wrap=True)
     print_gate(out, report.gate)
+
+
+def error_lines(report: EvalReport) -> list[str]:
+    """One line per case that could not run as meant, so a red gate says why without opening a report file."""
+    return [f"error: {run.suite} · {run_label(run)} · {case.id}: {case.error}"
+            for run in report.runs for case in run.cases if case.error]  # fmt: skip
 
 
 def _passed(run: SuiteRun) -> str:

@@ -288,7 +288,8 @@ def run_questions(case: QuestionsCase, context: SuiteContext) -> CaseResult:
         embed=store.index.embedder.embed,
     )  # fmt: skip
     values = dict(checked.values)
-    values["json_valid"] = 1.0
+    planned = len(question_set.questions) + len(question_set.unwritten)
+    values["json_valid"] = len(question_set.questions) / planned
 
     # coverage and order over the requirement items the dataset counts: requirement-1 .. requirement-k
     k, asked = case.requirement_items, min(n, case.requirement_items)
@@ -341,7 +342,8 @@ def run_questions(case: QuestionsCase, context: SuiteContext) -> CaseResult:
 
 
 _QUESTION_CHECKS = (
-    Metric("json_valid", "sets written: every reply valid against the schema (after at most one repair)"),
+    Metric("json_valid", "planned questions written: a reply valid against the schema (after one repair, or on"
+           " the sampled retry); a set the model wrote nothing valid for counts 0"),
     Metric("citation_validity", "questions whose citations are this posting's items, quoted exactly"),
     Metric("language_match", "questions written in the posting's language (zh-Hant and zh-Hans differ)"),
 )
@@ -491,6 +493,8 @@ def run_grading(case: GradingCase, context: SuiteContext) -> CaseResult:
         "expected_score": score if result.expected_score is None else result.expected_score,
         "score_latency_s": getattr(result, "score_latency_s", None), **usage_values(result.generations),
     }  # fmt: skip
+    if context.options.feedback and getattr(result, "prompt", None):  # type: ignore[attr-defined]
+        values["feedback_errors"] = 1.0 if getattr(result, "feedback_error", None) else 0.0
     marks = getattr(result, "rubric", None)
     if context.options.feedback and getattr(result, "prompt", None) and marks:  # type: ignore[attr-defined]
         values["rubric_consistent"] = float(rubric_agrees(result.score, [mark.met for mark in marks]))
@@ -504,6 +508,7 @@ def run_grading(case: GradingCase, context: SuiteContext) -> CaseResult:
         values=values,
         expected=expected,
         got={"score": result.score, "expected_score": result.expected_score, "cites": cited,
+             **({"feedback_error": result.feedback_error} if getattr(result, "feedback_error", None) else {}),
              "feedback": _feedback(result)[:3], **({"judge": verdict} if verdict else {})},
         slices=slices,
     )
@@ -531,6 +536,8 @@ register(
                    aggregate=paired_of("label", "score", metrics.within_tolerance)),
             Metric("unscored", "answers that got no grade (the grader failed)", higher_is_better=False,
                    aggregate=sum_of("unscored")),
+            Metric("feedback_errors", "grades whose feedback the model could not write (junk, cut off, timed"
+                   " out); the score stands", higher_is_better=False, aggregate=sum_of("feedback_errors")),
             Metric("citation_validity", "grade citations that are this posting's items (quotes may be excerpts)"),
             _TIME_TO_SCORE,
             Metric("rubric_consistent", "feedback whose rubric verdicts agree with the score (not a 1-2 with most"

@@ -176,6 +176,19 @@ def test_junk_from_the_model_is_repaired_once_then_a_one_line_error(index, fake_
                      requirement_id=KAFKA, index=index, no_cache=True)  # fmt: skip
 
 
+def test_feedback_the_model_cannot_write_leaves_the_score_standing(index, fake_llm, fake_chat):
+    fake_chat.enqueue('{"score": 2}', "not json", '{"rubric": "still not"}')  # the feedback: junk, and after a repair
+    grade = grade_answer(get_settings(), question="Kafka lag?", answer=ANSWER, posting_id=DATA.id,
+                         requirement_id=KAFKA, index=index)  # fmt: skip
+    assert grade.score == 2 and "invalid output after one repair" in grade.feedback_error
+    assert grade.rubric == [] and grade.gaps == [] and grade.follow_up == ""  # no verdicts made up
+    assert grade.citations[0].id == KAFKA
+    fake_chat.enqueue('{"score": 2}', "not json", "junk again")
+    shown = run_cli(["grade", "--posting", DATA.id, "--question", "Kafka lag?", "--requirement", KAFKA,
+                     "--answer", ANSWER, "--no-cache"])  # fmt: skip
+    assert shown.exit_code == 0 and "Score: 2/5" in shown.stdout and "No feedback this time" in shown.stdout
+
+
 def test_grade_command_json_and_errors(index, fake_llm, fake_chat, tmp_path):
     fake_chat.enqueue(*grade_reply(4))
     result = run_cli(["grade", "--posting", DATA.id, "--question", "How would you keep Kafka consumer lag low?",

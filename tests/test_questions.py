@@ -288,7 +288,7 @@ def test_a_draft_echoing_the_prompt_is_regenerated(index, fake_llm, fake_chat):
     assert result.questions[0].flags == ["echoes the prompt"] and len(fake_chat.calls) == 2
 
 
-def test_a_reply_past_repair_gets_one_sampled_retry_then_fails_the_set(index, fake_llm, fake_chat):
+def test_a_reply_past_repair_gets_one_sampled_retry_then_the_set_goes_on_without_it(index, fake_llm, fake_chat):
     fake_chat.enqueue("not json", "still not json", DATA_DRAFTS[0])
     result = generate_set(get_settings(), SetRequest(n=1), posting_id=DATA.id)
     assert result.questions[0].text.startswith("How would you keep Kafka")
@@ -300,9 +300,17 @@ def test_a_reply_past_repair_gets_one_sampled_retry_then_fails_the_set(index, fa
     again = generate_set(get_settings(), SetRequest(n=1), posting_id=DATA.id)
     assert again.questions[0].text == result.questions[0].text and len(fake_chat.calls) == 5
     fake_chat.enqueue("no", "no", "no", "no")
-    with pytest.raises(PrepbotError, match="invalid output after one repair"):
+    with pytest.raises(PrepbotError, match="no valid question for any of 1 items.*invalid output after one repair"):
         generate_set(get_settings(), SetRequest(n=1, seed=1), posting_id=DATA.id)
     assert list_sets(get_settings())[0].set_id == again.set_id  # nothing saved for the failed set
+
+    # Of two, the one the model could not write is named; the other is kept, saved and cites its own item.
+    fake_chat.enqueue("no", "no", "no", "no", DATA_DRAFTS[1])
+    two = generate_set(get_settings(), SetRequest(n=2, seed=2, kind="technical", difficulty="medium"),
+                       posting_id=DATA.id)  # fmt: skip
+    assert two.unwritten == [f"{DATA.id}/requirement-1"]
+    assert [(q.id, q.citations[0].id) for q in two.questions] == [("q1", f"{DATA.id}/requirement-2")]
+    assert load_set(two.set_id, get_settings()).unwritten == two.unwritten
 
 
 def test_a_question_cut_by_its_bound_ends_at_its_last_whole_question(index, fake_llm, fake_chat):

@@ -510,6 +510,11 @@ def test_reports_show_the_difference_between_variants(tmp_path):
     text = console.export_text()
     assert "Δ question@v2 − question@v1 · local-fast" in text and "+0.100" in text
     assert "1 now failing: c1" in text and "1 now passing: c2" in text
+    assert "error:" not in text
+    v2.cases[0].error = "question@v4: the reply was cut off at max_tokens=256"
+    console = Console(record=True, width=250)
+    reports.print_report(console, report)  # a red gate in CI's log says which case could not run, and why
+    assert "error: questions · question@v2 · local-fast · c0: question@v4: the reply was cut off" in console.export_text()
 
     markdown = reports.to_markdown(report)
     assert "| **Δ question@v2 − question@v1 · local-fast** |" in markdown and "### Variant comparison" in markdown
