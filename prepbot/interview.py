@@ -219,7 +219,10 @@ class Interview:
         else:
             planned = PlannedQuestion(item=item, prompt_text=prompt_text(item.text) or item.text, round=1,
                                       kind=step.kind, difficulty=difficulty)  # type: ignore[arg-type]
-            question = self.writer(progress).write(len(self.session.main_turns) + 1, planned)
+            writer = self.writer(progress)
+            question = writer.write(len(self.session.main_turns) + 1, planned)
+            if question is None:
+                raise PrepbotError(f"the model wrote no valid question for {item.id} ({writer.last_error})")
             text, rubric = question.text, question.rubric
         turn = Turn(n=n, kind="question", requirement_id=item.id, question=text, rubric=rubric,
                     difficulty=difficulty, asked_at=now)  # fmt: skip

@@ -57,6 +57,24 @@ def test_ask_grade_follow_up_then_move_on(index, fake_llm, fake_chat):
     assert board["mean_score"] == pytest.approx(11 / 3, abs=0.01) and board["asked"] == 2
 
 
+def test_a_question_the_model_cannot_write_is_an_error_to_retry_and_a_grade_without_feedback_moves_on(
+    index, fake_llm, fake_chat
+):
+    interview = start(n=1)
+    fake_chat.enqueue("no", "no", "no", "no")  # junk, past repair, on the first try and the sampled retry
+    with pytest.raises(PrepbotError, match="no valid question for .*requirement-1"):
+        interview.next_turn()
+    assert interview.session.turns == []  # nothing half-asked is saved
+    fake_chat.enqueue(DATA_DRAFTS[0])
+    turn = interview.next_turn()  # Enter in the chat: tried again
+    interview.answer(turn, ANSWER)
+    fake_chat.enqueue('{"score": 2}', "junk", "junk")
+    grade = interview.grade(turn)
+    assert grade.score == 2 and grade.feedback_error and interview.pending_follow_up() is None
+    assert sessions.load_session(interview.session.id, get_settings()).turns[0].grade.feedback_error
+    assert interview.next_turn() is None
+
+
 def test_every_part_of_a_turn_is_saved_as_it_happens_and_resume_continues(index, fake_llm, fake_chat):
     interview = start(n=2)
     fake_chat.enqueue(DATA_DRAFTS[0])
