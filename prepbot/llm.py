@@ -33,6 +33,7 @@ from prepbot import logs
 from prepbot.config import Settings, get_settings
 from prepbot.errors import InvalidOutput, PrepbotError
 from prepbot.models import resolve_model
+from prepbot.prefixes import PrefixStore
 from prepbot.prompts import ChatMessage, Prompt, load_prompt
 from prepbot.tokens import count_message_tokens, fit_prompt
 
@@ -192,6 +193,7 @@ class LlamaChatModel(BaseChatModel):
     llama: Any
     formatter: Any  # llama_cpp.llama_chat_format.Jinja2ChatFormatter
     lock: Any = Field(default_factory=threading.Lock)  # a Llama is not thread-safe
+    prefixes: Any = None  # prepbot.prefixes.PrefixStore: system-prompt states on disk, for a new process
 
     @property
     def _llm_type(self) -> str:
@@ -206,13 +208,39 @@ class LlamaChatModel(BaseChatModel):
     def prewarm(self, messages: list[ChatMessage], mark: str) -> Prewarm | None:
         """Evaluate the formatted prompt up to ``mark`` in a background thread, so that the next call whose
         prompt starts the same way only evaluates the rest (llama.cpp keeps the longest common prefix)."""
+        tokens = self._tokens_before(messages, mark)
+        if not tokens:
+            return None
+        return Prewarm(self, tokens, self.fixed_prefix(messages))
+
+    def _tokens_before(self, messages: list[ChatMessage], mark: str) -> list[int]:
+        """The formatted prompt's tokens before ``mark`` ([] when it is not there), less the last one: it may
+        merge with what follows the mark."""
         formatted = self.formatter(messages=[m.model_dump() for m in messages])
         cut = formatted.prompt.find(mark)
         if cut <= 0:
-            return None
+            return []
         tokens = self.llama.tokenize(formatted.prompt[:cut].encode("utf-8"), add_bos=not formatted.added_special,
                                      special=True)  # fmt: skip
-        return Prewarm(self, tokens[:-1])  # the last token may merge with what follows the mark
+        return list(tokens[:-1])
+
+    def fixed_prefix(self, messages: list[ChatMessage]) -> list[int]:
+        """The tokens of a conversation's system message with its chat-template framing: what every call of
+        one prompt version starts with."""
+        if len(messages) < 2 or messages[0].role != "system":
+            return []
+        mark = "\x00prepbot-prefix-end\x00"
+        return self._tokens_before([messages[0], ChatMessage(role=messages[1].role, content=mark)], mark)
+
+    def prime(self, fixed: list[int]) -> None:
+        """Load the state after ``fixed`` from disk where a call in an earlier process saved it (or save it
+        now); the caller holds the lock. Any failure leaves the model to read the prefix as usual."""
+        if self.prefixes is None or not fixed:
+            return
+        try:
+            self.prefixes.prime(self.llama, fixed)
+        except Exception:  # noqa: BLE001  (an optimisation: the call itself evaluates whatever is missing)
+            self.llama.n_tokens = 0
 
     def _generate(self, messages: list[BaseMessage], stop: list[str] | None = None, run_manager: Any = None,
                   **kwargs: Any) -> ChatResult:
@@ -226,6 +254,7 @@ class LlamaChatModel(BaseChatModel):
         if recorder:
             kwargs["logits_processor"] = [*(kwargs.get("logits_processor") or []), recorder]
         with self.lock:
+            self.prime(self.fixed_prefix(chat))
             prompt_tokens = self.count_prompt_tokens(chat)
             completion_tokens, finish_reason = 0, None
             for chunk in self.llama.create_chat_completion(
@@ -287,8 +316,8 @@ PREWARM_JOIN_S = 30.0  # a chunk takes about a second on 2 cores; this bounds a 
 class Prewarm:
     """A prompt prefix being evaluated in the background; ``cancel()`` stops it after the current chunk."""
 
-    def __init__(self, model: LlamaChatModel, tokens: list[int]):
-        self.model, self.tokens = model, tokens
+    def __init__(self, model: LlamaChatModel, tokens: list[int], fixed: list[int] | None = None):
+        self.model, self.tokens, self.fixed = model, tokens, fixed or []
         self.cancelled = threading.Event()
         self.evaluated = 0  # tokens evaluated by this prewarm (the rest was already cached)
         self.thread = threading.Thread(target=self._run, name="prepbot-prewarm", daemon=True)
@@ -304,6 +333,7 @@ class Prewarm:
     def _run(self) -> None:
         try:
             with self.model.lock:
+                self.model.prime(self.fixed)
                 llama = self.model.llama
                 cached = [int(t) for t in llama._input_ids]
                 common = 0
@@ -370,8 +400,9 @@ def local_backend(settings: Settings) -> LocalBackend:
             return _local[1]
         _local = None  # drop the old model before loading another
         llama, formatter = load_llama(path, n_ctx=settings.n_ctx, threads=choose_threads(settings))
-        backend = LocalBackend("local", settings.model, LlamaChatModel(llama=llama, formatter=formatter),
-                               settings.n_ctx)
+        prefixes = PrefixStore(settings.home / "prefixes", path, settings.n_ctx) if settings.prefix_cache else None
+        backend = LocalBackend("local", settings.model, LlamaChatModel(llama=llama, formatter=formatter,
+                                                                        prefixes=prefixes), settings.n_ctx)  # fmt: skip
         _local = (key, backend)
         return backend
 

@@ -45,8 +45,15 @@ if TYPE_CHECKING:
 # The small models write "why" as a long sentence whatever they are told; the bound cuts it (see _tidy).
 WHY_MAX_CHARS = 60
 TEXT_MAX_CHARS = 300
+# For constrained decoding (the local model; servers that take a JSON-schema pattern): the question ends at its
+# first question mark, within 240 characters. The small models otherwise string two or three questions
+# together until the bound cuts them: a quarter of the default model's drafts spent 90-120 tokens where one
+# question takes 50-65. Only the schema carries it: pydantic does not check it, so a reply from a server that
+# ignores patterns is still valid (and cut at its last whole question, see _whole_question).
+QUESTION_PATTERN = r'^[^?？"\\\n\r\t]{4,240}[?？]$'
+FOLLOW_UP_PATTERN = r'^[^?？"\\\n\r\t]{4,150}[?？]$'  # the same for the follow-up: one question
 RubricPoint = Annotated[str, Field(max_length=80)]
-FollowUp = Annotated[str, Field(max_length=160)]
+FollowUp = Annotated[str, Field(max_length=160, json_schema_extra={"pattern": FOLLOW_UP_PATTERN})]
 
 
 # The output of the `question` prompt. Docstring and descriptions go to the model inside the JSON schema.
@@ -57,7 +64,8 @@ FollowUp = Annotated[str, Field(max_length=160)]
 class QuestionCore(BaseModel):
     """One interview question with what a strong answer covers."""
 
-    text: str = Field(max_length=TEXT_MAX_CHARS, description="The question, asked directly to the candidate.")
+    text: str = Field(max_length=TEXT_MAX_CHARS, description="The question, asked directly to the candidate.",
+                      json_schema_extra={"pattern": QUESTION_PATTERN})  # fmt: skip
     rubric: list[RubricPoint] = Field(
         min_length=3, max_length=5, description="Points a strong answer covers, a few words each."
     )
@@ -363,8 +371,10 @@ def copied_phrase(text: str, prompt_ngrams: set[tuple[str, ...]]) -> bool:
 
 
 def _names(text: str, term: str) -> bool:
-    """The text uses the term as a word (a plural too): "IT" is not named by "scalability"."""
-    return re.search(rf"(?<![A-Za-z0-9]){re.escape(term)}(?:e?s)?(?![A-Za-z0-9])", text, re.IGNORECASE) is not None
+    """The text uses the term as a word, in the plural or the singular: "IT" is not named by "scalability",
+    "Transformers" is by "a Transformer model"."""
+    stem = re.escape(term[:-1] if len(term) > 3 and term.endswith("s") and term[-2].islower() and term[-2] != "s" else term)
+    return re.search(rf"(?<![A-Za-z0-9]){stem}(?:s|es)?(?![A-Za-z0-9])", text, re.IGNORECASE) is not None
 
 
 def duplicate_of(vector: np.ndarray, earlier: list[np.ndarray]) -> tuple[int, float] | None:

@@ -506,6 +506,43 @@ def test_e2e_serve_model_through_the_openai_compatible_backend(served_fast):
         remote.generate("question@v1", VARS, max_tokens=8, no_cache=True)
 
 
+@pytest.mark.e2e
+def test_e2e_a_new_process_loads_the_system_prompts_state_instead_of_reading_it(tmp_path):
+    import gc
+
+    from prepbot.llm import LlamaChatModel, LocalBackend, load_llama
+    from prepbot.models import resolve_model
+    from prepbot.prefixes import PrefixStore
+
+    path = resolve_model("fast", settings())
+    store = PrefixStore(tmp_path, path, 2048)
+
+    def new_process_llm() -> LLM:  # what a new process has: a freshly loaded model, nothing evaluated yet
+        llama, formatter = load_llama(path, n_ctx=2048, threads=2)
+        model = LlamaChatModel(llama=llama, formatter=formatter, prefixes=store)
+        return LLM(settings(model="fast"), LocalBackend("local", "fast", model, 2048))
+
+    first = new_process_llm()
+    written = first.generate("question@v1", VARS, no_cache=True).text
+    states = list(tmp_path.glob("*.state"))
+    assert len(states) == 1 and states[0].stat().st_size > 1_000_000  # saved after the system prompt
+    del first
+    gc.collect()
+
+    second = new_process_llm()
+    model = second.backend.chat_model
+    fixed = model.fixed_prefix(load_prompt("question@v1").render(VARS))
+    assert len(fixed) > 200 and store.prime(model.llama, fixed) == "loaded" and model.llama.n_tokens == len(fixed)
+    assert second.generate("question@v1", VARS, no_cache=True).text == written  # the same state, the same reply
+    del second
+    gc.collect()
+
+    states[0].write_bytes(b"not a llama state")  # damaged: deleted, the prefix read again, the reply the same
+    third = new_process_llm()
+    assert third.generate("question@v1", VARS, no_cache=True).text == written
+    assert states[0].exists() and states[0].stat().st_size > 1_000_000
+
+
 def test_a_raw_newline_inside_a_json_string_is_still_the_models_answer(fake_llm, fake_chat):
     raw = json.dumps({**DRAFT, "why": "line one\tLINE_BREAK"}).replace("\\t", "\t").replace("LINE_BREAK", "\nline two")
     assert "\n" in raw  # a raw control character inside a string: invalid strict JSON
