@@ -66,9 +66,12 @@ class QuestionCore(BaseModel):
 
     text: str = Field(max_length=TEXT_MAX_CHARS, description="The question, asked directly to the candidate.",
                       json_schema_extra={"pattern": QUESTION_PATTERN})  # fmt: skip
+    # The prompts ask for exactly 3 points; the schema holds constrained decoding to 3 (the default model wrote
+    # 4-5 near-repeats on some items, 10-15 tokens each), while a reply of up to 5 from another backend is valid.
     rubric: list[RubricPoint] = Field(
-        min_length=3, max_length=5, description="Points a strong answer covers, a few words each."
-    )
+        min_length=3, max_length=5, description="Points a strong answer covers, a few words each.",
+        json_schema_extra={"maxItems": 3},
+    )  # fmt: skip
     follow_ups: list[FollowUp] = Field(min_length=1, max_length=1, description="Short follow-up questions.")
 
 
@@ -323,6 +326,9 @@ _GENERIC = re.compile(
 _TERM = re.compile(r"[A-Za-z][A-Za-z0-9]*(?:[-+#./][A-Za-z0-9+#]+)*\+*")
 _DEGREE = re.compile(r"\b(?:degree|bachelor|master|ph\.?d|diploma)|學位|学位|學士|学士|碩士|硕士|博士|學歷|学历|卒業", re.I)
 _PARENTHESES = re.compile(r"[(（]([^)）]*)[)）]")
+# Words of amounts and asides, not names, however they are written: "( > 100 GB size )", "(5+ years)".
+_NOT_TERMS = {"size", "year", "years", "month", "months", "kb", "mb", "gb", "tb", "pb", "etc", "e.g", "i.e", "or",
+              "and", "plus", "ex"}  # fmt: skip
 
 
 def key_terms(text: str, company: str | None = None) -> list[str]:
@@ -338,7 +344,8 @@ def key_terms(text: str, company: str | None = None) -> list[str]:
         term = re.sub(r"['’]s$", "", match[0]).rstrip(".")
         opens_text = not text[: match.start()].strip()  # capitalised only because it starts the item
         named = term in in_parentheses or any(ch.isupper() for ch in term[1:]) or (term[0].isupper() and not opens_text)
-        if named and len(term) > 1 and term not in terms and term.lower() != (company or "").lower():
+        wanted = term not in terms and term.lower() not in _NOT_TERMS and term.lower() != (company or "").lower()
+        if named and len(term) > 1 and wanted:
             terms.append(term)
     return terms
 
@@ -370,11 +377,20 @@ def copied_phrase(text: str, prompt_ngrams: set[tuple[str, ...]]) -> bool:
     return not _ngrams(text).isdisjoint(prompt_ngrams)
 
 
+# Other names a question may use for a term (lower case): "Go" for golang is still golang.
+TERM_ALIASES = {"golang": ("go",), "kubernetes": ("k8s",), "postgresql": ("postgres",), "javascript": ("js",),
+                "typescript": ("ts",), "k8s": ("kubernetes",), "postgres": ("postgresql",)}  # fmt: skip
+
+
 def _names(text: str, term: str) -> bool:
-    """The text uses the term as a word, in the plural or the singular: "IT" is not named by "scalability",
-    "Transformers" is by "a Transformer model"."""
-    stem = re.escape(term[:-1] if len(term) > 3 and term.endswith("s") and term[-2].islower() and term[-2] != "s" else term)
-    return re.search(rf"(?<![A-Za-z0-9]){stem}(?:s|es)?(?![A-Za-z0-9])", text, re.IGNORECASE) is not None
+    """The text uses the term (or an alias) as a word, in the plural or the singular: "IT" is not named by
+    "scalability", "Transformers" is by "a Transformer model", "golang" by "Go"."""
+    for name in (term, *TERM_ALIASES.get(term.lower(), ())):
+        plural = len(name) > 3 and name.endswith("s") and name[-2].islower() and name[-2] != "s"
+        stem = re.escape(name[:-1] if plural else name)
+        if re.search(rf"(?<![A-Za-z0-9]){stem}(?:s|es)?(?![A-Za-z0-9])", text, re.IGNORECASE):
+            return True
+    return False
 
 
 def duplicate_of(vector: np.ndarray, earlier: list[np.ndarray]) -> tuple[int, float] | None:

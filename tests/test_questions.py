@@ -15,6 +15,7 @@ from prepbot.index import RequirementIndex
 from prepbot.postings import Posting, Requirement
 from prepbot.questions import (
     Citation,
+    QuestionCore,
     QuestionDraft,
     SetRequest,
     check_citations,
@@ -321,6 +322,20 @@ def test_a_question_cut_by_its_bound_ends_at_its_last_whole_question(index, fake
     assert result.questions[0].text == "How would you keep Kafka consumer lag low during a traffic spike? What would you monitor?"
 
 
+def test_the_schema_holds_constrained_decoding_to_one_question_and_three_points():
+    import re
+
+    schema = QuestionCore.model_json_schema()["properties"]
+    pattern, follow_up = re.compile(schema["text"]["pattern"]), re.compile(schema["follow_ups"]["items"]["pattern"])
+    assert pattern.match("How would you keep Kafka consumer lag low?") and pattern.match("你會如何設計快取失效策略？")
+    assert not pattern.match("How would you keep lag low? What would you monitor?")  # stops at the first one
+    assert not pattern.match("Tell me about a time you fixed a slow query.")  # it goes on to its question
+    assert not pattern.match('How would you say "no"?') and not pattern.match("x" * 241 + "?")
+    assert follow_up.match("And then?") and schema["rubric"]["maxItems"] == 3
+    # only the schema: a reply from a backend that ignores patterns is still valid
+    assert QuestionCore.model_validate_json(draft("Several questions? In one text? Fine.", rubric=list("abcde")))
+
+
 def test_a_why_cut_by_its_bound_ends_at_a_word(index, fake_llm, fake_chat):
     cut = ("Optimization of large datasets is a critical skill for data engineers")[: questions.WHY_MAX_CHARS]
     fake_chat.enqueue(draft("How would you keep Kafka consumer lag low during a traffic spike?", why=cut))
@@ -336,6 +351,14 @@ def test_draft_checks():
     assert key_terms("Master Degree or above in a quantitative discipline (Statistics, Mathematics)") == []
     assert key_terms("資訊工程相關科系學士以上學歷") == []
     assert key_terms("三年以上 Python 或 Go 後端開發經驗") == ["Python", "Go"]
+    assert key_terms("Tuning algorithms to handle large scale data ( > 100 GB size )") == []  # amounts, not names
+    assert key_terms("Proven experience (5+ years) in product management, preferably in AI") == ["AI"]
+    # a singular names a plural term, and a common alias names its term
+    for text, term in (("How would you prune a Transformer model?", "Transformers"),
+                       ("How would you write a web service in Go?", "golang")):  # fmt: skip
+        assert draft_problems(QuestionDraft.model_validate_json(draft(text)), [term], "en") == []
+    ongoing = QuestionDraft.model_validate_json(draft("How would you keep an ongoing project on time?"))
+    assert draft_problems(ongoing, ["golang"], "en") == ["names none of: golang"]
     fine = QuestionDraft.model_validate_json(draft("How would you size Kafka partitions?"))
     assert draft_problems(fine, terms, "en") == []
     # "IT" is a word, not a substring of "scalability"
