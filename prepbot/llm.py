@@ -391,7 +391,9 @@ def busy_cores(cores: int, window_s: float = 0.25) -> float:
     return os.getloadavg()[0] if hasattr(os, "getloadavg") else 0.0
 
 
-def local_backend(settings: Settings) -> LocalBackend:
+def local_backend(settings: Settings, threads: int | None = None) -> LocalBackend:
+    """The process's local model for these settings, loaded on first use with ``threads`` (default: chosen
+    now from the idle cores)."""
     global _local
     path = resolve_model(settings.model, settings)
     key = (str(path), settings.n_ctx, settings.threads)
@@ -399,7 +401,7 @@ def local_backend(settings: Settings) -> LocalBackend:
         if _local is not None and _local[0] == key:
             return _local[1]
         _local = None  # drop the old model before loading another
-        llama, formatter = load_llama(path, n_ctx=settings.n_ctx, threads=choose_threads(settings))
+        llama, formatter = load_llama(path, n_ctx=settings.n_ctx, threads=threads or choose_threads(settings))
         prefixes = PrefixStore(settings.home / "prefixes", path, settings.n_ctx) if settings.prefix_cache else None
         backend = LocalBackend("local", settings.model, LlamaChatModel(llama=llama, formatter=formatter,
                                                                         prefixes=prefixes), settings.n_ctx)  # fmt: skip
@@ -457,9 +459,9 @@ def openai_backend(settings: Settings) -> Backend:
     return backend_class(settings.backend, settings.model, chat_model, settings.n_ctx, endpoint=settings.base_url)
 
 
-def make_backend(settings: Settings) -> Backend:
+def make_backend(settings: Settings, threads: int | None = None) -> Backend:
     if settings.backend == "local":
-        return local_backend(settings)
+        return local_backend(settings, threads)
     return openai_backend(settings)
 
 
@@ -732,3 +734,23 @@ def get_llm(settings: Settings | None = None) -> LLM:
     """The LLM for these settings; the local model is loaded on first use and then shared by the process."""
     settings = settings or get_settings()
     return LLM(settings, make_backend(settings))
+
+
+def load_in_background(settings: Settings) -> threading.Thread | None:
+    """Start loading the local model in a thread while the caller embeds and plans (3-4 s of a question set's
+    start-up); the caller's own ``get_llm`` then waits for it, and reports any error itself. The threads are
+    chosen first, while the cores are still idle: chosen during the embedding, they would be too few. Join the
+    thread on every other way out: a process must not exit while llama.cpp is inside its loader."""
+    if settings.backend != "local":
+        return None
+    threads = choose_threads(settings)
+
+    def load() -> None:
+        try:
+            make_backend(settings, threads)
+        except Exception:  # noqa: BLE001  (get_llm in the caller raises it again, as a one-line error)
+            return
+
+    thread = threading.Thread(target=load, name="prepbot-load-model", daemon=True)
+    thread.start()
+    return thread

@@ -457,15 +457,20 @@ def generate_set(
     """Plan, write, check and (unless ``save`` is False) save a question set for the posting a role or ID names.
     ``llm``, ``index`` and ``prompt`` (a version such as ``question@v1``) default to the settings' own."""
     from prepbot.index import RequirementIndex
-    from prepbot.llm import get_llm
+    from prepbot.llm import get_llm, load_in_background
 
     index = index or RequirementIndex(settings)
     posting = find_posting(index, role=role, posting_id=posting_id)
-    kinds = None
-    if request.kind == "mixed":
-        planned_items = [item for item in posting.requirements if item.section in PLANNED_SECTIONS]
-        kinds = item_kinds(planned_items, index.embedder)
-    plan, skipped = plan_questions(posting, request, kinds)
+    loading = load_in_background(settings) if llm is None else None  # while the items are embedded and planned
+    try:
+        kinds = None
+        if request.kind == "mixed":
+            planned_items = [item for item in posting.requirements if item.section in PLANNED_SECTIONS]
+            kinds = item_kinds(planned_items, index.embedder)
+        plan, skipped = plan_questions(posting, request, kinds)
+    finally:
+        if loading:
+            loading.join()
     language: Language = posting.language if request.lang == "auto" else request.lang
     report = progress or (lambda event, amount: None)
     report("total", len(plan))

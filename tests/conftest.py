@@ -84,5 +84,5 @@ def fake_chat() -> FakeChatModel:
 def fake_llm(fake_chat, monkeypatch) -> LLM:
     """An LLM on the fake; ``get_llm()`` anywhere in prepbot returns one on the same fake too."""
     backend = Backend("fake", "fake-model", fake_chat, n_ctx=4096)
-    monkeypatch.setattr("prepbot.llm.make_backend", lambda settings: backend)
+    monkeypatch.setattr("prepbot.llm.make_backend", lambda settings, threads=None: backend)
     return LLM(get_settings(), backend)

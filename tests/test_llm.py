@@ -337,6 +337,21 @@ def test_threads_come_from_settings_or_the_idle_cores(monkeypatch):
         assert choose_threads(settings()) == threads
 
 
+def test_the_local_model_loads_in_the_background_with_threads_chosen_while_the_cores_are_idle(monkeypatch):
+    from prepbot.llm import load_in_background
+
+    calls = []
+    monkeypatch.setattr("prepbot.llm.choose_threads", lambda settings: 2)
+    monkeypatch.setattr("prepbot.llm.make_backend",
+                        lambda settings, threads=None: calls.append((threading.current_thread().name, threads)))  # fmt: skip
+    loading = load_in_background(settings())
+    loading.join(5)
+    assert calls == [("prepbot-load-model", 2)]
+    monkeypatch.setattr("prepbot.llm.make_backend", lambda settings, threads=None: 1 / 0)
+    load_in_background(settings()).join(5)  # a failure stays in the thread: the caller's get_llm reports it
+    assert load_in_background(settings(backend="openai")) is None  # nothing to load
+
+
 def test_busy_cores_reads_proc_stat_not_the_load_average(monkeypatch, tmp_path):
     from prepbot import llm
 

@@ -93,7 +93,7 @@ def default_respond(system: str, user: str, *, question: Callable[[str], str] | 
 def chat(monkeypatch) -> ScriptedChat:
     model = ScriptedChat(respond=default_respond)
     backend = Backend("fake", "fake-model", model, n_ctx=8192)
-    monkeypatch.setattr("prepbot.llm.make_backend", lambda settings: backend)
+    monkeypatch.setattr("prepbot.llm.make_backend", lambda settings, threads=None: backend)
     return model
 
 
