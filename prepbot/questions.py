@@ -50,8 +50,15 @@ TEXT_MAX_CHARS = 300
 # together until the bound cuts them: a quarter of the default model's drafts spent 90-120 tokens where one
 # question takes 50-65. Only the schema carries it: pydantic does not check it, so a reply from a server that
 # ignores patterns is still valid (and cut at its last whole question, see _whole_question).
-QUESTION_PATTERN = r'^[^?？"\\\n\r\t]{4,240}[?？]$'
-FOLLOW_UP_PATTERN = r'^[^?？"\\\n\r\t]{4,150}[?？]$'  # the same for the follow-up: one question
+QUESTION_MAX_CHARS, FOLLOW_UP_MAX_CHARS = 240, 150  # before the question mark
+
+
+def _one_question(most: int) -> str:
+    return rf'^[^?？"\\\n\r\t]{{4,{most}}}[?？]$'
+
+
+QUESTION_PATTERN = _one_question(QUESTION_MAX_CHARS)
+FOLLOW_UP_PATTERN = _one_question(FOLLOW_UP_MAX_CHARS)  # the same for the follow-up: one question
 RubricPoint = Annotated[str, Field(max_length=80)]
 FollowUp = Annotated[str, Field(max_length=160, json_schema_extra={"pattern": FOLLOW_UP_PATTERN})]
 
@@ -532,10 +539,17 @@ def writing_order(plan: list[PlannedQuestion]) -> list[int]:
     return sorted(range(1, len(plan) + 1), key=lambda p: (first_seen[groups[p - 1]], p))
 
 
-def _whole_question(text: str) -> str:
+def _whole_question(text: str, most: int = QUESTION_MAX_CHARS) -> str:
     """A question the schema bound cut (the small model strings three questions together and runs into it,
-    sometimes drifting into Chinese on the way) ends at its last whole question instead."""
+    sometimes drifting into Chinese on the way) ends at its last whole question instead; one whose pattern
+    bound forced its question mark ("... CloudSQL, Datapr?") loses its cut word."""
     text = text.strip()
+    if len(text) > most and text[-1] in "?？" and not any(mark in text[:-1] for mark in "?？"):
+        body = text[:-1]
+        cut = max(body.rfind(" "), body.rfind(","), body.rfind("，"), body.rfind("、"))
+        if cut > len(body) // 2:
+            body = body[:cut]
+        return body.rstrip(" ,，、;；:：") + text[-1]
     last = max(text.rfind("?"), text.rfind("？"))
     return text[: last + 1] if len(text) >= TEXT_MAX_CHARS - 1 and last > 0 else text
 
@@ -603,7 +617,8 @@ class QuestionWriter:
         return Question(
             id=f"q{position}", text=_whole_question(draft.text), kind=planned.kind, difficulty=planned.difficulty,
             citations=[], rubric=[point.strip() for point in draft.rubric],
-            follow_ups=[follow_up.strip() for follow_up in draft.follow_ups], why=why, flags=problems,
+            follow_ups=[_whole_question(follow_up, FOLLOW_UP_MAX_CHARS) for follow_up in draft.follow_ups], why=why,
+            flags=problems,
         )  # fmt: skip
 
     def attempt(

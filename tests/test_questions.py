@@ -332,6 +332,10 @@ def test_the_schema_holds_constrained_decoding_to_one_question_and_three_points(
     assert not pattern.match("Tell me about a time you fixed a slow query.")  # it goes on to its question
     assert not pattern.match('How would you say "no"?') and not pattern.match("x" * 241 + "?")
     assert follow_up.match("And then?") and schema["rubric"]["maxItems"] == 3
+    # where the bound forced the question mark, the cut word goes
+    forced = ("How would you store the data in " + "Redis, Postgres, " * 20)[: questions.QUESTION_MAX_CHARS] + "?"
+    assert pattern.match(forced) and forced.endswith("Postgres, Redi?")
+    assert questions._whole_question(forced).endswith("Redis, Postgres?")
     # only the schema: a reply from a backend that ignores patterns is still valid
     assert QuestionCore.model_validate_json(draft("Several questions? In one text? Fine.", rubric=list("abcde")))
 
