@@ -539,17 +539,21 @@ def writing_order(plan: list[PlannedQuestion]) -> list[int]:
     return sorted(range(1, len(plan) + 1), key=lambda p: (first_seen[groups[p - 1]], p))
 
 
+_SEPARATORS = " ,，、;；:："
+_DANGLING = re.compile(r"(?:[\s,，、;；:：]+|\b(?:and|or|with|like|such as|including|e\.g\.|etc\.?)\b)+$", re.I)
+
+
 def _whole_question(text: str, most: int = QUESTION_MAX_CHARS) -> str:
     """A question the schema bound cut (the small model strings three questions together and runs into it,
     sometimes drifting into Chinese on the way) ends at its last whole question instead; one whose pattern
     bound forced its question mark ("... CloudSQL, Datapr?") loses its cut word."""
     text = text.strip()
     if len(text) > most and text[-1] in "?？" and not any(mark in text[:-1] for mark in "?？"):
-        body = text[:-1]
+        body = text[:-1].rstrip(_SEPARATORS)
         cut = max(body.rfind(" "), body.rfind(","), body.rfind("，"), body.rfind("、"))
         if cut > len(body) // 2:
-            body = body[:cut]
-        return body.rstrip(" ,，、;；:：") + text[-1]
+            body = _DANGLING.sub("", body[:cut])
+        return body.rstrip(_SEPARATORS) + text[-1]
     last = max(text.rfind("?"), text.rfind("？"))
     return text[: last + 1] if len(text) >= TEXT_MAX_CHARS - 1 and last > 0 else text
 

@@ -336,6 +336,8 @@ def test_the_schema_holds_constrained_decoding_to_one_question_and_three_points(
     forced = ("How would you store the data in " + "Redis, Postgres, " * 20)[: questions.QUESTION_MAX_CHARS] + "?"
     assert pattern.match(forced) and forced.endswith("Postgres, Redi?")
     assert questions._whole_question(forced).endswith("Redis, Postgres?")
+    joined = "How would you put the data in " + "Redis, " * 28 + "Postgres, and,?"  # a dangling "and,"
+    assert len(joined) == questions.QUESTION_MAX_CHARS + 1 and questions._whole_question(joined).endswith("Redis, Postgres?")
     # only the schema: a reply from a backend that ignores patterns is still valid
     assert QuestionCore.model_validate_json(draft("Several questions? In one text? Fine.", rubric=list("abcde")))
 
