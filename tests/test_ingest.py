@@ -471,7 +471,7 @@ def test_ctrl_c_during_a_worker_ingest_leaves_no_process(tmp_path):
     import signal
     import time
 
-    folder = write_postings(tmp_path / "postings", 300)
+    folder = write_postings(tmp_path / "postings", 1500)  # enough that it is still running when Ctrl-C comes
     # its own process group, as a shell runs a command: Ctrl-C signals the whole group, worker included
     cli = subprocess.Popen([sys.executable, "-c", _CTRL_C, str(folder)], stdout=subprocess.PIPE,
                            stderr=subprocess.PIPE, text=True, start_new_session=True)
