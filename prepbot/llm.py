@@ -33,7 +33,7 @@ from prepbot import logs
 from prepbot.config import Settings, get_settings
 from prepbot.errors import InvalidOutput, PrepbotError
 from prepbot.models import resolve_model
-from prepbot.prefixes import PrefixStore
+from prepbot.prefixes import PrefixStore, common_prefix
 from prepbot.prompts import ChatMessage, Prompt, load_prompt
 from prepbot.tokens import count_message_tokens, fit_prompt
 
@@ -335,12 +335,7 @@ class Prewarm:
             with self.model.lock:
                 self.model.prime(self.fixed)
                 llama = self.model.llama
-                cached = [int(t) for t in llama._input_ids]
-                common = 0
-                for have, want in zip(cached, self.tokens):
-                    if have != want:
-                        break
-                    common += 1
+                common = common_prefix([int(t) for t in llama._input_ids], self.tokens)
                 llama.n_tokens = common
                 position = common
                 while position < len(self.tokens) and not self.cancelled.is_set():

@@ -42,7 +42,7 @@ class PrefixStore:
         saved. Returns which ("kept", "loaded", "saved", "short"); the caller then evaluates the rest."""
         if len(tokens) < PREFIX_MIN_TOKENS:
             return "short"
-        common = _common_prefix([int(t) for t in llama._input_ids], tokens)
+        common = common_prefix([int(t) for t in llama._input_ids], tokens)
         if common >= len(tokens):
             return "kept"
         path = self.path(tokens)
@@ -89,7 +89,8 @@ class PrefixStore:
             return  # a read-only or full disk: the next process reads the prefix again
 
 
-def _common_prefix(have: list[int], want: list[int]) -> int:
+def common_prefix(have: list[int], want: list[int]) -> int:
+    """How many tokens two sequences share from their start."""
     common = 0
     for a, b in zip(have, want):
         if a != b:
