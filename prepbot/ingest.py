@@ -3,7 +3,8 @@
 Each file is read and parsed completely before anything of it is written, so a bad file leaves no trace and
 the other files of the run still ingest. A posting's ID carries a hash of its items, so an unchanged posting
 is recognised by ID; an edited one replaces the posting that came from the same place in the same file.
-A large ingest embeds in a worker process instead (see WORKER_MIN_ITEMS); what it stores is the same.
+A large ingest embeds in a worker process instead (see WORKER_MIN_ITEMS), and in this one where it would
+wait for the worker (embedders.EmbedWorker takes queued texts back); what it stores is the same.
 """
 
 from __future__ import annotations
