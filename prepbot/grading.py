@@ -18,6 +18,10 @@ How a grade is made, and why (numbers from the grading eval, ``evals/grading.jso
   an expected grade (``expected_score``, a decimal), which ranks answers closer to human grades (Spearman
   0.893 against 0.854 for the digit) but sits nearer the middle (mean error 0.68 against 0.52), so the digit
   stays the score and the expected grade travels beside it, where the backend reports probabilities.
+- Tried and not shipped (same eval, 2026-11-27; grade@v2 0.848 / expected 0.897): the same scale with
+  calibration examples from another field, answers in Chinese and Japanese among them (0.850 / 0.897; its
+  expected grades agree with v2's at 0.99, so averaging the two views gains 0.004); three aspect digits
+  (correct, specific, complete) before the score (0.761 / 0.876): anything written before the score drifts it.
 - Citations are chosen in code: the item the question tests (given, or found by retrieval with the question)
   and the items the answer itself touches (retrieval with the answer text, kept only above a similarity
   floor). Each is read back from the store, so a grade can cite only an existing item with its exact text.
