@@ -352,8 +352,12 @@ class EmbedWorker:
         queued = [seq for seq in self._sent if seq not in self._stolen]
         if not self.steal or len(queued) < 2:
             return False
-        if select.select([self._proc.stdout], [], [], 0)[0]:
-            return False  # an answer is there to read
+        try:
+            if select.select([self._proc.stdout], [], [], 0)[0]:
+                return False  # an answer is there to read
+        except (OSError, ValueError):  # a platform that cannot poll a pipe (Windows): wait, as before
+            self.steal = False
+            return False
         self._take_back(max(queued))
         return True
 
