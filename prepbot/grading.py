@@ -14,10 +14,13 @@ How a grade is made, and why (numbers from the grading eval, ``evals/grading.jso
 - Everything the candidate or the posting wrote is data between tags; an answer that asks for a grade gets
   none for it (see the adversarial eval).
 - An answer too short to show anything (empty, or fewer than three words) scores 1 without a model call.
-- The score is the digit the model writes (temperature 0). Its probabilities over 1-5 at that place also give
-  an expected grade (``expected_score``, a decimal), which ranks answers closer to human grades (Spearman
-  0.893 against 0.854 for the digit) but sits nearer the middle (mean error 0.68 against 0.52), so the digit
-  stays the score and the expected grade travels beside it, where the backend reports probabilities.
+- The model writes a digit (temperature 0). Its probabilities over 1-5 at that place give an expected grade
+  (``expected_score``, a decimal), which ranks answers closer to human grades (Spearman 0.897 against 0.848
+  for the digit) but sits nearer the middle (the default model keeps probability on 3-4 even for its 5s).
+  Where a grader (prompt version x model) has been calibrated on the grading eval (``SCORE_STRETCH``), the
+  score is its expected grade stretched away from the middle and rounded: on the default model 0.889 against
+  0.848 for the digit, mean error 0.52 against 0.53 (0.888 against 0.852 on held-out halves). Elsewhere, and
+  where the backend reports no probabilities, the score is the digit. ``model_score`` keeps the digit.
 - Tried and not shipped (same eval, 2026-11-27; grade@v2 0.848 / expected 0.897): the same scale with
   calibration examples from another field, answers in Chinese and Japanese among them (0.850 / 0.897; its
   expected grades agree with v2's at 0.99, so averaging the two views gains 0.004); three aspect digits
@@ -54,6 +57,11 @@ MIN_ANSWER_WORDS = 3
 TOUCH_MIN_COSINE = 0.3
 MAX_TOUCHED = 3
 SCORE_TOP_LOGPROBS = 10  # alternatives asked for at each place of the score reply: 1-5 and room for others
+# (prompt, backend, model) -> the stretch s of score = round(3 + s * (expected - 3)), clipped to 1-5, measured
+# with `prepbot eval --suite grading` (95 labelled answers, 2026-11-27): s from 1.0 to 2.5 gave 0.867, 0.854,
+# 0.864, 0.889 (1.75), 0.897, 0.877, 0.869; 1.75 also suits grade@v3 (0.891, mean error 0.37). Another model
+# or prompt version needs its own measurement: a sharper model's expected grade sits near its digit already.
+SCORE_STRETCH: dict[tuple[str, str, str], float] = {("grade@v2", "local", "default"): 1.75}
 
 # Bounds of the feedback's free text: the schema holds the model to them (no runaway loops); a text that
 # reaches its bound is cut back to its last whole sentence (``whole_sentences``).
@@ -103,6 +111,7 @@ class GradeBody(BaseModel):
 
     score: int = Field(ge=1, le=5)
     expected_score: float | None = None  # sum of k * P(k) over the model's probabilities for 1-5, when known
+    model_score: int | None = None  # the digit the model wrote, where the score was calibrated from its odds
     requirement_id: str | None
     rubric: list[RubricMark]
     strengths: list[str]
@@ -221,12 +230,15 @@ def grade_answer(
         )  # fmt: skip
 
     llm = llm or get_llm(settings)
-    stream = _Stream(started, listener, on_token)
+    stretch = score_stretch(llm, prompt)
+    stream = _Stream(started, listener, on_token, hold_score=stretch is not None)
     variables = score_variables(llm, prompt, tested.text, question, points, answer, language)
     scored: Generation = llm.generate(prompt, variables, stream=stream.piece, no_cache=no_cache,
                                       top_logprobs=SCORE_TOP_LOGPROBS)  # fmt: skip
     expected = expected_score(scored)
-    stream.scored(scored.output.score, expected)  # type: ignore[union-attr]
+    digit: int = scored.output.score  # type: ignore[union-attr]
+    score = calibrated_score(digit, expected, stretch)
+    stream.scored(score, expected)
     generations = [scored]
     written = scored.output
     feedback_error = None
@@ -235,7 +247,7 @@ def grade_answer(
     elif not isinstance(written, GradeDraft):  # a score-only prompt: the feedback continues its conversation
         stream.next_part()
         try:
-            explained = llm.generate(feedback_prompt, feedback_variables(llm, feedback_prompt, points, scored.output.score, language),  # type: ignore[union-attr]
+            explained = llm.generate(feedback_prompt, feedback_variables(llm, feedback_prompt, points, score, language),
                                      after=scored, stream=stream.piece, no_cache=no_cache)  # fmt: skip
         except PrepbotError as exc:  # junk, cut off, timed out: the score is known and stands without feedback
             written, feedback_error = _NO_FEEDBACK, str(exc)
@@ -245,7 +257,8 @@ def grade_answer(
     touched = touched_items(index, posting_id, answer, exclude=tested.id)
     done = time.monotonic()
     return Grade(
-        score=scored.output.score, expected_score=expected, requirement_id=tested.id, rubric=_marks(points, written.rubric),  # type: ignore[union-attr]
+        score=score, expected_score=expected, model_score=digit if stretch is not None and expected is not None else None,
+        requirement_id=tested.id, rubric=_marks(points, written.rubric),  # type: ignore[union-attr]
         strengths=[whole_sentences(x, SHORT_MAX) for x in written.strengths if x.strip()],  # type: ignore[union-attr]
         gaps=[whole_sentences(x, SHORT_MAX) for x in written.gaps if x.strip()],  # type: ignore[union-attr]
         better_answer=whole_sentences(written.better_answer, BETTER_ANSWER_MAX),  # type: ignore[union-attr]
@@ -313,6 +326,22 @@ def expected_score(generation: Generation) -> float | None:
 
 
 _DIGITS = {"1", "2", "3", "4", "5"}
+
+
+def score_stretch(llm: LLM, prompt: str) -> float | None:
+    """The calibration measured for this grader (prompt version x backend x model), or None."""
+    from prepbot.prompts import load_prompt
+
+    ref = load_prompt(prompt, llm.settings).ref
+    return SCORE_STRETCH.get((ref, llm.backend.name, llm.backend.model))
+
+
+def calibrated_score(digit: int, expected: float | None, stretch: float | None) -> int:
+    """The score: the expected grade stretched away from the middle and rounded where the grader is
+    calibrated and the backend reported probabilities; otherwise the digit the model wrote."""
+    if stretch is None or expected is None:
+        return digit
+    return int(min(5, max(1, round(3 + stretch * (expected - 3)))))
 ANSWER_MARK = "\u0000answer\u0000"  # where the answer goes, for prewarm
 
 
@@ -351,8 +380,10 @@ _SCORE = re.compile(r'"score"\s*:\s*([1-5])')
 class _Stream:
     """Follows the streamed replies: when the first token came, when the score was known, the grade so far."""
 
-    def __init__(self, started: float, listener: GradeListener | None, on_token: Callable[[str], None] | None):
+    def __init__(self, started: float, listener: GradeListener | None, on_token: Callable[[str], None] | None,
+                 hold_score: bool = False):
         self.started, self.listener, self.on_token = started, listener, on_token
+        self.hold_score = hold_score  # the digit streamed is not the score (calibrated): show it once known
         self.text = ""
         self.known: dict[str, Any] = {}  # parts already complete (the score, once the feedback streams)
         self.first_at: float | None = None
@@ -365,13 +396,15 @@ class _Stream:
         if piece.startswith("{") and self.text:
             self.text = ""  # a repair attempt streams again from its start
         self.text += piece
-        if self.score_at is None and _SCORE.search(self.text):
+        if self.score_at is None and not self.hold_score and _SCORE.search(self.text):
             self.score_at = now
         if self.on_token:
             self.on_token(piece)
         if self.listener:
             partial = parse_partial_json(self.text)
             if isinstance(partial, dict):
+                if self.hold_score and "score" not in self.known:
+                    partial.pop("score", None)
                 self.listener({**self.known, **partial})
 
     def scored(self, score: int, expected: float | None) -> None:

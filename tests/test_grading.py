@@ -85,6 +85,39 @@ def test_the_expected_grade_comes_from_the_probabilities_of_1_to_5_where_the_sco
     assert grade.score == 2 and grade.expected_score is None
 
 
+
+def test_a_calibrated_grader_scores_its_expected_grade_stretched_and_keeps_the_digit(index, fake_llm, fake_chat,
+                                                                                    monkeypatch):
+    import math
+
+    from prepbot.grading import calibrated_score
+
+    monkeypatch.setattr("prepbot.grading.SCORE_STRETCH", {("grade@v2", "fake", "fake-model"): 1.75})
+    # the model writes 4 with more probability on 3: expected 3.45 -> 3 + 1.75 * 0.45 = 3.79 -> 4
+    fake_chat.alternatives = {"4": {"4": math.log(0.45), "3": math.log(0.55)}}
+    fake_chat.enqueue('{"score": 4 }', grade_reply()[1])
+    partials: list[dict] = []
+    grade = grade_answer(get_settings(), question="Kafka lag?", answer=ANSWER, posting_id=DATA.id,
+                         requirement_id=KAFKA, index=index, listener=partials.append)  # fmt: skip
+    assert grade.expected_score == pytest.approx(3.45) and grade.score == 4 and grade.model_score == 4
+    fake_chat.alternatives = {"4": {"4": math.log(0.2), "3": math.log(0.6), "2": math.log(0.2)}}  # 3.0 -> 3
+    fake_chat.enqueue('{"score": 4 }', grade_reply()[1])
+    partials = []
+    grade = grade_answer(get_settings(), question="Kafka lag?", answer=ANSWER + " Also.", posting_id=DATA.id,
+                         requirement_id=KAFKA, index=index, listener=partials.append)  # fmt: skip
+    assert grade.score == 3 and grade.model_score == 4 and grade.expected_score == pytest.approx(3.0)
+    assert {p.get("score") for p in partials} == {None, 3}  # the digit 4 is never shown as the score
+    assert "the score of 3" in fake_chat.calls[-1]["messages"][-1].text  # the feedback explains the 3
+    # no probabilities from the backend: the digit is the score
+    fake_chat.alternatives = {}
+    fake_chat.enqueue('{"score": 2 }', grade_reply()[1])
+    grade = grade_answer(get_settings(), question="Kafka lag?", answer=ANSWER + " Again.", posting_id=DATA.id,
+                         requirement_id=KAFKA, index=index)  # fmt: skip
+    assert grade.score == 2 and grade.model_score is None and grade.expected_score is None
+    assert [calibrated_score(3, e, 1.75) for e in (1.0, 1.9, 2.5, 3.0, 3.7, 4.2, 5.0)] == [1, 1, 2, 3, 4, 5, 5]
+    assert calibrated_score(4, 2.0, None) == 4
+
+
 def test_the_score_alone_when_no_feedback_is_wanted(index, fake_llm, fake_chat):
     fake_chat.enqueue(grade_reply(2)[0])
     grade = grade_answer(get_settings(), question="Kafka lag?", answer=ANSWER, posting_id=DATA.id,
