@@ -507,6 +507,14 @@ class Announced(EmbedWorker):
 
 prepbot.ingest.EmbedWorker = Announced
 prepbot.ingest.WORKER_MIN_ITEMS = 0
+_read = prepbot.ingest._Run.ingest_file
+
+def _slow_read(self, path):  # 1,500 files take 6 s or more: the ingest is still running when Ctrl-C comes
+    import time
+    time.sleep(0.004)
+    return _read(self, path)
+
+prepbot.ingest._Run.ingest_file = _slow_read
 from prepbot.cli import main
 sys.argv = ["prepbot", "ingest", sys.argv[1]]
 main()
@@ -518,7 +526,7 @@ def test_ctrl_c_during_a_worker_ingest_leaves_no_process(tmp_path):
     import signal
     import time
 
-    folder = write_postings(tmp_path / "postings", 1500)  # enough that it is still running when Ctrl-C comes
+    folder = write_postings(tmp_path / "postings", 1500)  # each read slowed down (_CTRL_C): >= 6 s in all
     # its own process group, as a shell runs a command: Ctrl-C signals the whole group, worker included
     cli = subprocess.Popen([sys.executable, "-c", _CTRL_C, str(folder)], stdout=subprocess.PIPE,
                            stderr=subprocess.PIPE, text=True, start_new_session=True)
