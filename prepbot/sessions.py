@@ -238,6 +238,8 @@ def session_json(session: Session) -> dict[str, Any]:
             {
                 "n": turn.n, "kind": turn.kind, "follows": turn.follows, "requirement_id": turn.requirement_id,
                 "question": turn.question, "answer": turn.answer, "skipped": turn.skipped, "score": turn.score,
+                "expected_score": turn.grade.expected_score if turn.grade else None,
+                "model_score": turn.grade.model_score if turn.grade else None,
                 "rubric": [mark.model_dump() for mark in turn.grade.rubric] if turn.grade else [],
                 "strengths": turn.grade.strengths if turn.grade else [],
                 "gaps": turn.grade.gaps if turn.grade else [],
