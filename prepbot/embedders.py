@@ -349,8 +349,7 @@ class EmbedWorker:
         """Where the caller would wait for the worker (no answer has arrived) and an older message keeps the
         worker busy meanwhile, take back the newest message and embed it here. False where there is none to
         take: the caller then waits for the next answer."""
-        queued = [seq for seq in self._sent if seq not in self._stolen]
-        if not self.steal or len(queued) < 2:
+        if not self.steal or len(self._sent) < 2:  # a message taken back has left _sent
             return False
         try:
             if select.select([self._proc.stdout], [], [], 0)[0]:
@@ -358,7 +357,7 @@ class EmbedWorker:
         except (OSError, ValueError):  # a platform that cannot poll a pipe (Windows): wait, as before
             self.steal = False
             return False
-        self._take_back(max(queued))
+        self._take_back(max(self._sent))
         return True
 
     def _take_back(self, seq: int) -> None:
