@@ -12,7 +12,9 @@ Formulas live in metrics.py, rendering in reports.py.
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import os
 import platform
 import subprocess
 import tempfile
@@ -28,7 +30,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator, model_validator
 
-from prepbot import __version__, metrics
+from prepbot import __version__, labels, metrics
 from prepbot.config import Settings
 from prepbot.errors import PrepbotError, UsageError
 from prepbot.postings import Language, find_duplicates, parse_document
@@ -37,6 +39,7 @@ from prepbot.readers import read_documents
 if TYPE_CHECKING:
     from prepbot.index import PostingSummary, RequirementIndex
     from prepbot.llm import LLM, Generation
+    from prepbot.postings import Posting
 
 REPORT_VERSION = 1
 DEFAULT_CONFIG = Path("evals/default.yaml")
@@ -262,9 +265,20 @@ class Suite:
     options: type[BaseModel] = NoOptions  # the suite's `options:` in the config
     uses_judge: bool = False  # calls the config's judge (its prompt must exist before the run starts)
     judge_prompt: str = "prompt"  # which of the judge's prompts (a field of JudgeConfig) the suite's judge uses
+    labelled: LabelledForm | None = None  # how it reads a folder of labels-*.json given as its `dataset`
 
     def metric(self, name: str) -> Metric | None:
         return next((m for m in self.metrics if m.name == name), None)
+
+    def on_labels(self, dataset: str) -> Suite:
+        """The suite as it runs on a labels folder: that form's cases, function and metrics."""
+        if self.labelled is None:
+            raise ValueError(f"eval suite {self.name!r} reads no labels folder")
+        form = self.labelled
+        return dataclasses.replace(
+            self, description=form.description, dataset=dataset, case_model=form.case_model, run=form.run,
+            metrics=form.metrics, labelled=None,
+        )  # fmt: skip
 
     def info(self, thresholds: dict[str, float]) -> SuiteInfo:
         return SuiteInfo(
@@ -276,14 +290,28 @@ class Suite:
         )
 
 
+@dataclass(frozen=True)
+class LabelledForm:
+    """A suite's other dataset: a folder of hand labels (``labels-*.json`` beside real posting files, read by
+    labels.py), with cases, a run function and metrics of its own. A config selects it by giving the folder as
+    the suite's ``dataset``."""
+
+    description: str
+    load: Callable[[Path], list[BaseModel]]  # the folder -> cases
+    case_model: type[BaseModel]
+    run: Callable[[Any, SuiteContext], CaseResult]
+    metrics: tuple[Metric, ...]
+
+
 SUITES: dict[str, Suite] = {}
 
 
 def register(suite: Suite) -> Suite:
     if suite.name in SUITES:
         raise ValueError(f"eval suite {suite.name!r} is registered twice")
-    if len({m.name for m in suite.metrics}) != len(suite.metrics):
-        raise ValueError(f"eval suite {suite.name!r} declares a metric twice")
+    for declared in (suite.metrics, suite.labelled.metrics if suite.labelled else ()):
+        if len({m.name for m in declared}) != len(declared):
+            raise ValueError(f"eval suite {suite.name!r} declares a metric twice")
     SUITES[suite.name] = suite
     return suite
 
@@ -311,6 +339,10 @@ class SuiteContext:
 
     def store(self) -> EvalStore:
         return self._resources.store()
+
+    def labelled_store(self) -> LabelledStore:
+        """The posting files of labels folders, each ingested on its own (the labelled forms of the suites)."""
+        return self._resources.labelled_store()
 
     def prompt(self, name: str) -> str:
         """The prompt ref to use for ``name`` in this run."""
@@ -362,7 +394,7 @@ class EvalStore:
         from prepbot.ingest import ingest
 
         self.index: RequirementIndex = RequirementIndex(settings)
-        report = ingest([str(root / path) for path in paths], self.index)
+        report = ingest(posting_paths(root, paths), self.index)
         if report.errors:
             problem = report.errors[0]
             raise PrepbotError(f"eval postings: {problem.message}")
@@ -387,6 +419,65 @@ class EvalStore:
         return f"{posting_id}/{section}-{n}"
 
 
+def posting_paths(root: Path, paths: list[str]) -> list[str]:
+    """The config's ``postings`` on disk. A folder of hand labels (``labels-*.json`` beside the files, as
+    ``../shared/postings``) gives the files its labels name, never the labels themselves: ingest reads JSON."""
+    found: list[str] = []
+    for path in paths:
+        full = root / path
+        if full.is_dir() and any(full.glob(labels.LABEL_FILES)):
+            found.extend(str(file) for file in labels.labelled_files(full))
+        else:
+            found.append(str(full))
+    return found
+
+
+class FileRead(BaseModel):
+    """What prepbot's ingest made of one posting file: its distinct postings in file order (as
+    ``prepbot postings list`` and ``show`` give them after ``prepbot ingest FILE`` into an empty home), and the
+    ingest's errors for it."""
+
+    file: str
+    postings: list[Any] = Field(default_factory=list)  # prepbot.postings.Posting, with its stored items
+    errors: list[str] = Field(default_factory=list)
+
+    def titles(self) -> list[str | None]:
+        return [posting.title for posting in self.postings]
+
+
+class LabelledStore:
+    """Posting files of labels folders ingested by prepbot's own ingest into a throwaway home, each file on
+    first use and on its own (check.py gives each file a fresh home, so a posting that repeats one of another
+    file is still its own file's). A file that does not ingest yields no postings; its error is kept."""
+
+    def __init__(self, settings: Settings):
+        from prepbot.index import RequirementIndex
+
+        self.index: RequirementIndex = RequirementIndex(settings)
+        self._read: dict[Path, FileRead] = {}
+        self._lock = threading.Lock()
+
+    def read(self, path: Path) -> FileRead:
+        from prepbot.ingest import ingest
+
+        path = Path(os.path.normpath(path))
+        with self._lock:
+            if path not in self._read:
+                if not path.is_file():
+                    raise PrepbotError(f"{path}: no such posting file (named in the labels)")
+                report = ingest([str(path)], self.index, worker=False)
+                # a duplicate within the file is left out, as the store holds it once; one of an earlier file's
+                # posting is that posting, which this file's own home would hold
+                ids = [o.duplicate_of if o.outcome == "duplicate" else o.posting_id for o in report.postings]
+                stored = [self.index.get_posting(pid) for pid in dict.fromkeys(i for i in ids if i)]
+                self._read[path] = FileRead(
+                    file=str(path),
+                    postings=[posting for posting in stored if posting is not None],
+                    errors=[problem.message for problem in report.errors],
+                )
+            return self._read[path]
+
+
 class _Resources:
     """What the runs of one eval share: the root, a temp dir and the store built in it on first use, and the
     judge's LLM."""
@@ -399,6 +490,7 @@ class _Resources:
         self.judge = judge or JudgeConfig()
         self.judge_backend = self.judge.spec(backends)
         self._store: EvalStore | None = None
+        self._labelled_store: LabelledStore | None = None
         self._judge_llm: LLM | None = None
         self._lock = threading.Lock()
 
@@ -417,6 +509,14 @@ class _Resources:
                 settings = self.settings.model_copy(update={"home": home, "chroma_url": None})
                 self._store = EvalStore(settings, self.root, self.postings)
             return self._store
+
+    def labelled_store(self) -> LabelledStore:
+        with self._lock:
+            if self._labelled_store is None:
+                home = self.workdir / "labelled-home"
+                settings = self.settings.model_copy(update={"home": home, "chroma_url": None})
+                self._labelled_store = LabelledStore(settings)
+            return self._labelled_store
 
 
 # --- config ------------------------------------------------------------------------------------------------
@@ -466,7 +566,7 @@ class JudgeConfig(BaseModel):
 class SuiteConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    dataset: str | None = None  # instead of the suite's own
+    dataset: str | None = None  # instead of the suite's own: a JSONL file, or a labels folder (parsing, retrieval)
     cases: list[str] = Field(default_factory=list)  # only these case IDs (a small CI subset); none: all
     variants: list[str] = Field(default_factory=list)  # prompt refs, name@vN
     thresholds: dict[str, float] = Field(default_factory=dict)  # floors (ceilings for lower-is-better metrics)
@@ -508,9 +608,11 @@ class EvalConfig(BaseModel):
 
 
 def check_suite_config(suite: Suite, conf: SuiteConfig) -> None:
+    # which form runs (a JSONL dataset or a labels folder) is known once the dataset is found on disk (plan)
+    forms = [suite] + ([suite.on_labels(conf.dataset or "")] if suite.labelled else [])
     for metric in conf.thresholds:
-        if suite.metric(metric) is None:
-            known = ", ".join(m.name for m in suite.metrics)
+        if all(form.metric(metric) is None for form in forms):
+            known = ", ".join(dict.fromkeys(m.name for form in forms for m in form.metrics))
             raise ValueError(f"suite {suite.name!r} has no metric {metric!r} (it has: {known})")
     for ref in conf.variants:
         check_variant(suite, ref)
@@ -637,10 +739,10 @@ def plan(config: EvalConfig, options: RunOptions, settings: Settings) -> list[_J
                 raise UsageError(str(exc)) from None
     backends = _backends(config, options)
     jobs = []
-    for suite in selected:
-        conf = config.suites.get(suite.name) or SuiteConfig()
-        path = config.root / (conf.dataset or suite.dataset)
-        cases = load_cases(path, suite.case_model)
+    for chosen in selected:
+        conf = config.suites.get(chosen.name) or SuiteConfig()
+        path = config.root / (conf.dataset or chosen.dataset)
+        suite, cases = load_dataset(chosen, conf, path)  # a labels folder runs the suite's labelled form
         if conf.cases:
             by_id = {case.id: case for case in cases}  # type: ignore[attr-defined]
             if missing := [i for i in conf.cases if i not in by_id]:
@@ -679,6 +781,25 @@ def _check_prompts_exist(refs: list[str], settings: Settings) -> None:
 
     for ref in refs:
         load_prompt(ref, settings)
+
+
+def load_dataset(suite: Suite, conf: SuiteConfig, path: Path) -> tuple[Suite, list[BaseModel]]:
+    """The suite in the form its dataset asks for (its JSONL, or a labels folder) and the dataset's cases."""
+    if suite.labelled is None or path.is_file() or path.suffix == ".jsonl":
+        form, cases = suite, load_cases(path, suite.case_model)
+    else:
+        where = Path(os.path.normpath(path))
+        if not where.is_dir():
+            raise PrepbotError(f"{where}: no such labels folder (suite {suite.name!r} `dataset`: a folder of "
+                               f"{labels.LABEL_FILES} or a .jsonl file)")  # fmt: skip
+        form = suite.on_labels(conf.dataset or str(path))
+        cases = suite.labelled.load(where)
+    for metric in conf.thresholds:  # the config allowed the metrics of either form
+        if form.metric(metric) is None:
+            known = ", ".join(m.name for m in form.metrics)
+            raise PrepbotError(f"{path}: suite {suite.name!r} on this dataset has no metric {metric!r} "
+                               f"(it has: {known})")  # fmt: skip
+    return form, cases
 
 
 def load_cases(path: Path, model: type[BaseModel]) -> list[BaseModel]:
@@ -922,6 +1043,87 @@ def run_parsing(case: ParsingCase, context: SuiteContext) -> CaseResult:
     )
 
 
+# The parsing suite on a labels folder (``dataset: ../shared/postings``): real postings, scored as that folder's
+# check.py scores them. One case per labelled file; its postings are read by prepbot's ingest, as check.py
+# reads them through `prepbot ingest` and `prepbot postings show`.
+
+
+class LabelledFileCase(BaseModel):
+    """One labelled posting file: where it is and its labels."""
+
+    path: Path  # the posting file on disk
+    entry: labels.LabelledFile
+
+    @property
+    def id(self) -> str:
+        return self.entry.file
+
+    @property
+    def language(self) -> str:
+        return self.entry.postings[0].language  # every labelled file so far holds one language
+
+
+def load_labelled_files(folder: Path) -> list[LabelledFileCase]:
+    return [LabelledFileCase(path=folder / entry.file, entry=entry) for entry in labels.load_labels(folder)]
+
+
+def core_counts(posting: Posting) -> dict[str, int]:
+    return {kind: sum(item.section == kind for item in posting.requirements) for kind in labels.CORE_KINDS}
+
+
+def run_labelled_parsing(case: LabelledFileCase, context: SuiteContext) -> CaseResult:
+    read = context.labelled_store().read(case.path)
+    parsed = [labels.ParsedPosting(title=p.title, counts=core_counts(p)) for p in read.postings]
+    score = labels.score_file(case.entry, parsed)
+    found = [s for s in score.postings if s.match is not None]
+    return CaseResult(
+        id=case.id,
+        passed=score.boundaries_ok and all(s.passed for s in score.postings),
+        values={
+            "posting_pass": [float(s.passed) for s in score.postings],
+            "title_found": [float(s.match is not None) for s in score.postings],
+            # of the postings found only: how well their items are read, apart from finding them
+            "counts_in_range": [float(bool(s.counts_ok)) for s in found],
+            **{f"{kind}_in_range": [float(s.in_range[kind]) for s in found if s.in_range]
+               for kind in labels.CORE_KINDS},  # fmt: skip
+            "boundaries_ok": float(score.boundaries_ok),
+        },
+        expected={
+            "postings": score.labelled,
+            "labelled": [s.model_dump(mode="json", include={"label", "ranges"}) for s in score.postings],
+        },
+        got={
+            "postings": [p.model_dump() for p in parsed],
+            "failed": [s.model_dump(mode="json", include={"label", "title", "counts", "ranges", "why"})
+                       for s in score.postings if not s.passed],  # fmt: skip
+            **({"ingest_errors": read.errors} if read.errors else {}),
+        },
+        slices={"language": case.language},
+    )
+
+
+LABELLED_PARSING = LabelledForm(
+    description="real posting files -> postings, scored against hand labels as their check.py does: titles "
+    "found, items per core kind within the labelled ranges, no extra postings",
+    load=load_labelled_files,
+    case_model=LabelledFileCase,
+    run=run_labelled_parsing,
+    metrics=(
+        Metric("posting_pass", "labelled postings read right: found by title, each core kind's item count in its "
+               "labelled range, no extra postings in the file (check.py's pass)"),
+        Metric("title_found", "labelled postings matched by a parsed title (bigram Jaccard >= 0.3; no title: the "
+               "file's only posting)"),
+        Metric("counts_in_range", "found postings whose responsibility, requirement and nice_to_have counts are all "
+               "in range"),
+        Metric("responsibility_in_range", "found postings whose responsibility count is in range"),
+        Metric("requirement_in_range", "found postings whose requirement count is in range"),
+        Metric("nice_to_have_in_range", "found postings whose nice_to_have count is in range"),
+        Metric("boundaries_ok", "files read into exactly their labelled postings: each found, by a posting of its "
+               "own, none extra"),
+    ),
+)
+
+
 register(
     Suite(
         name="parsing",
@@ -937,6 +1139,7 @@ register(
             Metric("company_match", "postings with the expected company (or rightly none)"),
             Metric("dedup_accuracy", "files yielding the expected number of postings and dropped copies"),
         ),
+        labelled=LABELLED_PARSING,
     )
 )
 
@@ -1014,6 +1217,92 @@ def _retrieval_slices(case: RetrievalCase) -> dict[str, str]:
     }
 
 
+# The retrieval suite on a labels folder: every strong and partial answer of the labelled answer sets is a
+# query, searched within the parsed posting its label matched (as check.py --retrieval does: -k 3); a hit is
+# the labelled item by labels.is_hit, on the hit's text or its group. An answer whose posting was not found
+# is a miss.
+
+
+class LabelledAnswerCase(BaseModel):
+    """One strong or partial answer of a labelled posting: the query, and the item it should find."""
+
+    path: Path  # the posting file on disk
+    file: str
+    posting: labels.LabelledPosting  # the labelled posting (its title finds the parsed one)
+    posting_number: int  # from 1, in the file's labels
+    set_number: int  # from 1, in the posting's answer sets
+    item: str
+    level: str
+    text: str
+
+    @property
+    def id(self) -> str:
+        return f"{self.file}#{self.posting_number}/{self.set_number}/{self.level}"
+
+
+def load_labelled_answers(folder: Path) -> list[LabelledAnswerCase]:
+    cases = []
+    for entry in labels.load_labels(folder):
+        for number, posting in enumerate(entry.postings, 1):
+            for set_number, answer_set, answer in labels.answers_to_search(posting):
+                cases.append(LabelledAnswerCase(
+                    path=folder / entry.file, file=entry.file, posting=posting, posting_number=number,
+                    set_number=set_number, item=answer_set.item, level=answer.level, text=answer.text,
+                ))  # fmt: skip
+    ids = [case.id for case in cases]
+    if duplicate := next((i for i in ids if ids.count(i) > 1), None):
+        raise PrepbotError(f"{folder}: answer {duplicate!r} appears twice (two answers of one level in a set)")
+    return cases
+
+
+def run_labelled_retrieval(case: LabelledAnswerCase, context: SuiteContext) -> CaseResult:
+    options: RetrievalOptions = context.options  # type: ignore[assignment]
+    store = context.labelled_store()
+    read = store.read(case.path)
+    titles = read.titles()
+    match = labels.match_posting(case.posting, titles)
+    slices = {"language": case.posting.language, "level": case.level}
+    expected = {"item": case.item, "posting": case.posting.title, "answer": case.text}
+    if match is None:
+        misses: dict[str, Value] = {"recall@1": 0.0, "recall@3": 0.0, "mrr": 0.0, "posting_found": 0.0}
+        got = {"posting": None, "parsed": titles, **({"ingest_errors": read.errors} if read.errors else {})}
+        return CaseResult(id=case.id, passed=False, values=misses, expected=expected, got=got, slices=slices)
+    posting = read.postings[match]
+    scope = posting.id if options.scope == "posting" else None
+    hits = store.index.search(case.text, posting_id=scope, k=labels.HIT_K)
+    rank = labels.hit_rank(case.item, [(hit.text, hit.group) for hit in hits])
+    values: dict[str, Value] = {
+        "recall@1": float(rank == 1),
+        "recall@3": float(rank is not None),
+        "mrr": 1.0 / rank if rank else 0.0,
+        "posting_found": 1.0,
+    }
+    return CaseResult(
+        id=case.id,
+        passed=rank is not None,
+        values=values,
+        expected=expected,
+        got={"posting": posting.title, "rank": rank,
+             "top": [{"id": hit.id, "text": hit.text, "group": hit.group} for hit in hits]},  # fmt: skip
+        slices=slices,
+    )
+
+
+LABELLED_RETRIEVAL = LabelledForm(
+    description="labelled answers (strong, partial) -> the item they answer, searched within their parsed "
+    "posting (top 3, check.py's hit rule)",
+    load=load_labelled_answers,
+    case_model=LabelledAnswerCase,
+    run=run_labelled_retrieval,
+    metrics=(
+        Metric("recall@1", "strong/partial answers whose first hit in their posting is the labelled item"),
+        Metric("recall@3", "strong/partial answers with the labelled item in the top 3 (check.py --retrieval)"),
+        Metric("mrr", "mean reciprocal rank of the labelled item within the top 3 (0 beyond)"),
+        Metric("posting_found", "answers whose labelled posting was parsed (the others are misses)"),
+    ),
+)
+
+
 register(
     Suite(
         name="retrieval",
@@ -1027,6 +1316,7 @@ register(
             Metric("mrr", "mean reciprocal rank of the first right item (0 past the search depth)"),
         ),
         options=RetrievalOptions,
+        labelled=LABELLED_RETRIEVAL,
     )
 )
 
