@@ -149,10 +149,40 @@ def postings_show(posting_id: Annotated[str, typer.Argument(help="A posting ID f
     if posting is None:
         raise PrepbotError(f"no posting {posting_id!r}; `prepbot postings list` shows the IDs")
     if as_json:
-        shown = {"id": True, "title": True, "company": True, "language": True, "source": True}
-        print_json(posting.model_dump(include={**shown, "requirements": {"__all__": {"id", "section", "group", "text"}}}))
+        shown = {"id": True, "title": True, "company": True, "language": True, "source": True, "outline": True}
+        items = {"__all__": {"id", "section", "group", "text", "detail"}}
+        print_json(posting.model_dump(include={**shown, "requirements": items}))
     else:
         render.posting_detail(console, posting)
+
+
+@postings_app.command("fix")
+def postings_fix(
+    posting_id: Annotated[str, typer.Argument(help="A posting ID from `postings list`.")],
+    section: Annotated[Optional[str], typer.Option("--section", help="A heading as `postings show` prints it.")] = None,
+    kind: Annotated[
+        Optional[str],
+        typer.Option("--kind", help="With --section: responsibility|requirement|nice_to_have|about|benefit|process|other"),
+    ] = None,
+    split_at: Annotated[Optional[str], typer.Option("--split-at", help="A heading where a posting begins.")] = None,
+    one_posting: Annotated[bool, typer.Option("--one-posting", help="The posting's file is one posting.")] = False,
+    reset: Annotated[bool, typer.Option("--reset", help="Forget the corrections of the posting's file.")] = False,
+    as_json: JsonFlag = False,
+) -> None:
+    """Correct how a posting was read (a section's kind, where postings begin); kept across re-ingests."""
+    from prepbot.ingest import correct
+
+    if section is not None and kind is None:
+        raise UsageError("--section needs --kind")
+    index = open_index(get_settings())
+    report = correct(
+        index, posting_id, heading=section if section is not None else split_at, kind=kind,
+        split=split_at is not None, one_posting=one_posting, reset=reset,
+    )  # fmt: skip
+    if as_json:
+        print_json(report.model_dump())
+    else:
+        render.ingest_report(console, err_console, report)
 
 
 @app.command()

@@ -111,6 +111,21 @@ MIGRATIONS: list[Migration] = [
         ALTER TABLE llm_calls ADD COLUMN logprobs TEXT;
         """,
     ),
+    Migration(
+        5,
+        "posting_corrections",
+        """
+        -- a user's corrections of how a posting file was read (prepbot.postings.corrections)
+        CREATE TABLE posting_corrections (
+            file TEXT NOT NULL,
+            what TEXT NOT NULL,  -- 'section' (heading -> kind), 'split' (heading starts a posting), 'one'
+            heading TEXT NOT NULL DEFAULT '',
+            kind TEXT NOT NULL DEFAULT '',
+            created_at TEXT NOT NULL DEFAULT (datetime('now')),
+            PRIMARY KEY (file, what, heading)
+        );
+        """,
+    ),
 ]
 
 # Paths already migrated by this process, so a connection costs one open, not a schema check.

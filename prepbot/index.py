@@ -24,7 +24,7 @@ from pydantic import BaseModel
 from prepbot.config import Settings
 from prepbot.embedders import Embedder, PrepbotEmbeddingFunction, get_embedder
 from prepbot.errors import PrepbotError
-from prepbot.postings import SECTIONS, Posting, Requirement
+from prepbot.postings import SECTIONS, OutlineSection, Posting, Requirement
 
 RRF_K = 60
 EMBED_BATCH = 256
@@ -158,7 +158,7 @@ class RequirementIndex:
                 self.items.upsert(
                     ids=[item.id for _, item in batch],
                     documents=[item.text for _, item in batch],
-                    embeddings=embed([item.text for _, item in batch]),
+                    embeddings=embed([embedded_text(item) for _, item in batch]),
                     metadatas=[self._item_metadata(posting, item) for posting, item in batch],
                 )
                 if on_items:
@@ -187,6 +187,7 @@ class RequirementIndex:
             "file": source_file(posting.source),
             "fingerprint": posting.fingerprint,
             "counts": json.dumps(posting.counts()),
+            "outline": json.dumps([section.model_dump() for section in posting.outline], ensure_ascii=False),
             "ingested_at": time.time(),
         }
 
@@ -197,6 +198,7 @@ class RequirementIndex:
             "section": item.section,
             "n": item.n,
             "group": _meta(item.group),
+            "detail": _meta(item.detail),
             "language": posting.language,
             "title": posting.title,
             "company": _meta(posting.company),
@@ -207,6 +209,13 @@ class RequirementIndex:
         self.postings.delete(ids=[posting_id])
         self._delete_items(posting_id)
         return existed
+
+    def remove_items(self, posting_id: str, keep: set[str]) -> None:
+        """Delete a posting's items other than ``keep`` (those an edit of the posting no longer has)."""
+        got = self.items.get(where={"posting_id": posting_id}, include=[])
+        stale = [item_id for item_id in got["ids"] if item_id not in keep]
+        if stale:
+            self.items.delete(ids=stale)
 
     def _delete_items(self, posting_id: str) -> None:
         self.items.delete(where={"posting_id": posting_id})
@@ -245,9 +254,11 @@ class RequirementIndex:
         return self._summary(got["ids"][0], got["metadatas"][0]) if got["ids"] else None
 
     def get_posting(self, posting_id: str) -> Posting | None:
-        summary = self.posting_summary(posting_id)
-        if summary is None:
+        got = self.postings.get(ids=[posting_id], include=["metadatas"])
+        if not got["ids"]:
             return None
+        summary = self._summary(got["ids"][0], got["metadatas"][0])
+        outline = [OutlineSection.model_validate(s) for s in json.loads(got["metadatas"][0].get("outline") or "[]")]
         got = self.items.get(where={"posting_id": posting_id}, include=["documents", "metadatas"])
         requirements = [
             self._requirement(rid, doc, meta)
@@ -262,6 +273,7 @@ class RequirementIndex:
             source=summary.source,
             fingerprint=summary.fingerprint,
             requirements=requirements,
+            outline=outline,
         )
 
     @staticmethod
@@ -273,6 +285,7 @@ class RequirementIndex:
             n=meta["n"],
             group=_unmeta(meta.get("group")),
             text=text,
+            detail=_unmeta(meta.get("detail")),
         )
 
     def get_requirements(self, requirement_ids: list[str]) -> dict[str, Requirement]:
@@ -300,7 +313,11 @@ class RequirementIndex:
         dense = self.items.query(
             query_embeddings=self.embedder.embed([query]), n_results=depth, where=where, include=[]
         )["ids"][0]
-        fused = rrf_fuse([dense, _bm25_ranking(query, ids, candidates["documents"] or [], depth)])
+        searched = [
+            f"{doc} {meta['detail']}" if meta.get("detail") else doc
+            for doc, meta in zip(candidates["documents"] or [], candidates["metadatas"] or [])
+        ]
+        fused = rrf_fuse([dense, _bm25_ranking(query, ids, searched, depth)])
         by_id = {rid: (doc, meta) for rid, doc, meta in zip(ids, candidates["documents"], candidates["metadatas"])}
         ranked = sorted(fused.items(), key=lambda pair: -pair[1])[:k]
         return [
@@ -328,6 +345,11 @@ class RequirementIndex:
             (self._summary(pid, meta), 1.0 - dist)
             for pid, meta, dist in zip(got["ids"][0], got["metadatas"][0], got["distances"][0])
         ]
+
+
+def embedded_text(item: Requirement) -> str:
+    """What is embedded for an item: its text, and its nested detail lines, so that both find it."""
+    return f"{item.text}\n{item.detail}" if item.detail else item.text
 
 
 def source_file(source: str) -> str:

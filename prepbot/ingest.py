@@ -19,8 +19,11 @@ from pydantic import BaseModel, Field
 
 from prepbot.embedders import EmbedWorker
 from prepbot.errors import PrepbotError
-from prepbot.index import PostingSummary, RequirementIndex, source_file
-from prepbot.postings import NEAR_DUPLICATE_JACCARD, Posting, parse_document
+from prepbot.index import PostingSummary, RequirementIndex, embedded_text, source_file
+from prepbot.postings import NEAR_DUPLICATE_JACCARD, Posting, carry_ids, parse_document
+from prepbot.postings.corrections import for_file as corrections_for_file
+from prepbot.postings.parse import Corrections
+from prepbot.postings.sections import SectionClassifier
 from prepbot.readers import expand_paths, read_documents
 
 Outcome = Literal["added", "updated", "unchanged", "duplicate"]
@@ -93,42 +96,62 @@ class _Run:
         self.marks: list[tuple[int, int, int]] = []  # (pending, removals, stale) lengths after each file read
         self.seen = _SeenPostings()
         self.indexed = _IndexedPostings(index)
+        self.classifier = classifier_for(index.embedder)
+        self.settings = index.settings
+
+    def corrections(self, file: Path) -> Corrections:
+        return corrections_for_file(self.settings, file)
 
     def ingest_file(self, path: Path) -> None:
         parsed: list[Posting] = []
         warnings: list[FileProblem] = []
+        corrections = self.corrections(path.resolve())
         for document in read_documents(path):
-            result = parse_document(document)
+            result = parse_document(document, classifier=self.classifier, corrections=corrections)
             parsed.extend(result.postings)
             warnings.extend(FileProblem(file=str(path), message=w) for w in result.warnings)
         self.report.warnings.extend(warnings)
         if not parsed:
             raise PrepbotError(f"{path}: no posting found (no text items)")
 
-        before = {s.source: s for s in self.indexed.in_file(str(path.resolve()))}
+        in_file = self.indexed.in_file(str(path.resolve()))
         kept: set[str] = set()
-        for posting in parsed:
+        # First the postings this file still holds unchanged, wherever they now stand in it (a posting added
+        # at the top of a JSONL file moves the others down: they are not edits of each other).
+        unchanged: dict[int, PostingSummary] = {}
+        by_fingerprint = {s.fingerprint: s for s in in_file}
+        for k, posting in enumerate(parsed):
+            same = by_fingerprint.get(posting.fingerprint)
+            if same is not None and same.id not in kept:
+                kept.add(same.id)
+                unchanged[k] = same
+        for k, posting in enumerate(parsed):
+            if k in unchanged:
+                self.report.postings.append(_outcome(posting, "unchanged", posting_id=unchanged[k].id))
+                continue
             existing = self.indexed.get(posting.id)
             if existing is not None:
                 kept.add(posting.id)
-                if existing.source == posting.source:
-                    self.report.postings.append(_outcome(posting, "unchanged"))
-                else:
-                    self.report.postings.append(_outcome(posting, "duplicate", duplicate_of=existing.id))
+                self.report.postings.append(_outcome(posting, "duplicate", duplicate_of=existing.id))
                 continue
             twin = self._indexed_twin(posting)
             if twin is not None:
                 self.report.postings.append(_outcome(posting, "duplicate", duplicate_of=twin))
                 continue
-            previous = before.get(posting.source)
-            kept.add(posting.id)
-            if previous is not None and previous.id not in kept:
+            previous = _edited_from(posting, [s for s in in_file if s.id not in kept])
+            if previous is not None:
+                # An edit: the posting keeps its ID, and every unchanged item its ID, so sessions, progress
+                # and `--focus weak` carry over; the items the edit dropped are removed once it is written.
                 kept.add(previous.id)
+                stored = self.index.get_posting(previous.id)
+                if stored is not None:
+                    posting = carry_ids(stored, posting)
                 self.pending_removals.append(previous.id)
                 self._queue(posting, _outcome(posting, "updated", replaced=[previous.id]))
             else:
+                kept.add(posting.id)
                 self._queue(posting, _outcome(posting, "added"))
-        self.pending_stale.extend(s.id for s in before.values() if s.id not in kept)
+        self.pending_stale.extend(s.id for s in in_file if s.id not in kept)
         self.marks.append((len(self.pending), len(self.pending_removals), len(self.pending_stale)))
         pending_items = sum(len(p.requirements) for p in self.pending)
         if self.auto_worker:  # items still to embed: those pending, and the files left at this run's rate so far
@@ -202,11 +225,15 @@ class _Run:
                 self.seen.discard(posting)
             self.report.postings = [o for o in self.report.postings if o not in outcomes]
         else:
+            written = {posting.id: posting for posting in postings}
+            for posting_id in removals + stale:
+                if posting_id in written:  # the edit kept its ID: only the items it dropped go
+                    self.index.remove_items(posting_id, keep={item.id for item in written[posting_id].requirements})
+                else:
+                    self.index.remove_posting(posting_id)
+                    self.indexed.discard(posting_id)
             for posting in postings:
                 self.indexed.add(posting)
-            for posting_id in removals + stale:
-                self.index.remove_posting(posting_id)
-                self.indexed.discard(posting_id)
             self.report.removed.extend(stale)
         if self.worker is not None:
             self.worker.forget([text for posting in postings for text in _texts(posting)])
@@ -321,15 +348,85 @@ def _cores() -> int:
 
 def _texts(posting: Posting) -> list[str]:
     """The texts add_postings will embed for a posting, sent to the worker as the posting is queued."""
-    return [item.text for item in posting.requirements] + [posting.title]
+    return [embedded_text(item) for item in posting.requirements] + [posting.title]
 
 
-def _outcome(posting: Posting, outcome: Outcome, **extra: object) -> PostingOutcome:
+def _edited_from(posting: Posting, candidates: list[PostingSummary]) -> PostingSummary | None:
+    """The indexed posting of the same file that ``posting`` is an edit of: the one of the same title and
+    place in the file, else of the same title, else of the same place."""
+    same_title = [s for s in candidates if s.title == posting.title]
+    for summary in same_title:
+        if summary.source == posting.source:
+            return summary
+    if same_title:
+        return same_title[0]
+    return next((s for s in candidates if s.source == posting.source), None)
+
+
+_CLASSIFIERS: dict[int, SectionClassifier] = {}
+
+
+def classifier_for(embedder: object) -> SectionClassifier | None:
+    """The section classifier on this index's embedder (prototypes embedded once per embedder)."""
+    embed = getattr(embedder, "embed", None)
+    if embed is None:
+        return None
+    key = id(embedder)
+    if key not in _CLASSIFIERS:
+        _CLASSIFIERS[key] = SectionClassifier(embed)
+    return _CLASSIFIERS[key]
+
+
+def _outcome(posting: Posting, outcome: Outcome, posting_id: str | None = None, **extra: object) -> PostingOutcome:
     return PostingOutcome(
         outcome=outcome,
-        posting_id=posting.id,
+        posting_id=posting_id or posting.id,
         title=posting.title,
         source=posting.source,
         items=len(posting.requirements),
         **extra,  # type: ignore[arg-type]
     )
+
+
+def correct(
+    index: RequirementIndex,
+    posting_id: str,
+    *,
+    heading: str | None = None,
+    kind: str | None = None,
+    split: bool = False,
+    one_posting: bool = False,
+    reset: bool = False,
+) -> IngestReport:
+    """Record a correction of how a posting's file was read, then ingest the file again with it (IDs of
+    unchanged items carry over). ``heading`` with ``kind``: that section's kind; ``heading`` with ``split``:
+    a posting begins at that heading; ``one_posting``: the whole file is one posting; ``reset``: forget the
+    file's corrections. The correction is kept by file, so later ingests of the file apply it too."""
+    from prepbot.postings import SECTIONS
+    from prepbot.postings import corrections as store
+
+    posting = index.get_posting(posting_id)
+    if posting is None:
+        raise PrepbotError(f"no posting {posting_id!r}; `prepbot postings list` shows the IDs")
+    file = source_file(posting.source)
+    if not Path(file).is_file():
+        raise PrepbotError(f"{file}: the posting's file is gone; correct a copy and ingest it")
+    settings = index.settings
+    if reset:
+        store.reset(settings, file)
+    elif one_posting:
+        store.one_posting(settings, file)
+    elif heading is not None:
+        siblings = [s for s in index.list_postings() if source_file(s.source) == file]
+        known = {o.heading for s in siblings if (p := index.get_posting(s.id)) for o in p.outline if o.heading}
+        if heading not in known and not split:
+            raise PrepbotError(f"no heading {heading!r} in {posting_id}; `prepbot postings show {posting_id}` lists them")
+        if split:
+            store.split_at(settings, file, heading)
+        elif kind in SECTIONS:
+            store.set_section_kind(settings, file, heading, kind)  # type: ignore[arg-type]
+        else:
+            raise PrepbotError(f"--kind must be one of {', '.join(SECTIONS)}")
+    else:
+        raise PrepbotError("say what to correct: --section HEADING --kind KIND, --split-at HEADING, --one-posting or --reset")
+    return ingest([file], index, worker=False)

@@ -42,6 +42,8 @@ _BOMS = (
 # C0 controls other than tab, newline, form feed and carriage return: text files do not contain them.
 _CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b\x0e-\x1f]")
 _FRONT_MATTER = re.compile(r"\A---[ \t]*\n(.*?\n)---[ \t]*(?:\n|\Z)", re.DOTALL)
+_TOML_FRONT_MATTER = re.compile(r"\A\+\+\+[ \t]*\n(.*?\n)\+\+\+[ \t]*(?:\n|\Z)", re.DOTALL)
+_HTML_LINE = re.compile(r"^\s*</?[A-Za-z][A-Za-z0-9]*(?:\s[^>]*)?/?>")
 _LOOKS_LIKE_HTML = re.compile(r"<(?:p|br|ul|ol|li|div|h[1-6]|strong|b)\b[^>]*>", re.IGNORECASE)
 _GLOB_CHARS = re.compile(r"[*?[]")
 
@@ -185,11 +187,30 @@ def _field(value: Any) -> str | None:
 def _markdown_document(path: Path, text: str) -> Document:
     """Markdown and plain text; YAML front matter is dropped, its title and company kept."""
     meta, text = _front_matter(text)
+    if _mostly_html(text):  # a page saved with its markup (a CMS's raw HTML body inside a .md file)
+        text = html_to_text(text)
     return _document(path, str(path), text, meta.get("title"), meta.get("company"))
 
 
+def _mostly_html(text: str) -> bool:
+    """Whether at least half of a text's lines are HTML tags (raw HTML with a Markdown extension)."""
+    lines = [line for line in text.splitlines() if line.strip()]
+    return len(lines) >= 10 and sum(bool(_HTML_LINE.match(line)) for line in lines) >= len(lines) / 2
+
+
 def _front_matter(text: str) -> tuple[dict[str, Any], str]:
-    """Front matter's fields and the text after it; a leading ``---`` rule that is not YAML fields stays text."""
+    """Front matter's fields (YAML between ``---``, TOML between ``+++``) and the text after it; a leading
+    ``---`` rule that is not YAML fields stays text."""
+    toml = _TOML_FRONT_MATTER.match(text)
+    if toml:
+        try:
+            import tomllib
+
+            meta: Any = tomllib.loads(toml.group(1))
+        except Exception:  # Python 3.10 has no tomllib; a broken block keeps only its title line
+            title = re.search(r'^title\s*=\s*"([^"\n]*)"', toml.group(1), re.MULTILINE)
+            meta = {"title": title.group(1)} if title else {}
+        return (meta if isinstance(meta, dict) else {}), text[toml.end() :]
     match = _FRONT_MATTER.match(text)
     if match:
         try:
@@ -276,10 +297,22 @@ class _HTMLText(HTMLParser):
         self.current = ""
         self.skipping = 0
         self.list_depth = 0
+        self.cell: str | None = None  # inside a table's "th" or "td"
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         if tag in self._SKIPPED:
             self.skipping += 1
+        elif tag == "th":  # a table row's label heads the value beside it
+            self._paragraph()
+            self.current = "**"
+            self.cell = "th"
+        elif tag == "td":
+            self._paragraph()
+            self.current = "- "
+            self.cell = "td"
+        elif tag == "br" and self.cell == "td":
+            self._line()
+            self.current = "- "
         elif tag in self._HEADINGS:
             self._paragraph()
             self.current = "#" * self._HEADINGS[tag] + " "
@@ -299,6 +332,11 @@ class _HTMLText(HTMLParser):
     def handle_endtag(self, tag: str) -> None:
         if tag in self._SKIPPED:
             self.skipping = max(self.skipping - 1, 0)
+        elif tag in ("th", "td"):
+            if self.cell == "th":
+                self.current = self.current.rstrip() + "**"
+            self.cell = None
+            self._paragraph()
         elif tag in ("b", "strong"):
             self.current += "**"
         elif tag == "li":
@@ -315,7 +353,7 @@ class _HTMLText(HTMLParser):
 
     def _line(self) -> None:
         line = self.current.rstrip()
-        if not line.strip(" -#*"):
+        if not line.strip(" -#*\u3000"):
             return  # only a "- ", "## " or "**" so far (as in <li><p>...): keep it for the text to come
         self.lines.append(line)
         self.current = ""

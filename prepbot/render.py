@@ -22,6 +22,7 @@ SECTION_LABELS = {
     "requirement": "Requirements",
     "nice_to_have": "Nice to have",
     "benefit": "Benefits",
+    "process": "How to apply",
     "other": "Other",
 }
 OUTCOME_STYLE = {"added": "green", "updated": "cyan", "unchanged": "dim", "duplicate": "yellow"}
@@ -80,18 +81,64 @@ def postings_table(out: Console, summaries: list[PostingSummary]) -> None:
     out.print(table)
 
 
+KIND_STYLE = {
+    "responsibility": "green", "requirement": "magenta", "nice_to_have": "blue", "about": "dim",
+    "benefit": "yellow", "process": "dim", "other": "dim",
+}  # fmt: skip
+HOW_LABELS = {
+    "words": "its words", "meaning": "its meaning", "parent": "its parent heading", "items": "its items",
+    "position": "before any heading", "unknown": "nothing known", "corrected": "your correction",
+}  # fmt: skip
+
+
 def posting_detail(out: Console, posting: Posting) -> None:
-    out.print(f"[bold]{escape(posting.title)}[/]  {escape(posting.company or '')}  [dim]{posting.language} · {escape(posting.id)}[/]")
+    """The posting as it was understood: each heading with its kind (and why), its items beneath it."""
+    from rich.tree import Tree
+
+    head = f"[bold]{escape(posting.title)}[/]  {escape(posting.company or '')}  [dim]{posting.language} · {escape(posting.id)}[/]"
+    out.print(head, highlight=False)
     out.print(f"[dim]{escape(posting.source)}[/]")
-    section = group = None
-    for item in posting.requirements:
+    by_id = {item.id: item for item in posting.requirements}
+    shown: set[str] = set()
+    tree = Tree(f"[dim]{_counts_line(posting)}[/]")
+    stack: list[tuple[int, Tree]] = []
+    for section in posting.outline:
+        while stack and stack[-1][0] >= section.depth:
+            stack.pop()
+        parent = stack[-1][1] if stack else tree
+        heading = escape(section.heading) if section.heading else "[italic](no heading)[/]"
+        style = KIND_STYLE.get(section.kind, "")
+        why = HOW_LABELS.get(section.how, section.how)
+        branch = parent.add(f"[bold]{heading}[/]  [{style}]{section.kind}[/] [dim]by {why}[/]")
+        stack.append((section.depth, branch))
+        for item_id in section.items:
+            item = by_id.get(item_id)
+            if item is None:
+                continue
+            shown.add(item_id)
+            _item_node(branch, item, section.kind)
+    rest = [item for item in posting.requirements if item.id not in shown]
+    section = None
+    for item in rest:  # a posting indexed before outlines were kept: by section
         if item.section != section:
-            section, group = item.section, None
-            out.print(f"\n[bold underline]{SECTION_LABELS[section]}[/]")
-        if item.group and item.group != group:
-            group = item.group
-            out.print(f"  [italic]{escape(group)}[/]")
-        out.print(f"  [cyan]{escape(item.id.rsplit('/', 1)[1])}[/] {escape(item.text)}", highlight=False)
+            section = item.section
+            branch = tree.add(f"[bold]{SECTION_LABELS.get(section, section)}[/]")
+        _item_node(branch, item, section)
+    out.print(tree)
+
+
+def _item_node(branch: Any, item: Any, kind: str) -> None:
+    marked = f" [{KIND_STYLE.get(item.section, '')}]{item.section}[/]" if item.section != kind else ""
+    node = branch.add(f"[cyan]{escape(item.id.rsplit('/', 1)[1])}[/]{marked} {escape(item.text)}")
+    if item.detail:
+        for line in item.detail.splitlines():
+            node.add(f"[dim]{escape(line)}[/]")
+
+
+def _counts_line(posting: Posting) -> str:
+    counts = posting.counts()
+    order = ("responsibility", "requirement", "nice_to_have", "benefit", "about", "process", "other")
+    return ", ".join(f"{counts[k]} {k}" for k in order if counts.get(k))
 
 
 def doctor_table(out: Console, checks: list[Check]) -> None:

@@ -49,7 +49,7 @@ def test_seed_file_gives_three_postings_and_reports_the_duplicate():
     }
     pm = by_title(listed, "AI Product Manager")
     assert pm["company"] == "TSMC"
-    assert pm["counts"]["responsibility"] == 8 and pm["counts"]["requirement"] == 6
+    assert pm["counts"]["responsibility"] == 8 and pm["counts"]["requirement"] == 5 and pm["counts"]["nice_to_have"] == 1
 
     shown = json.loads(run_cli(["postings", "show", pm["id"], "--json"]).stdout)
     groups = [r["group"] for r in shown["requirements"] if r["section"] == "responsibility"]
@@ -72,6 +72,7 @@ def test_edited_file_updates_its_posting_and_dropped_posting_is_removed(tmp_path
     shutil.copy(SEEDS / "job-postings.md", posting)
     _, first = ingest_json(str(posting))
     data_id = next(p["posting_id"] for p in first["postings"] if "Data Engineer" in p["title"])
+    first_items = json.loads(run_cli(["postings", "show", data_id, "--json"]).stdout)["requirements"]
 
     text = posting.read_text(encoding="utf-8")
     posting.write_text(text.replace("Experience with Kubernetes, docker", "Experience with Kubernetes, Helm and docker"), encoding="utf-8")
@@ -79,7 +80,14 @@ def test_edited_file_updates_its_posting_and_dropped_posting_is_removed(tmp_path
     updated = [p for p in second["postings"] if p["outcome"] == "updated"]
     assert len(updated) == 1 and updated[0]["replaced"] == [data_id]
     ids = {p["id"] for p in json.loads(run_cli(["postings", "list", "--json"]).stdout)}
-    assert data_id not in ids and updated[0]["posting_id"] in ids
+    assert updated[0]["posting_id"] == data_id and data_id in ids  # an edit keeps the posting's ID
+    after = json.loads(run_cli(["postings", "show", data_id, "--json"]).stdout)["requirements"]
+    before_ids = {r["id"]: r["text"] for r in first_items}
+    kept = [r for r in after if r["id"] in before_ids]
+    assert all(before_ids[r["id"]] == r["text"] for r in kept)  # unchanged items keep their IDs
+    [new] = [r for r in after if r["id"] not in before_ids]
+    assert "Helm" in new["text"] and len(kept) == len(after) - 1
+    assert len(after) == len(first_items)  # the edited item's old ID is gone
 
     # Cut the AI product manager posting out of the file: it leaves the index.
     posting.write_text(text.split("## The AI Product Manager")[0], encoding="utf-8")
@@ -117,7 +125,7 @@ def test_only_bad_files_exit_non_zero_with_one_line_each(tmp_path):
     assert missing.exit_code != 0 and "nope.md" in missing.stderr and "Traceback" not in missing.stderr
 
 
-def test_file_without_sections_is_indexed_as_other_with_a_warning(tmp_path):
+def test_file_without_headings_is_read_by_its_statements(tmp_path):
     notes = tmp_path / "notes.txt"
     notes.write_text(
         "We are a small team building search for legal documents.\n\n"
@@ -127,9 +135,18 @@ def test_file_without_sections_is_indexed_as_other_with_a_warning(tmp_path):
     )
     result, report = ingest_json(str(notes))
     assert result.exit_code == 0
-    assert report["warnings"] and "other" in report["warnings"][0]["message"]
     hits = json.loads(run_cli(["search", "Elasticsearch relevance tuning", "--json"]).stdout)
-    assert hits[0]["section"] == "other"
+    assert hits[0]["section"] == "responsibility"
+    hits = json.loads(run_cli(["search", "Kubernetes", "--section", "requirement", "--json"]).stdout)
+    assert hits[0]["text"] == "Experience with Kubernetes is helpful."
+
+
+def test_posting_without_duties_or_requirements_is_warned_about(tmp_path):
+    notes = tmp_path / "about.md"
+    notes.write_text("# Backend Engineer\n\n## About us\n\nWe are a small team in Kyoto.\n", encoding="utf-8")
+    result, report = ingest_json(str(notes))
+    assert result.exit_code == 0
+    assert "no requirements or responsibilities found" in report["warnings"][0]["message"]
 
 
 def test_search_json_shape_and_filters():
@@ -551,3 +568,46 @@ def test_ctrl_c_during_a_worker_ingest_leaves_no_process(tmp_path):
         time.sleep(0.1)
     else:
         pytest.fail(f"the worker process {worker_pid} outlived the interrupted ingest")
+
+
+def test_a_posting_added_at_the_top_of_a_jsonl_file_loses_nothing(tmp_path):
+    jobs = tmp_path / "jobs.jsonl"
+    first = {"title": "Data Engineer", "description": "Requirements:\n- SQL\n- dbt\n"}
+    jobs.write_text(json.dumps(first) + "\n", encoding="utf-8")
+    _, report = ingest_json(str(jobs))
+    [original] = report["postings"]
+    added = {"title": "Site Reliability Engineer", "description": "Requirements:\n- Linux\n"}
+    jobs.write_text(json.dumps(added) + "\n" + json.dumps(first) + "\n", encoding="utf-8")
+    _, again = ingest_json(str(jobs))
+    assert sorted(p["outcome"] for p in again["postings"]) == ["added", "unchanged"]
+    ids = {p["id"] for p in json.loads(run_cli(["postings", "list", "--json"]).stdout)}
+    assert original["posting_id"] in ids and len(ids) == 2 and not again["removed"]
+
+
+def test_a_correction_survives_reingesting_the_file(tmp_path):
+    path = tmp_path / "job.md"
+    path.write_text("# Backend Engineer\n\n## Q&A\n- Visa sponsorship\n\n## Requirements\n- Go\n", encoding="utf-8")
+    _, report = ingest_json(str(path))
+    pid = report["postings"][0]["posting_id"]
+    go_id = next(r["id"] for r in json.loads(run_cli(["postings", "show", pid, "--json"]).stdout)["requirements"]
+                 if r["text"] == "Go")
+    fixed = run_cli(["postings", "fix", pid, "--section", "Q&A", "--kind", "benefit"])
+    assert fixed.exit_code == 0, fixed.stderr
+    shown = json.loads(run_cli(["postings", "show", pid, "--json"]).stdout)
+    assert [(s["heading"], s["kind"], s["how"]) for s in shown["outline"]][0] == ("Q&A", "benefit", "corrected")
+    assert go_id in {r["id"] for r in shown["requirements"]}  # unchanged items keep their IDs
+    path.write_text(path.read_text(encoding="utf-8") + "- SQL\n", encoding="utf-8")
+    ingest_json(str(path))
+    shown = json.loads(run_cli(["postings", "show", pid, "--json"]).stdout)
+    assert shown["outline"][0]["kind"] == "benefit"
+    assert run_cli(["postings", "fix", pid, "--section", "No such heading", "--kind", "other"]).exit_code == 1
+
+
+def test_postings_show_draws_the_posting_as_a_tree(tmp_path):
+    path = tmp_path / "job.md"
+    path.write_text("# Backend Engineer\n\n## Requirements\n- Go\n  - generics\n### Languages\n- Rust\n", encoding="utf-8")
+    _, report = ingest_json(str(path))
+    out = run_cli(["postings", "show", report["postings"][0]["posting_id"]]).stdout
+    assert "Requirements  requirement by its words" in out
+    assert "Languages  requirement by its parent heading" in out
+    assert "generics" in out and "└──" in out
