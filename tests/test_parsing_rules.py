@@ -302,3 +302,17 @@ def test_corrections_win_over_what_was_read():
     assert fixed.postings[0].outline[0].how == "corrected"
     one = parse_document(Document(source="/p/x.md", text=text), classifier=False, corrections=Corrections(one_posting=True))
     assert len(one.postings) == 1
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Requirements:\n" + "".join(" " * i + "- x\n" for i in range(3000)),  # each line deeper than the last
+        ("|" + " " * 5000 + "|\n") * 100,
+        "# Title" + " " * 200_000 + "x\n- a\n",
+        ("[a](" * 5000) + "\n",
+    ],
+)
+def test_hostile_layouts_parse_in_linear_time(text):
+    # a quadratic rule on these takes minutes; the parser reads them in about a second
+    parse_document(Document(source="/p/x.md", text=text), classifier=False)

@@ -78,7 +78,7 @@ def strip_symbols(text: str) -> str:
 _ATX = re.compile(r"^ {0,3}(#{1,6})(?:[ \t]+(.*?))?(?:[ \t]+#+)?[ \t]*$")
 _SETEXT = re.compile(r"^ {0,3}(=+|-{2,})[ \t]*$")
 _RULE = re.compile(r"^ {0,3}(?:(?:\*[ \t]*){3,}|(?:_[ \t]*){3,}|(?:-[ \t]*){3,})$")
-_TABLE_SEPARATOR = re.compile(r"^\s*\|?\s*:?-{2,}:?\s*(?:\|\s*:?-{2,}:?\s*)*\|?\s*$")
+_TABLE_SEPARATOR = re.compile(r"^[ \t]*\|?[ \t]*:?-{2,}:?[ \t]*(?:\|[ \t]*:?-{2,}:?[ \t]*)*\|?[ \t]*$")
 _GLUED_HEADING = re.compile(r"^(.*\S)\s+(#{2,6}\s+\S.{0,40})$")  # "9.參與開發經驗 ## 薪資範圍"
 _TEMPLATE = re.compile(r"^\s*(?:\{%.*?%\}|\{\{<.*?>\}\}|\{\{%.*?%\}\}|\{#.*?#\})\s*$")
 
@@ -163,7 +163,7 @@ def _entry(line: str, out: list[Entry]) -> None:
         previous.atx = 1 if "=" in line else 2
         previous.text = strip_symbols(previous.text)
         return
-    if _RULE.match(line) or _TABLE_SEPARATOR.match(line) and "|" in line:
+    if _RULE.match(line) or ("|" in line and _TABLE_SEPARATOR.match(line)):
         out.append(Entry("blank", ""))
         return
     if match := _ATX.match(line):

@@ -551,12 +551,13 @@ def _dash_clauses(sentence: str) -> list[str]:
 _LENTICULAR = re.compile(r"【([^【】\n]{1,40})】")
 # "Requirements: 1. ..." inside a paragraph: a phrase after a sentence end, a colon, then a list number.
 _INLINE_COLON_HEADING = re.compile(
-    r"(?:^|(?<=[.。;；!！?？]))\s*([^.。;；!！?？:：\n]{1,50}?)\s*[:：]\s*(?=\d{1,2}[.．)、]|[(（]\d{1,2}[)）])"
+    r"(?:^|(?<=[.。;；!！?？]))[ \t]?([^\s.。;；!！?？:：][^.。;；!！?？:：\n]{0,49}?)[ \t]*[:：][ \t]*"
+    r"(?=\d{1,2}[.．)、]|[(（]\d{1,2}[)）])"
 )
 _INLINE_NUMBER = re.compile(r"(?:^|(?<=[\s。；;：:]))(\d{1,2})[.．)](?!\d)")
 _INLINE_PAREN = re.compile(r"[(（](\d{1,2})[)）]")
 FLATTENED_MIN_CHARS = 200
-_MAYBE_FLAT = re.compile(r"\S.*(?:【|[:：]\s*(?:\d{1,2}[.．)、]|[(（]\d)|\S\s*(?:2[.．)]|[(（]2[)）]))")
+_MAYBE_FLAT = re.compile(r"【|[:：][ \t]*(?:\d{1,2}[.．)、]|[(（]\d)|\S[ \t]?(?:2[.．)]|[(（]2[)）])")
 
 
 def _unflatten_text(text: str) -> str:
