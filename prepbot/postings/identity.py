@@ -56,12 +56,12 @@ def number_items(pid: str, items: Iterable[tuple[str, str | None, str, str | Non
     for section, group, text, detail in items:
         numbers[section] += 1
         n = numbers[section]
-        out.append(
-            Requirement(
-                id=f"{pid}/{section}-{n}", posting_id=pid, section=section,  # type: ignore[arg-type]
-                n=n, group=group, text=text, detail=detail,
+        out.append(  # built from the parser's own checked values: validation would only cost time
+            Requirement.model_construct(
+                id=f"{pid}/{section}-{n}", posting_id=pid, section=section, n=n, group=group, text=text,
+                detail=detail,
             )
-        )  # fmt: skip
+        )
     return out
 
 

@@ -557,6 +557,7 @@ _INLINE_COLON_HEADING = re.compile(
 _INLINE_NUMBER = re.compile(r"(?:^|(?<=[\s。；;：:]))(\d{1,2})[.．)](?!\d)")
 _INLINE_PAREN = re.compile(r"[(（](\d{1,2})[)）]")
 FLATTENED_MIN_CHARS = 200
+_FLAT_CHARS = frozenset("【:：2")
 _MAYBE_FLAT = re.compile(r"【|[:：][ \t]*(?:\d{1,2}[.．)、]|[(（]\d)|\S[ \t]?(?:2[.．)]|[(（]2[)）])")
 
 
@@ -565,7 +566,7 @@ def _unflatten_text(text: str) -> str:
     inline: such lines are cut where they begin."""
     out: list[str] = []
     for line in text.split("\n"):
-        if len(line) < FLATTENED_MIN_CHARS and not _MAYBE_FLAT.search(line):
+        if len(line) < FLATTENED_MIN_CHARS and not (_FLAT_CHARS.intersection(line) and _MAYBE_FLAT.search(line)):
             out.append(line)
             continue
         for piece in _split_at_inline_headings(line):

@@ -12,6 +12,7 @@ Two readers, the second only where the first knows nothing:
 
 from __future__ import annotations
 
+import functools
 import re
 import threading
 from collections.abc import Callable, Sequence
@@ -50,6 +51,7 @@ _PATTERNS = [
     (kind, re.compile("|".join(_keyword_pattern(k) for k in sorted(words, key=len, reverse=True))))
     for kind, words in SECTION_KEYWORDS
 ]
+_ANY_KEYWORD = re.compile("|".join(f"(?:{pattern.pattern})" for _, pattern in _PATTERNS))
 _TRAILING_PAREN = re.compile(r"[(（][^()（）]*[)）]\s*$")
 
 
@@ -63,11 +65,14 @@ def _lexicon_text(heading: str) -> str:
     return text
 
 
+@functools.lru_cache(maxsize=65536)
 def words_kind(heading: str, *, bare: bool = False) -> Section | None:
     """The kind a heading's words name, if any. A bare line (no colon or markup) must be nothing but a
     heading phrase, so that an item such as "Strong communication skills" is not taken for one."""
     text = _lexicon_text(heading)
     if not text or len(text) > HEADING_MAX_CHARS or len(text.split()) > HEADING_MAX_WORDS:
+        return None
+    if not _ANY_KEYWORD.search(text):
         return None
     matches: list[tuple[Section, int, int]] = []
     for kind, pattern in _PATTERNS:
