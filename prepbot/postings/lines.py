@@ -237,6 +237,8 @@ def _looks_like_link(line: str) -> bool:
 
 def _emphasis_heading(line: str) -> Entry | None:
     """A line that is nothing but bold or italic text (emoji around it allowed): a pseudo-heading."""
+    if "*" not in line and "_" not in line:
+        return None
     core = strip_symbols(line.strip())
     if not core or _URL.search(core) or len(core) > HEADING_MAX_CHARS + 8:
         return None
