@@ -8,6 +8,9 @@ import re
 
 from prepbot.postings.models import Section
 
+# Kana and CJK ideographs (with compatibility ideographs): the characters a Chinese or Japanese text is made of.
+CJK = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uf900-\ufaff]")
+
 # Checked in this order, so the more specific wins: "Preferred qualifications" is a plus, not a requirement;
 # "About you" describes the candidate, not the company; "how to apply" is the process, not "about".
 # English keywords match at a word start ("benefit" -> "Benefits").
@@ -101,8 +104,6 @@ OPTIONAL_MARKERS = re.compile(
     r"|优先|優先|尤佳|为佳|為佳|者佳|更佳|加分|歓迎|尚可|望ましい",
     re.IGNORECASE,
 )
-# "optional" markers that say the opposite: "priority is ...", "我們優先考慮" stays a plus; "not required"
-# alone ("(preferred but not required)") keeps the plus too.
 
 # Words of a posting heading that advertise rather than name the job: stripped from a title.
 HIRING_WORDS = re.compile(

@@ -11,6 +11,7 @@ import unicodedata
 from dataclasses import dataclass
 from typing import Literal
 
+from prepbot.postings.lexicon import CJK
 from prepbot.postings.sections import words_kind
 
 EntryKind = Literal["heading", "item", "text", "blank"]
@@ -112,7 +113,7 @@ def _indent(prefix: str) -> int:
 
 def _cjk_or_words(text: str) -> int:
     """A length that treats a CJK character and a Latin word alike."""
-    cjk = len(re.findall(r"[\u3040-\u30ff\u3400-\u9fff\uf900-\ufaff]", text))
+    cjk = len(CJK.findall(text))
     return cjk + len(re.findall(r"[A-Za-z0-9]+", text))
 
 

@@ -30,6 +30,7 @@ from prepbot.postings.company import find_company
 from prepbot.postings.identity import fingerprint, normalise, number_items, posting_id
 from prepbot.postings.language import detect_language
 from prepbot.postings.lexicon import (
+    CJK,
     OPTIONAL_MARKERS,
     REQUIREMENT_CUES,
     RESPONSIBILITY_CUES,
@@ -98,7 +99,7 @@ def parse_document(
     (loaded on first need), False or None for the keywords alone, or a SectionClassifier of your own.
     ``corrections`` are the user's, for this file: they win over everything read."""
     if classifier is True:
-        classifier = _LazyClassifier()
+        classifier = default_classifier()  # cheap: the embedder loads its weights on its first use
     elif classifier is False:
         classifier = None
     corrections = corrections or Corrections()
@@ -114,30 +115,6 @@ def parse_document(
         if posting is not None:
             result.postings.append(posting)
     return result
-
-
-class _LazyClassifier(SectionClassifier):
-    """The default classifier, loaded only when a heading or a block needs reading by meaning."""
-
-    def __init__(self) -> None:
-        self._real: SectionClassifier | None | bool = False
-
-    def _get(self) -> SectionClassifier | None:
-        if self._real is False:
-            self._real = default_classifier()
-        return self._real  # type: ignore[return-value]
-
-    def heading_kind(self, heading: str) -> Section | None:
-        real = self._get()
-        return real.heading_kind(heading) if real else None
-
-    def content_kind(self, lines: list[str]) -> Section | None:  # type: ignore[override]
-        real = self._get()
-        return real.content_kind(lines) if real else None
-
-    def line_kinds(self, lines: list[str]) -> list[Section | None]:  # type: ignore[override]
-        real = self._get()
-        return real.line_kinds(lines) if real else [None] * len(lines)
 
 
 # --- outline -------------------------------------------------------------------------------------------
@@ -465,7 +442,7 @@ def _lists_and_paragraphs(items: list[Entry]) -> tuple[list[tuple[str, list[str]
             deeper = level[0] > base[0] + 1 or level[1] > base[1]
             if listed and deeper and group_level is None and listed[-1][0][-1:] in ":：" and not listed[-1][1]:
                 label = listed.pop()
-                group, group_level = label[0].rstrip(":： "), _level_of_label(label, base)
+                group, group_level = label[0].rstrip(":： "), base
                 listed.append((entry.text, [], group))
             elif listed and deeper and group_level is None:
                 listed[-1][1].append(entry.text)
@@ -490,17 +467,13 @@ def _level(entry: Entry) -> tuple[int, int]:
     return (entry.indent, 1 if entry.style == "paren" else 0)
 
 
-def _level_of_label(label: tuple[str, list[str], str | None], base: tuple[int, int]) -> tuple[int, int]:
-    return base
-
-
 def _continues(line: str, following: str) -> bool:
     """Whether ``following`` is the hard-wrapped rest of ``line``."""
     if not line or line[-1] in _TERMINAL + ":：":
         return False
     if _LOWER_START.match(following):
         return True
-    cjk = len(re.findall(r"[\u3040-\u30ff\u3400-\u9fff]", line))
+    cjk = len(CJK.findall(line))
     return len(line) >= WRAP_MIN_CHARS if cjk < len(line) / 3 else cjk >= WRAP_MIN_CJK and line[-1] not in "、，,"
 
 
@@ -516,7 +489,7 @@ def _statements(lines: list[str]) -> list[str]:
 
 
 def _cjk_join(a: str, b: str) -> bool:
-    return bool(re.match(r"[\u3040-\u30ff\u3400-\u9fff]", a[-1:])) and bool(re.match(r"[\u3040-\u30ff\u3400-\u9fff]", b[:1]))
+    return bool(CJK.match(a[-1:])) and bool(CJK.match(b[:1]))
 
 
 def _is_prose(lines: list[str]) -> bool:

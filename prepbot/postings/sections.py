@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from prepbot.postings.lexicon import HEADING_FILLER, SECTION_KEYWORDS
+from prepbot.postings.lexicon import CJK, HEADING_FILLER, SECTION_KEYWORDS
 from prepbot.postings.models import Section
 
 Embed = Callable[[list[str]], Any]
@@ -35,7 +35,6 @@ MEANING_MARGIN = 0.03
 CONTENT_MIN = 0.30
 CONTENT_MARGIN = 0.02
 
-_CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 
 
 def _keyword_pattern(keyword: str) -> str:
@@ -83,7 +82,7 @@ def words_kind(heading: str, *, bare: bool = False) -> Section | None:
         return None
     if any(kind == "nice_to_have" for kind, _, _ in matches):
         return "nice_to_have"
-    cjk = len(_CJK.findall(text)) >= len(re.findall(r"[a-z]+", text))
+    cjk = len(CJK.findall(text)) >= len(re.findall(r"[a-z]+", text))
     if cjk:
         best = max(matches, key=lambda m: (m[2], m[2] - m[1], -_ORDER[m[0]]))
     else:
@@ -98,7 +97,7 @@ def _only_heading_words(text: str, matches: list[tuple[Section, int, int]]) -> b
             keep[i] = False
     leftover = "".join(ch if k else " " for ch, k in zip(text, keep))
     filler_only = all(word in HEADING_FILLER for word in re.findall(r"[a-z']+", leftover))
-    return filler_only and len(_CJK.findall(leftover)) <= BARE_MAX_CJK_LEFTOVER
+    return filler_only and len(CJK.findall(leftover)) <= BARE_MAX_CJK_LEFTOVER
 
 
 # Prototype headings per kind, in the four languages. Written for this classifier; the real postings it is
@@ -222,17 +221,6 @@ class SectionClassifier:
             matrix, kinds = self._lines
         scores = _kind_scores(self._vectors(lines), matrix, kinds)
         return _pick(scores.mean(axis=0), CONTENT_MIN, CONTENT_MARGIN)
-
-    def line_kinds(self, lines: Sequence[str]) -> list[Section | None]:
-        """The kind of each line on its own (statements of a prose paragraph)."""
-        if not lines:
-            return []
-        with self._lock:
-            if self._lines is None:
-                self._lines = self._prototypes(PROTOTYPE_LINES)
-            matrix, kinds = self._lines
-        scores = _kind_scores(self._vectors(lines), matrix, kinds)
-        return [_pick(row, CONTENT_MIN, 0.0) for row in scores]
 
 
 _KINDS: list[Section] = ["responsibility", "requirement", "nice_to_have", "benefit", "about", "process", "other"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-from prepbot.postings.lexicon import COMPANY_MARKERS, HIRING_WORDS, TITLE_FIELDS, has_role_word, role_hits
+from prepbot.postings.lexicon import CJK, COMPANY_MARKERS, HIRING_WORDS, TITLE_FIELDS, has_role_word, role_hits
 from prepbot.postings.sections import words_kind
 
 TITLE_MAX_CHARS = 100
@@ -16,7 +16,6 @@ _PAY = re.compile(
 )
 _SEPARATORS = re.compile(r"\s+[-–—|｜/]\s+|\s*[|｜]\s*|(?<=\S)_(?=\S)|\s+-(?=\S)|(?<=\S)-\s+")
 _HEADCOUNT = re.compile(r"\s*[(（][^()（）]{0,12}\d+\s*(?:名|人|位|positions?|openings?)[^()（）]{0,6}[)）]")
-_CJK = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uf900-\ufaff]")
 
 
 def is_title_like(text: str) -> bool:
@@ -48,7 +47,7 @@ def clean_title(text: str) -> str:
         if with_role and (len(with_role) < len(segments) or len(plain) < len(with_role)):
             title = max(plain, key=lambda s: (role_hits(s), -len(s)))
     words = title.split()
-    if len(words) > 1 and _CJK.search(title):
+    if len(words) > 1 and CJK.search(title):
         # "邁思擘國際股份有限公司徵 後端開發工程師": a company (or a Latin brand before a CJK role) in front
         for i, word in enumerate(words[:-1]):
             if has_role_word(" ".join(words[i + 1 :])) and COMPANY_MARKERS.search(word):
