@@ -48,10 +48,10 @@ def main() -> None:
     os.environ["PREPBOT_HOME"] = home
     from prepbot.config import get_settings
     from prepbot.grading import PROMPT, grade_answer, prewarm
-    from prepbot.index import RequirementIndex
+    from prepbot.retrieval.index import RequirementIndex
     from prepbot.ingest import ingest
     from prepbot.llm import LOCAL_N_BATCH, choose_threads, get_llm
-    from prepbot.models import resolve_model
+    from prepbot.llm.backends.local.models import resolve_model
     from prepbot.prompts import load_prompt
 
     settings = get_settings(model=args.model, cache=False)

@@ -130,8 +130,8 @@ def main() -> None:
 
     import prepbot.ingest
     from prepbot.config import Settings
-    from prepbot.embedders import EmbedWorker
-    from prepbot.index import EMBED_BATCH, RequirementIndex
+    from prepbot.retrieval.embedders import EmbedWorker
+    from prepbot.retrieval.index import EMBED_BATCH, RequirementIndex
     from prepbot.ingest import ingest
 
     workers: list[EmbedWorker] = []
@@ -144,7 +144,7 @@ def main() -> None:
     prepbot.ingest.EmbedWorker = RecordedWorker  # type: ignore[misc]
     from prepbot.llm import busy_cores
     from prepbot.postings import parse_document
-    from prepbot.readers import read_documents
+    from prepbot.postings.readers import read_documents
 
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
     load_before = os.getloadavg()[0] if hasattr(os, "getloadavg") else None

@@ -19,7 +19,7 @@ from typing import Callable
 
 from prepbot.config import get_settings
 from prepbot.llm import LOCAL_N_BATCH, choose_threads, get_llm
-from prepbot.models import resolve_model
+from prepbot.llm.backends.local.models import resolve_model
 from prepbot.prompts import load_prompt
 
 VARIABLES = {

@@ -25,11 +25,11 @@ import time
 from pathlib import Path
 
 from prepbot.config import get_settings, reset_settings_cache
-from prepbot.index import RequirementIndex
+from prepbot.retrieval.index import RequirementIndex
 from prepbot.ingest import ingest
 from prepbot.llm import LOCAL_N_BATCH, choose_threads, get_llm
-from prepbot.logs import recent_calls
-from prepbot.models import resolve_model
+from prepbot.llm.log import recent_calls
+from prepbot.llm.backends.local.models import resolve_model
 from prepbot.prompts import load_prompt
 from prepbot.questions import PROMPT, SetRequest, generate_set, plan_questions, prompt_variables
 

@@ -51,7 +51,7 @@ def check_home(settings: Settings) -> Check:
 
 
 def check_store(settings: Settings) -> Check:
-    from prepbot.index import RequirementIndex
+    from prepbot.retrieval.index import RequirementIndex
 
     try:
         index = RequirementIndex(settings)
@@ -64,7 +64,7 @@ def check_store(settings: Settings) -> Check:
 
 
 def check_embedder(settings: Settings) -> Check:
-    from prepbot.embedders import get_embedder
+    from prepbot.retrieval.embedders import get_embedder
 
     try:
         vector = get_embedder(
@@ -100,7 +100,7 @@ def check_backend(settings: Settings) -> Check:
 
 
 def check_models(settings: Settings) -> list[Check]:
-    from prepbot.models import list_models
+    from prepbot.llm.backends.local.models import list_models
 
     checks = []
     for status in list_models(settings):
@@ -119,7 +119,7 @@ def check_models(settings: Settings) -> list[Check]:
 
 
 def check_tiktoken(settings: Settings) -> Check:
-    from prepbot.tokens import count_tokens
+    from prepbot.llm.tokens import count_tokens
 
     try:
         count_tokens("offline token counting")

@@ -17,14 +17,14 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from prepbot.embedders import EmbedWorker
+from prepbot.retrieval.embedders import EmbedWorker
 from prepbot.errors import PrepbotError
-from prepbot.index import PostingSummary, RequirementIndex, embedded_text, source_file
+from prepbot.retrieval.index import PostingSummary, RequirementIndex, embedded_text, source_file
 from prepbot.postings import NEAR_DUPLICATE_JACCARD, Posting, carry_ids, parse_document
 from prepbot.postings.corrections import for_file as corrections_for_file
 from prepbot.postings.parse import Corrections
 from prepbot.postings.sections import SectionClassifier
-from prepbot.readers import expand_paths, read_documents
+from prepbot.postings.readers import expand_paths, read_documents
 
 Outcome = Literal["added", "updated", "unchanged", "duplicate"]
 

@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 from pydantic import BaseModel
 
-from prepbot import evals, metrics
+from prepbot import evals
+from prepbot.evals import metrics
 from prepbot.config import get_settings
 from prepbot.errors import PrepbotError, UsageError
 from prepbot.evals import CaseResult, EvalReport, Gate, MetricInfo, Metric, RunOptions, Suite, SuiteInfo, SuiteRun

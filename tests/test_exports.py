@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from prepbot import exports
+from prepbot.questions import exports
 from prepbot.errors import UsageError
 from prepbot.questions import Citation, Question, QuestionSet
 

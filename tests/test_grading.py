@@ -9,7 +9,7 @@ import pytest
 from prepbot.config import get_settings
 from prepbot.errors import PrepbotError, UsageError
 from prepbot.grading import BETTER_ANSWER_MAX, SHORT_MAX, GradeDraft, as_question, grade_answer, too_short, whole_sentences
-from prepbot.index import RequirementIndex
+from prepbot.retrieval.index import RequirementIndex
 from tests.helpers import run_cli
 from tests.test_questions import CHINESE, DATA, INJECTED
 

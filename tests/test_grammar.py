@@ -1,4 +1,4 @@
-"""Schema-constrained sampling that checks the likeliest candidates first (prepbot.grammar), on the real fast
+"""Schema-constrained sampling that checks the likeliest candidates first (prepbot.llm.backends.local.grammar), on the real fast
 model: the same greedy replies as llama-cpp-python's own sampler, valid JSON when sampled, logits processors
 still seeing the model's own logits."""
 
@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from prepbot.config import get_settings
-from prepbot.models import resolve_model
+from prepbot.llm.backends.local.models import resolve_model
 from prepbot.prompts import load_prompt
 
 pytestmark = pytest.mark.e2e
@@ -29,7 +29,7 @@ def _messages(requirement: str, language: str = "en") -> list[dict]:
 def engines():
     from llama_cpp import Llama
 
-    from prepbot.grammar import GrammarLlama
+    from prepbot.llm.backends.local.grammar import GrammarLlama
 
     path = str(resolve_model("fast", get_settings()))
     options = {"model_path": path, "n_ctx": 2048, "n_threads": 2, "n_batch": 128, "verbose": False}

@@ -6,7 +6,7 @@ import pytest
 
 from prepbot.config import Settings
 from prepbot.errors import PrepbotError
-from prepbot.index import RequirementIndex, bm25_tokens, rrf_fuse
+from prepbot.retrieval.index import RequirementIndex, bm25_tokens, rrf_fuse
 from prepbot.postings import Posting, Requirement
 
 
@@ -153,7 +153,7 @@ def test_use_embedder_runs_numpy_blas_on_its_own_thread_count():
     limit OpenBLAS runs one thread per core, 5-6 times slower on a shared 2-core machine (bench/ingest.py)."""
     from threadpoolctl import threadpool_info
 
-    from prepbot.embedders import UniversalSentenceEncoder
+    from prepbot.retrieval.embedders import UniversalSentenceEncoder
 
     embedder = UniversalSentenceEncoder(threads=1)
     embedder.embed(["warm up"])

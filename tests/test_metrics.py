@@ -7,7 +7,7 @@ import math
 import pytest
 from pydantic import BaseModel
 
-from prepbot import metrics
+from prepbot.evals import metrics
 
 
 def test_mean_rate_and_total_skip_unknown_values():

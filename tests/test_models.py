@@ -8,10 +8,10 @@ import os
 
 import pytest
 
-from prepbot import models
+from prepbot.llm.backends.local import models
 from prepbot.config import get_settings, reset_settings_cache
 from prepbot.errors import PrepbotError
-from prepbot.models import ModelSpec, list_models, pull_model, resolve_model, verify_model
+from prepbot.llm.backends.local.models import ModelSpec, list_models, pull_model, resolve_model, verify_model
 from tests.helpers import run_cli
 
 CHUNKS = [b"GGUF" + b"a" * 3000, b"b" * 5000, b"c" * 10]

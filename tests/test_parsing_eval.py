@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from prepbot.postings import Posting, find_duplicates, parse_document
-from prepbot.readers import read_documents
+from prepbot.postings.readers import read_documents
 
 ROOT = Path(__file__).parents[1]
 LABELS = (ROOT / "evals" / "parsing.jsonl").read_text(encoding="utf-8")

@@ -10,7 +10,7 @@ from prepbot.postings import parse_document
 from prepbot.postings.parse import Corrections, heading_key
 from prepbot.postings.sections import SectionClassifier, words_kind
 from prepbot.postings.titles import clean_title, is_title_like
-from prepbot.readers import Document, html_to_text
+from prepbot.postings.readers import Document, html_to_text
 
 
 def parse(text: str, classifier=False, **fields):
@@ -278,7 +278,7 @@ def test_html_table_rows_are_labelled_sections():
 
 
 def test_toml_front_matter_and_raw_html_in_a_markdown_file(tmp_path):
-    from prepbot.readers import read_documents
+    from prepbot.postings.readers import read_documents
 
     body = "\n".join(["<div>", "<h2>Data Engineer</h2>", "<h3>Requirements</h3>", "<ul>", "<li>SQL</li>", "</ul>"] * 2)
     path = tmp_path / "job.md"

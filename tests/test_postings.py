@@ -15,7 +15,7 @@ from prepbot.postings import (
     is_near_duplicate,
     parse_document,
 )
-from prepbot.readers import Document, read_documents
+from prepbot.postings.readers import Document, read_documents
 
 ROOT = Path(__file__).parents[1]
 DATA = Path(__file__).parent / "data" / "postings"

@@ -8,10 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from prepbot import cli, questions
+from prepbot import cli
+from prepbot import questions
 from prepbot.config import get_settings
 from prepbot.errors import PrepbotError, UsageError
-from prepbot.index import RequirementIndex
+from prepbot.retrieval.index import RequirementIndex
 from prepbot.postings import Posting, Requirement
 from prepbot.questions import (
     Citation,
@@ -508,6 +509,6 @@ def test_cli_choices_are_the_cores():
     assert choices("kind") == set(typing.get_args(questions.KindChoice))
     assert choices("difficulty") == set(typing.get_args(questions.DifficultyChoice))
     assert choices("lang") == set(typing.get_args(questions.LanguageChoice))
-    from prepbot.exports import FORMATS
+    from prepbot.questions.exports import FORMATS
 
     assert set(typing.get_args(typing.get_args(typing.get_args(hints["fmt"])[0])[0])) == set(FORMATS)

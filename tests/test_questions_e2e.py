@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from prepbot.config import get_settings
-from prepbot.index import RequirementIndex
+from prepbot.retrieval.index import RequirementIndex
 from prepbot.questions import QuestionSet, check_citations
 from tests.helpers import run_cli
 

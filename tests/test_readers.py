@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from prepbot import readers
+from prepbot.postings import readers
 from prepbot.errors import PrepbotError
 from prepbot.postings import parse_document
-from prepbot.readers import Document, expand_paths, html_to_text, read_documents
+from prepbot.postings.readers import Document, expand_paths, html_to_text, read_documents
 
 DATA = Path(__file__).parent / "data" / "postings"
 

@@ -1,5 +1,5 @@
 """The parsing and retrieval suites on hand-labelled real postings (a suite's ``dataset:`` a folder of
-labels-*.json, as ``../shared/postings``; see evals/README.md): check.py's scoring rules in prepbot.labels, the
+labels-*.json, as ``../shared/postings``; see evals/README.md): check.py's scoring rules in prepbot.evals.labels, the
 labels loading, and a run on small labelled postings written here. Only the last test reads ../shared."""
 
 from __future__ import annotations
@@ -10,11 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from prepbot import evals, labels
+from prepbot import evals
+from prepbot.evals import labels
 from prepbot.config import get_settings
 from prepbot.errors import PrepbotError
 from prepbot.evals import RunOptions
-from prepbot.labels import LabelledFile, LabelledPosting, ParsedPosting
+from prepbot.evals.labels import LabelledFile, LabelledPosting, ParsedPosting
 from tests.helpers import run_cli
 
 ROOT = Path(__file__).resolve().parents[1]

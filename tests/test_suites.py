@@ -18,7 +18,10 @@ from langchain_core.messages import AIMessageChunk
 from langchain_core.outputs import ChatGenerationChunk
 from pydantic import Field
 
-from prepbot import evals, metrics, reports, suites
+from prepbot import evals
+from prepbot.evals import metrics
+from prepbot.evals import report as reports
+from prepbot.evals import suites
 from prepbot.config import get_settings
 from prepbot.errors import PrepbotError
 from prepbot.evals import RunOptions

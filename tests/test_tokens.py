@@ -6,11 +6,11 @@ import textwrap
 
 import pytest
 
-from prepbot import tokens
+from prepbot.llm import tokens
 from prepbot.config import get_settings, reset_settings_cache
 from prepbot.errors import PrepbotError
 from prepbot.prompts import ChatMessage, load_prompt
-from prepbot.tokens import count_message_tokens, count_tokens, fit_prompt, install_offline_tiktoken
+from prepbot.llm.tokens import count_message_tokens, count_tokens, fit_prompt, install_offline_tiktoken
 
 PROMPT = """\
 ---

@@ -41,7 +41,7 @@ from prepbot.postings.lines import Entry, entries
 from prepbot.postings.models import CORE_SECTIONS, OutlineSection, ParseResult, Posting, Requirement, Section
 from prepbot.postings.sections import SectionClassifier, default_classifier, words_kind
 from prepbot.postings.titles import clean_title, is_title_field, is_title_like, title_from_prose
-from prepbot.readers import Document
+from prepbot.postings.readers import Document
 
 _PSEUDO_RANK = {"emphasis": 1, "bracket": 1, "symbol": 1, "ordinal": 1, "colon": 2, "bare": 2, "field": 3}
 _TERMINAL = ".。!！?？;；"

@@ -260,7 +260,7 @@ def default_classifier() -> SectionClassifier | None:
     with _DEFAULT_LOCK:
         if _DEFAULT is None:
             try:
-                from prepbot.embedders import get_embedder
+                from prepbot.retrieval.embedders import get_embedder
 
                 _DEFAULT = SectionClassifier(get_embedder("use").embed)
             except Exception:  # no embedder here: the words alone decide

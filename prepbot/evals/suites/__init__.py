@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from prepbot import metrics
+from prepbot.evals import metrics
 from prepbot.errors import PrepbotError
 from prepbot.evals import (
     LLM_USAGE_METRICS,
@@ -469,7 +469,7 @@ def judge_feedback(context: SuiteContext, case: GradingCase, result: Any) -> tup
     except PrepbotError as exc:
         return {"judge_errors": 1.0}, {"error": str(exc)}
     if not isinstance(verdict, FeedbackJudgement):
-        raise PrepbotError(f"judge prompt {context.judge_prompt} must output prepbot.suites:FeedbackJudgement")
+        raise PrepbotError(f"judge prompt {context.judge_prompt} must output prepbot.evals.suites:FeedbackJudgement")
     values: dict[str, Value] = {"judge_faithfulness": float(verdict.faithfulness),
                                 "judge_usefulness": float(verdict.usefulness), "judge_errors": 0.0}  # fmt: skip
     return values, verdict.model_dump(mode="json")

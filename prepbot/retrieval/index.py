@@ -23,7 +23,7 @@ import numpy as np
 from pydantic import BaseModel
 
 from prepbot.config import Settings
-from prepbot.embedders import Embedder, PrepbotEmbeddingFunction, get_embedder
+from prepbot.retrieval.embedders import Embedder, PrepbotEmbeddingFunction, get_embedder
 from prepbot.errors import PrepbotError
 from prepbot.postings import SECTIONS, OutlineSection, Posting, Requirement
 

@@ -44,7 +44,7 @@ from prepbot.errors import PrepbotError, UsageError
 
 if TYPE_CHECKING:
     from prepbot.config import Settings
-    from prepbot.index import RequirementIndex
+    from prepbot.retrieval.index import RequirementIndex
     from prepbot.llm import LLM, Generation
     from prepbot.postings import Requirement
 
@@ -208,7 +208,7 @@ def grade_answer(
     ``on_token`` gets the raw streamed text. Ctrl-C stops the generation and propagates. ``feedback=False``
     asks for the score alone (a few tokens; what the agreement evals need): no rubric verdicts or feedback.
     """
-    from prepbot.index import RequirementIndex
+    from prepbot.retrieval.index import RequirementIndex
     from prepbot.llm import get_llm
 
     started = time.monotonic()

@@ -10,11 +10,11 @@ from rich.table import Table
 
 if TYPE_CHECKING:
     from prepbot.doctor import Check
-    from prepbot.index import PostingSummary, SearchHit
+    from prepbot.retrieval.index import PostingSummary, SearchHit
     from prepbot.ingest import IngestReport
     from prepbot.postings import Posting
     from prepbot.questions import QuestionSet, SetSummary
-    from prepbot.sessions import SessionSummary
+    from prepbot.interview.sessions import SessionSummary
 
 SECTION_LABELS = {
     "about": "About",

@@ -17,12 +17,12 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Callable
 
-from prepbot import sessions
+from prepbot.interview import sessions
 from prepbot.config import Settings
 from prepbot.errors import PrepbotError, UsageError
 from prepbot.grading import Grade, GradeListener, grade_answer, prewarm
 from prepbot.postings import Posting
-from prepbot.progress import weak_items
+from prepbot.interview.progress import weak_items
 from prepbot.questions import (
     DEEPER,
     PlannedQuestion,
@@ -34,10 +34,10 @@ from prepbot.questions import (
     plan_questions,
     prompt_text,
 )
-from prepbot.sessions import Mode, PlannedStep, Session, Turn
+from prepbot.interview.sessions import Mode, PlannedStep, Session, Turn
 
 if TYPE_CHECKING:
-    from prepbot.index import RequirementIndex
+    from prepbot.retrieval.index import RequirementIndex
     from prepbot.llm import LLM
 
 DEFAULT_QUESTIONS = 5
@@ -72,7 +72,7 @@ class Interview:
         lang: str = "auto", set_id: str | None = None, focus: str | None = None, n: int | None = None,
         llm: LLM | None = None, no_cache: bool = False,
     ) -> Interview:  # fmt: skip
-        from prepbot.index import RequirementIndex
+        from prepbot.retrieval.index import RequirementIndex
 
         if mode not in MODES:
             raise UsageError(f"unknown mode {mode!r}; choose one of {', '.join(MODES)}")
@@ -135,7 +135,7 @@ class Interview:
 
     @classmethod
     def resume(cls, settings: Settings, session_id: str, *, llm: LLM | None = None, no_cache: bool = False) -> Interview:
-        from prepbot.index import RequirementIndex
+        from prepbot.retrieval.index import RequirementIndex
 
         session = sessions.load_session(session_id, settings)
         index = RequirementIndex(settings)

