@@ -9,13 +9,13 @@ import pytest
 
 from prepbot.postings import (
     Posting,
-    detect_language,
     find_company,
     find_duplicates,
     is_near_duplicate,
     parse_document,
 )
 from prepbot.postings.readers import Document, read_documents
+from prepbot.text import detect_language
 
 ROOT = Path(__file__).parents[1]
 DATA = Path(__file__).parent / "data" / "postings"

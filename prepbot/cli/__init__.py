@@ -15,6 +15,7 @@ from rich.console import Console
 from prepbot.config import Settings, get_settings
 from prepbot.cli import render
 from prepbot.errors import PrepbotError, UsageError
+from prepbot.text import LanguageChoice
 
 if TYPE_CHECKING:
     from prepbot.retrieval.index import RequirementIndex
@@ -246,7 +247,7 @@ def questions(
         Literal["easy", "medium", "hard", "mixed"], typer.Option("--difficulty", help="mixed: a seeded mix.")
     ] = "mixed",
     lang: Annotated[
-        Literal["auto", "en", "zh-Hant", "zh-Hans", "ja"], typer.Option("--lang", help="auto: the posting's language.")
+        LanguageChoice, typer.Option("--lang", help="auto: the posting's language.")
     ] = "auto",
     fmt: ExportFormatOpt = None,
     out: OutOpt = None,
@@ -351,7 +352,7 @@ def chat(
         typer.Option("--mode", help="screen: easy first-round questions; mixed: each item's natural kind."),
     ] = "mixed",
     lang: Annotated[
-        Literal["auto", "en", "zh-Hant", "zh-Hans", "ja"], typer.Option("--lang", help="auto: the posting's language.")
+        LanguageChoice, typer.Option("--lang", help="auto: the posting's language.")
     ] = "auto",
     questions_set: Annotated[
         Optional[str], typer.Option("--questions", help="Ask the questions of a saved set (`questions list`).")

@@ -35,7 +35,8 @@ from prepbot.evals import labels
 from prepbot.evals import metrics
 from prepbot.config import Settings
 from prepbot.errors import PrepbotError, UsageError
-from prepbot.postings import Language, find_duplicates, parse_document
+from prepbot.postings import find_duplicates, parse_document
+from prepbot.text import Language
 from prepbot.postings.readers import read_documents
 
 if TYPE_CHECKING:

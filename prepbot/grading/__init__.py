@@ -41,6 +41,7 @@ from langchain_core.utils.json import parse_partial_json
 from pydantic import BaseModel, Field, create_model
 
 from prepbot.errors import PrepbotError, UsageError
+from prepbot.text import CJK
 
 if TYPE_CHECKING:
     from prepbot.config import Settings
@@ -139,8 +140,8 @@ GradeListener = Callable[[dict[str, Any]], None]  # the grade so far (partial JS
 
 def too_short(answer: str) -> bool:
     """Fewer than three words (a CJK character counts as half a word): nothing to grade."""
-    latin = re.findall(r"[^\W\d_]+|\d+", re.sub(r"[\u3040-\u30ff\u3400-\u9fff\uf900-\ufaff]", " ", answer))
-    cjk = re.findall(r"[\u3040-\u30ff\u3400-\u9fff\uf900-\ufaff]", answer)
+    latin = re.findall(r"[^\W\d_]+|\d+", CJK.sub(" ", answer))
+    cjk = CJK.findall(answer)
     return len(latin) + len(cjk) / 2 < MIN_ANSWER_WORDS
 
 

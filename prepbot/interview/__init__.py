@@ -34,6 +34,7 @@ from prepbot.questions import (
     plan_questions,
     prompt_text,
 )
+from prepbot.text import LANGUAGES
 from prepbot.interview.sessions import Mode, PlannedStep, Session, Turn
 
 if TYPE_CHECKING:
@@ -43,7 +44,6 @@ if TYPE_CHECKING:
 DEFAULT_QUESTIONS = 5
 FOLLOW_UP_MAX_SCORE = 3
 EASIER = {"hard": "medium", "medium": "easy", "easy": "easy"}
-LANGUAGES = ("en", "zh-Hant", "zh-Hans", "ja")
 # What each mode asks: the kind of question (None: each item's natural kind) and the difficulty.
 MODES: dict[str, tuple[str | None, str]] = {
     "screen": (None, "easy"),

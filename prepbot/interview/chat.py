@@ -21,7 +21,8 @@ from rich.text import Text
 
 from prepbot.errors import PrepbotError
 from prepbot.grading import MAX_ANSWER_CHARS, Grade
-from prepbot.interview import LANGUAGES, Interview
+from prepbot.interview import Interview
+from prepbot.text import LANGUAGES
 from prepbot.interview.sessions import Turn
 
 COMMANDS = {

@@ -1,5 +1,5 @@
 """Postings: reading posting files into postings and their requirement items (``parse``), and what those are
-(``models``), how they are identified (``identity``), which language and employer they name."""
+(``models``), how they are identified (``identity``), which employer they name."""
 
 from prepbot.postings.company import find_company
 from prepbot.postings.identity import (
@@ -9,11 +9,9 @@ from prepbot.postings.identity import (
     is_near_duplicate,
     normalise,
 )
-from prepbot.postings.language import detect_language
 from prepbot.postings.models import (
     CORE_SECTIONS,
     SECTIONS,
-    Language,
     OutlineSection,
     ParseResult,
     Posting,
@@ -23,7 +21,7 @@ from prepbot.postings.models import (
 from prepbot.postings.parse import parse_document
 
 __all__ = [
-    "CORE_SECTIONS", "NEAR_DUPLICATE_JACCARD", "SECTIONS", "Language", "OutlineSection", "ParseResult", "Posting",
-    "Requirement", "Section", "carry_ids", "detect_language", "find_company", "find_duplicates",
+    "CORE_SECTIONS", "NEAR_DUPLICATE_JACCARD", "SECTIONS", "OutlineSection", "ParseResult", "Posting",
+    "Requirement", "Section", "carry_ids", "find_company", "find_duplicates",
     "is_near_duplicate", "normalise", "parse_document",
 ]  # fmt: skip

@@ -15,6 +15,7 @@ import unicodedata
 from collections import Counter
 from collections.abc import Iterable
 
+from prepbot.text import CJK_CHARS
 from prepbot.postings.models import SECTIONS, Posting, Requirement
 
 NEAR_DUPLICATE_JACCARD = 0.9  # share of normalised items two postings must have in common to be one posting
@@ -23,7 +24,7 @@ CJK_SLUG_CHARS = 12
 ID_HASH_CHARS = 6  # 24 bits: 400 postings of one title collide with odds of ~1%, and a collision is resolved
 
 _NOT_WORD = re.compile(r"[\W_]+")
-_CJK = re.compile(r"[\u3040-\u30fa\u30fc-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+_CJK = re.compile(f"(?:(?!\u30fb)[{CJK_CHARS}])")  # a CJK character, but not ・, which separates words in a slug
 
 
 def normalise(text: str) -> str:

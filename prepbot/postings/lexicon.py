@@ -7,9 +7,8 @@ from __future__ import annotations
 import re
 
 from prepbot.postings.models import Section
+from prepbot.text import CJK
 
-# Kana and CJK ideographs (with compatibility ideographs): the characters a Chinese or Japanese text is made of.
-CJK = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uf900-\ufaff]")
 
 # Checked in this order, so the more specific wins: "Preferred qualifications" is a plus, not a requirement;
 # "About you" describes the candidate, not the company; "how to apply" is the process, not "about".

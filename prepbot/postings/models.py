@@ -6,12 +6,13 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from prepbot.text import Language
+
 Section = Literal["about", "responsibility", "requirement", "nice_to_have", "benefit", "process", "other"]
 SECTIONS: tuple[Section, ...] = (
     "about", "responsibility", "requirement", "nice_to_have", "benefit", "process", "other",
 )  # fmt: skip
 CORE_SECTIONS: tuple[Section, ...] = ("responsibility", "requirement", "nice_to_have")
-Language = Literal["en", "zh-Hant", "zh-Hans", "ja"]
 
 
 class Requirement(BaseModel):

@@ -28,7 +28,7 @@ from pydantic import BaseModel, Field
 
 from prepbot.postings.company import find_company
 from prepbot.postings.identity import fingerprint, normalise, number_items, posting_id
-from prepbot.postings.language import detect_language
+from prepbot.text import detect_language
 from prepbot.postings.lexicon import (
     CJK,
     OPTIONAL_MARKERS,

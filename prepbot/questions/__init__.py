@@ -34,7 +34,8 @@ from pydantic import BaseModel, Field
 from prepbot import db
 from prepbot.config import Settings
 from prepbot.errors import InvalidOutput, PrepbotError, UsageError
-from prepbot.postings import Language, Posting, Requirement, Section, detect_language, normalise
+from prepbot.postings import Posting, Requirement, Section, normalise
+from prepbot.text import LANGUAGE_NAMES, Language, LanguageChoice, detect_language, names_term
 from prepbot.prompts import load_prompt
 
 if TYPE_CHECKING:
@@ -92,7 +93,6 @@ Kind = Literal["technical", "behavioral", "system-design"]
 KindChoice = Literal["technical", "behavioral", "system-design", "mixed"]
 Difficulty = Literal["easy", "medium", "hard"]
 DifficultyChoice = Literal["easy", "medium", "hard", "mixed"]
-LanguageChoice = Literal["auto", "en", "zh-Hant", "zh-Hans", "ja"]
 Progress = Callable[[str, int], None]  # ("total", n) once, then ("token", 1) and ("question", 1) as they come
 
 PROMPT = "question"
@@ -362,7 +362,7 @@ def draft_problems(draft: QuestionCore, terms: list[str], language: Language) ->
     problems = []
     if _GENERIC.search(draft.text):
         problems.append("generic question")
-    if terms and not any(_names(draft.text, term) for term in terms):
+    if terms and not any(names_term(draft.text, term) for term in terms):
         problems.append(f"names none of: {', '.join(terms[:5])}")
     written = detect_language(" ".join([draft.text, *draft.rubric]))
     if written != language and not (written.startswith("zh") and language.startswith("zh")):
@@ -384,20 +384,6 @@ def copied_phrase(text: str, prompt_ngrams: set[tuple[str, ...]]) -> bool:
     return not _ngrams(text).isdisjoint(prompt_ngrams)
 
 
-# Other names a question may use for a term (lower case): "Go" for golang is still golang.
-TERM_ALIASES = {"golang": ("go",), "kubernetes": ("k8s",), "postgresql": ("postgres",), "javascript": ("js",),
-                "typescript": ("ts",), "k8s": ("kubernetes",), "postgres": ("postgresql",)}  # fmt: skip
-
-
-def _names(text: str, term: str) -> bool:
-    """The text uses the term (or an alias) as a word, in the plural or the singular: "IT" is not named by
-    "scalability", "Transformers" is by "a Transformer model", "golang" by "Go"."""
-    for name in (term, *TERM_ALIASES.get(term.lower(), ())):
-        plural = len(name) > 3 and name.endswith("s") and name[-2].islower() and name[-2] != "s"
-        stem = re.escape(name[:-1] if plural else name)
-        if re.search(rf"(?<![A-Za-z0-9]){stem}(?:s|es)?(?![A-Za-z0-9])", text, re.IGNORECASE):
-            return True
-    return False
 
 
 def duplicate_of(vector: np.ndarray, earlier: list[np.ndarray]) -> tuple[int, float] | None:
@@ -510,7 +496,6 @@ def generate_set(
     return question_set
 
 
-LANGUAGE_NAMES = {"en": "English", "zh-Hant": "Traditional Chinese", "zh-Hans": "Simplified Chinese", "ja": "Japanese"}
 
 
 def retry_note(problems: list[str], language: str) -> str:

@@ -25,6 +25,7 @@ from pydantic import BaseModel
 from prepbot.config import Settings
 from prepbot.retrieval.embedders import Embedder, PrepbotEmbeddingFunction, get_embedder
 from prepbot.errors import PrepbotError
+from prepbot.text import CJK_CHARS, HANGUL_CHARS
 from prepbot.postings import SECTIONS, OutlineSection, Posting, Requirement
 
 RRF_K = 60
@@ -53,7 +54,7 @@ class SearchHit(BaseModel):
     score: float
 
 
-_CJK = r"\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7af"
+_CJK = CJK_CHARS + HANGUL_CHARS
 _TOKEN = re.compile(rf"[{_CJK}]+|[^\W{_CJK}_]+", re.UNICODE)
 _IS_CJK = re.compile(rf"[{_CJK}]")
 

@@ -43,7 +43,8 @@ from prepbot.evals import (
     sum_of,
     usage_values,
 )
-from prepbot.postings import Language, detect_language, normalise
+from prepbot.postings import normalise
+from prepbot.text import Language, detect_language, names_term
 
 if TYPE_CHECKING:
     from prepbot.llm import LLM, Generation
@@ -116,10 +117,6 @@ def generate_question_set(context: SuiteContext, posting_id: str, n: int) -> _Se
 
 # --- checks on a generated set ----------------------------------------------------------------------------------
 
-
-def names_term(text: str, term: str) -> bool:
-    """The text uses the term as a word, a plural too ("IT" is not named by "scalability")."""
-    return re.search(rf"(?<![A-Za-z0-9]){re.escape(term)}(?:e?s)?(?![A-Za-z0-9])", text, re.IGNORECASE) is not None
 
 
 def similarity_matrix(texts: list[str], embed: Any) -> list[list[float]]:

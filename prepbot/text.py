@@ -1,10 +1,23 @@
-"""Which language a posting is written in: English, Japanese, Traditional or Simplified Chinese."""
+"""Languages and scripts: the four languages prepbot reads and writes, the CJK character ranges, which
+language a text is in, and whether a text names a term."""
 
 from __future__ import annotations
 
 import re
+from typing import Literal, get_args
 
-from prepbot.postings.models import Language
+Language = Literal["en", "zh-Hant", "zh-Hans", "ja"]
+LANGUAGES: tuple[Language, ...] = get_args(Language)
+LANGUAGE_NAMES: dict[Language, str] = {
+    "en": "English", "zh-Hant": "Traditional Chinese", "zh-Hans": "Simplified Chinese", "ja": "Japanese",
+}
+
+# Kana and CJK ideographs (with compatibility ideographs): the characters a Chinese or Japanese text is made of.
+CJK_CHARS = "\u3040-\u30ff\u3400-\u9fff\uf900-\ufaff"
+CJK = re.compile(f"[{CJK_CHARS}]")
+LanguageChoice = Literal["auto", Language]  # a language, or the posting's own
+
+HANGUL_CHARS = "\uac00-\ud7af"  # not a language prepbot reads, but a run of it is one token, not letters
 
 # Common characters whose Traditional and Simplified forms differ (Traditional first in each pair).
 _HANT_HANS = """
@@ -42,3 +55,21 @@ def detect_language(text: str) -> Language:
     simplified = sum(ch in _SIMPLIFIED for ch in text)
     traditional = sum(ch in _TRADITIONAL for ch in text)
     return "zh-Hans" if simplified > traditional else "zh-Hant"
+
+
+# Other names a text may use for a term (lower case): "Go" for golang is still golang.
+TERM_ALIASES = {
+    "golang": ("go",), "kubernetes": ("k8s",), "postgresql": ("postgres",), "javascript": ("js",),
+    "typescript": ("ts",), "k8s": ("kubernetes",), "postgres": ("postgresql",),
+}
+
+
+def names_term(text: str, term: str) -> bool:
+    """The text uses the term (or an alias) as a word, in the plural or the singular: "IT" is not named by
+    "scalability", "Transformers" is by "a Transformer model", "golang" by "Go"."""
+    for name in (term, *TERM_ALIASES.get(term.lower(), ())):
+        plural = len(name) > 3 and name.endswith("s") and name[-2].islower() and name[-2] != "s"
+        stem = re.escape(name[:-1] if plural else name)
+        if re.search(rf"(?<![A-Za-z0-9]){stem}(?:s|es)?(?![A-Za-z0-9])", text, re.IGNORECASE):
+            return True
+    return False
