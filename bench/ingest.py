@@ -22,8 +22,8 @@ busy are printed with them.
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import cProfile
+import importlib.util
 import json
 import os
 import random
@@ -33,11 +33,35 @@ import time
 from pathlib import Path
 
 SKILLS = [
-    "Python", "Go", "Kafka", "Spark", "Flink", "Airflow", "dbt", "BigQuery", "PostgreSQL", "Redis", "Kubernetes",
-    "Docker", "Terraform", "PyTorch", "TensorFlow", "ONNX", "FastAPI", "gRPC", "Elasticsearch", "Snowflake",
+    "Python",
+    "Go",
+    "Kafka",
+    "Spark",
+    "Flink",
+    "Airflow",
+    "dbt",
+    "BigQuery",
+    "PostgreSQL",
+    "Redis",
+    "Kubernetes",
+    "Docker",
+    "Terraform",
+    "PyTorch",
+    "TensorFlow",
+    "ONNX",
+    "FastAPI",
+    "gRPC",
+    "Elasticsearch",
+    "Snowflake",
 ]
 EN = {
-    "title": ["Senior Data Engineer", "Machine Learning Engineer", "Backend Engineer", "MLOps Engineer", "Data Analyst"],
+    "title": [
+        "Senior Data Engineer",
+        "Machine Learning Engineer",
+        "Backend Engineer",
+        "MLOps Engineer",
+        "Data Analyst",
+    ],
     "heads": ("Responsibilities", "Requirements", "Nice to have"),
     "items": [
         "Build and operate production pipelines with {a} and {b}.",
@@ -78,7 +102,9 @@ def synthetic_posting(k: int, rng: random.Random) -> str:
         lines += [f"## {head}", ""]
         for i in range(count):
             a, b = rng.sample(SKILLS, 2)
-            lines.append(f"{i + 1}. " + rng.choice(lang["items"]).format(a=a, b=b, n=rng.randint(1, 9)) + f" ({k}-{head}-{i})")
+            lines.append(
+                f"{i + 1}. " + rng.choice(lang["items"]).format(a=a, b=b, n=rng.randint(1, 9)) + f" ({k}-{head}-{i})"
+            )
         lines.append("")
     return "\n".join(lines)
 
@@ -117,22 +143,33 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--postings", type=int, default=2000)
     parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--repeat", type=int, default=1,
-                        help="pipeline runs, each into a fresh store, between runs of the bare embedder; "
-                             "the median ratio is reported (single runs move by 10%% on a shared VM)")
+    parser.add_argument(
+        "--repeat",
+        type=int,
+        default=1,
+        help="pipeline runs, each into a fresh store, between runs of the bare embedder; "
+        "the median ratio is reported (single runs move by 10%% on a shared VM)",
+    )
     parser.add_argument("--json", action="store_true", help="one JSON object on stdout")
     parser.add_argument("--profile", metavar="FILE", help="write cProfile stats of the pipeline run to FILE")
-    parser.add_argument("--cold", action="store_true",
-                        help="the pipeline's in-process embedder starts unloaded, as in a fresh `prepbot ingest`")
-    parser.add_argument("--worker", choices=("auto", "on", "off"), default="auto",
-                        help="embed in a worker process during ingest (default: as ingest decides by size)")
+    parser.add_argument(
+        "--cold",
+        action="store_true",
+        help="the pipeline's in-process embedder starts unloaded, as in a fresh `prepbot ingest`",
+    )
+    parser.add_argument(
+        "--worker",
+        choices=("auto", "on", "off"),
+        default="auto",
+        help="embed in a worker process during ingest (default: as ingest decides by size)",
+    )
     args = parser.parse_args()
 
     import prepbot.ingest
     from prepbot.config import Settings
+    from prepbot.ingest import ingest
     from prepbot.retrieval.embedders import EmbedWorker
     from prepbot.retrieval.index import EMBED_BATCH, RequirementIndex
-    from prepbot.ingest import ingest
 
     workers: list[EmbedWorker] = []
 
@@ -141,7 +178,7 @@ def main() -> None:
             super().__init__(*args, **kwargs)
             workers.append(self)
 
-    prepbot.ingest.EmbedWorker = RecordedWorker  # type: ignore[misc]
+    prepbot.ingest.EmbedWorker = RecordedWorker
     from prepbot.llm import busy_cores
     from prepbot.postings import parse_document
     from prepbot.postings.readers import read_documents
@@ -188,12 +225,18 @@ def main() -> None:
                 sys.exit(f"ingest failed: {report.errors[0].message}")
             items = index.items.count()
             if items != len(texts) or report.count("added") != len(parsed):
-                sys.exit(f"the pipeline stored {items} items of {len(parsed)} postings; the raw run embedded {len(texts)}")
+                sys.exit(
+                    f"the pipeline stored {items} items of {len(parsed)} postings; the raw run embedded {len(texts)}"
+                )
             worker = workers[-1] if workers else None
-            runs.append({
-                "pipeline_s": pipeline_s, "timed_s": timed.seconds, "worker": worker,
-                "raw_s": (raw_runs_s[-2] + raw_runs_s[-1]) / 2,  # the bare embedder just before and just after
-            })
+            runs.append(
+                {
+                    "pipeline_s": pipeline_s,
+                    "timed_s": timed.seconds,
+                    "worker": worker,
+                    "raw_s": (raw_runs_s[-2] + raw_runs_s[-1]) / 2,  # the bare embedder just before and just after
+                }
+            )
             runs[-1]["ratio"] = runs[-1]["raw_s"] / pipeline_s
 
     ratios = [run["ratio"] for run in runs]
@@ -231,8 +274,10 @@ def main() -> None:
         for key, value in result.items():
             print(f"{key:28} {value}")
         verdict = "meets" if result["ratio"] >= result["goal"] else "misses"
-        print(f"\nratio {result['ratio']:.2f} = embedder time / pipeline time on the same texts: "
-              f"{verdict} the goal (>= {result['goal']:.2f})")
+        print(
+            f"\nratio {result['ratio']:.2f} = embedder time / pipeline time on the same texts: "
+            f"{verdict} the goal (>= {result['goal']:.2f})"
+        )
 
 
 if __name__ == "__main__":

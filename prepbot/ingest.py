@@ -17,14 +17,14 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from prepbot.retrieval.embedders import EmbedWorker
 from prepbot.errors import PrepbotError
-from prepbot.retrieval.index import PostingSummary, RequirementIndex, embedded_text, source_file
 from prepbot.postings import NEAR_DUPLICATE_JACCARD, Posting, carry_ids, parse_document
 from prepbot.postings.corrections import for_file as corrections_for_file
 from prepbot.postings.parse import Corrections
-from prepbot.postings.sections import SectionClassifier
 from prepbot.postings.readers import expand_paths, read_documents
+from prepbot.postings.sections import SectionClassifier
+from prepbot.retrieval.embedders import EmbedWorker
+from prepbot.retrieval.index import PostingSummary, RequirementIndex, embedded_text, source_file
 
 Outcome = Literal["added", "updated", "unchanged", "duplicate"]
 
@@ -79,8 +79,9 @@ class _Run:
     """One ingest run: postings wait in a buffer and are indexed in large batches; the postings they
     replace are removed only once their replacements are written, so a failed write loses nothing."""
 
-    def __init__(self, index: RequirementIndex, progress: ProgressHook | None, worker: EmbedWorker | None = None,
-                 files: int = 0):
+    def __init__(
+        self, index: RequirementIndex, progress: ProgressHook | None, worker: EmbedWorker | None = None, files: int = 0
+    ):
         self.index = index
         self.progress = progress
         self.worker = worker  # started by start_worker; until then (and without one) embedding is in-process
@@ -194,7 +195,7 @@ class _Run:
             return len(self.pending), len(self.pending_removals), len(self.pending_stale)
         tail, counted = 0, len(self.pending)
         for mark in reversed(self.marks):
-            tail += sum(len(p.requirements) for p in self.pending[mark[0]:counted])
+            tail += sum(len(p.requirements) for p in self.pending[mark[0] : counted])
             counted = mark[0]
             if tail >= keep_items:
                 return mark if mark[0] > 0 else None
@@ -208,10 +209,11 @@ class _Run:
             return
         postings, outcomes = self.pending[: cut[0]], self.pending_outcomes[: cut[0]]
         removals, stale = self.pending_removals[: cut[1]], self.pending_stale[: cut[2]]
-        self.pending, self.pending_outcomes = self.pending[cut[0]:], self.pending_outcomes[cut[0]:]
-        self.pending_removals, self.pending_stale = self.pending_removals[cut[1]:], self.pending_stale[cut[2]:]
+        self.pending, self.pending_outcomes = self.pending[cut[0] :], self.pending_outcomes[cut[0] :]
+        self.pending_removals, self.pending_stale = self.pending_removals[cut[1] :], self.pending_stale[cut[2] :]
         self.marks = [(a - cut[0], b - cut[1], c - cut[2]) for a, b, c in self.marks if a > cut[0]]
-        on_items = (lambda n: self.progress("items", n)) if self.progress else None
+        progress = self.progress
+        on_items = (lambda n: progress("items", n)) if progress else None
         embed = None
         if self.worker is not None and self.worker.running:
             self.worker.send()
@@ -268,11 +270,18 @@ class _IndexedPostings:
 
     def add(self, posting: Posting) -> None:
         self.discard(posting.id)
-        self._put(PostingSummary(
-            id=posting.id, title=posting.title, company=posting.company, language=posting.language,
-            source=posting.source, fingerprint=posting.fingerprint, counts=posting.counts(),
-            ingested_at=time.time(),
-        ))
+        self._put(
+            PostingSummary(
+                id=posting.id,
+                title=posting.title,
+                company=posting.company,
+                language=posting.language,
+                source=posting.source,
+                fingerprint=posting.fingerprint,
+                counts=posting.counts(),
+                ingested_at=time.time(),
+            )
+        )
 
     def discard(self, posting_id: str) -> None:
         summary = self.by_id.pop(posting_id, None)
@@ -314,8 +323,9 @@ class _SeenPostings:
         return None
 
 
-def ingest(paths: list[str], index: RequirementIndex, progress: ProgressHook | None = None,
-           worker: bool | None = None) -> IngestReport:
+def ingest(
+    paths: list[str], index: RequirementIndex, progress: ProgressHook | None = None, worker: bool | None = None
+) -> IngestReport:
     """``worker``: embed in a worker process (True), in this one (False), or by size (None: WORKER_MIN_ITEMS)."""
     files = expand_paths(paths)
     use_worker = worker is not False and EmbedWorker.supports(index.embedder)
@@ -324,8 +334,9 @@ def ingest(paths: list[str], index: RequirementIndex, progress: ProgressHook | N
         index.sweep_orphans()
         if worker:
             run.start_worker()
-        run.auto_worker = (use_worker and worker is None and _cores() > 1
-                           and not getattr(index.embedder, "loaded", False))
+        run.auto_worker = (
+            use_worker and worker is None and _cores() > 1 and not getattr(index.embedder, "loaded", False)
+        )
         for path in files:
             run.files_left -= 1
             run.files_read += 1
@@ -377,14 +388,21 @@ def classifier_for(embedder: object) -> SectionClassifier | None:
     return _CLASSIFIERS[key]
 
 
-def _outcome(posting: Posting, outcome: Outcome, posting_id: str | None = None, **extra: object) -> PostingOutcome:
+def _outcome(
+    posting: Posting,
+    outcome: Outcome,
+    posting_id: str | None = None,
+    duplicate_of: str | None = None,
+    replaced: list[str] | None = None,
+) -> PostingOutcome:
     return PostingOutcome(
         outcome=outcome,
         posting_id=posting_id or posting.id,
         title=posting.title,
         source=posting.source,
         items=len(posting.requirements),
-        **extra,  # type: ignore[arg-type]
+        duplicate_of=duplicate_of,
+        replaced=replaced or [],
     )
 
 
@@ -420,13 +438,17 @@ def correct(
         siblings = [s for s in index.list_postings() if source_file(s.source) == file]
         known = {o.heading for s in siblings if (p := index.get_posting(s.id)) for o in p.outline if o.heading}
         if heading not in known and not split:
-            raise PrepbotError(f"no heading {heading!r} in {posting_id}; `prepbot postings show {posting_id}` lists them")
+            raise PrepbotError(
+                f"no heading {heading!r} in {posting_id}; `prepbot postings show {posting_id}` lists them"
+            )
         if split:
             store.split_at(settings, file, heading)
         elif kind in SECTIONS:
-            store.set_section_kind(settings, file, heading, kind)  # type: ignore[arg-type]
+            store.set_section_kind(settings, file, heading, kind)
         else:
             raise PrepbotError(f"--kind must be one of {', '.join(SECTIONS)}")
     else:
-        raise PrepbotError("say what to correct: --section HEADING --kind KIND, --split-at HEADING, --one-posting or --reset")
+        raise PrepbotError(
+            "say what to correct: --section HEADING --kind KIND, --split-at HEADING, --one-posting or --reset"
+        )
     return ingest([file], index, worker=False)

@@ -26,9 +26,10 @@ from __future__ import annotations
 
 import importlib
 import re
+from collections.abc import Callable, Mapping
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Callable, Literal, Mapping
+from typing import Any, Literal
 
 import jinja2
 import jinja2.meta
@@ -41,9 +42,7 @@ from prepbot.errors import PrepbotError
 USER_MARKER = "---user---"
 _FILE_NAME = re.compile(r"^(?P<name>[a-z][a-z0-9_]*)\.v(?P<version>[1-9][0-9]*)\.md$")
 _REF = re.compile(r"^(?P<name>[a-z][a-z0-9_]*)(@v(?P<version>[1-9][0-9]*))?$")
-_ENV = jinja2.Environment(
-    undefined=jinja2.StrictUndefined, autoescape=False, trim_blocks=True, lstrip_blocks=True
-)
+_ENV = jinja2.Environment(undefined=jinja2.StrictUndefined, autoescape=False, trim_blocks=True, lstrip_blocks=True)
 
 
 class ChatMessage(BaseModel):
@@ -95,7 +94,10 @@ class Prompt(BaseModel):
             if not isinstance(variables[name], (list, tuple)):
                 raise PrepbotError(f"prompt {self.ref}: trimmable variable {name!r} must be a list")
         try:
-            texts = {"system": self.system.render(variables).strip(), "user": self.user.render(variables).strip()}
+            texts: dict[Literal["system", "user"], str] = {
+                "system": self.system.render(variables).strip(),
+                "user": self.user.render(variables).strip(),
+            }
         except jinja2.TemplateError as exc:
             raise PrepbotError(f"prompt {self.ref} ({self.path}) failed to render: {exc}") from exc
         # An empty system part means none: the prompt is a message added to another conversation.
@@ -134,7 +136,9 @@ def load_prompt(ref: str, settings: Settings | None = None) -> Prompt:
         raise PrepbotError(f"bad prompt reference {ref!r}: expected name or name@vN, e.g. question@v1")
     name, version = match["name"], match["version"]
     prompts = load_prompts(settings, name)
-    candidates = [p for p in prompts.values() if p.spec.name == name and (not version or p.spec.version == int(version))]
+    candidates = [
+        p for p in prompts.values() if p.spec.name == name and (not version or p.spec.version == int(version))
+    ]
     if not candidates:
         known = ", ".join(sorted(prompts if prompts else load_prompts(settings))) or "none"
         raise PrepbotError(f"unknown prompt {ref!r} (known: {known})")

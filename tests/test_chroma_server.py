@@ -58,7 +58,16 @@ def chroma_url(tmp_path_factory):
         pytest.fail("the `chroma` binary from the chromadb wheel is not on PATH")
     port = _free_port()
     process = subprocess.Popen(
-        [chroma, "run", "--path", str(tmp_path_factory.mktemp("chroma-server")), "--host", "127.0.0.1", "--port", str(port)],
+        [
+            chroma,
+            "run",
+            "--path",
+            str(tmp_path_factory.mktemp("chroma-server")),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+        ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )

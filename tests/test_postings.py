@@ -9,6 +9,7 @@ import pytest
 
 from prepbot.postings import (
     Posting,
+    Section,
     find_company,
     find_duplicates,
     is_near_duplicate,
@@ -29,8 +30,8 @@ def parse_text(text: str, **fields: str) -> list[Posting]:
     return parse_document(Document(source="/postings/test.md", text=text, **fields)).postings
 
 
-def texts(posting: Posting, section: str) -> list[str]:
-    return [item.text for item in posting.items(section)]  # type: ignore[arg-type]
+def texts(posting: Posting, section: Section) -> list[str]:
+    return [item.text for item in posting.items(section)]
 
 
 @pytest.fixture(scope="module")
@@ -89,7 +90,9 @@ def test_seed_product_manager_groups(seed):
     assert pm.company == "TSMC"
     # "Experience in the semiconductor industry ... is a plus." is marked optional: a nice-to-have where it stands
     assert pm.counts() == {"about": 1, "responsibility": 8, "requirement": 5, "nice_to_have": 1}
-    assert texts(pm, "nice_to_have") == ["Experience in the semiconductor industry or manufacturing environment is a plus."]
+    assert texts(pm, "nice_to_have") == [
+        "Experience in the semiconductor industry or manufacturing environment is a plus."
+    ]
     groups = [item.group for item in pm.items("responsibility")]
     assert groups == ["Product Management"] * 2 + ["Digital Transformation"] * 3 + ["Stakeholder Engagement"] * 3
     assert texts(pm, "responsibility")[0].startswith("Lead and manage AI products/projects")
@@ -275,15 +278,19 @@ def test_deeper_unknown_headings_group_items_inside_their_section():
     )
     assert posting.title == "Backend Engineer"
     assert [(i.text, i.group) for i in posting.requirements] == [
-        ("Python", "Languages"), ("Go", "Languages"), ("Terraform", "Infra"),
-    ]  # fmt: skip
+        ("Python", "Languages"),
+        ("Go", "Languages"),
+        ("Terraform", "Infra"),
+    ]
 
 
 def test_nested_bullets_under_a_colon_line_are_a_group():
     [posting] = parse_text("Responsibilities:\n- Lead the team:\n  - hiring\n  - mentoring\n- Ship features\n")
     assert [(i.text, i.group) for i in posting.requirements] == [
-        ("hiring", "Lead the team"), ("mentoring", "Lead the team"), ("Ship features", None),
-    ]  # fmt: skip
+        ("hiring", "Lead the team"),
+        ("mentoring", "Lead the team"),
+        ("Ship features", None),
+    ]
 
 
 def test_wrapped_lines_join_and_unmarked_lines_stay_items():

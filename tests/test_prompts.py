@@ -119,27 +119,45 @@ def test_render_checks_variables(prompts_dir):
 BAD_FILES = {
     "bad YAML": ("probe.v1.md", "---\nname: [probe\n---\nx\n---user---\ny\n", "invalid YAML"),
     "no front matter": ("probe.v1.md", "just text\n---user---\ny\n", "front matter"),
-    "unknown key": ("probe.v1.md", GOOD.format(version=1).replace("output: text", "output: text\ncolour: red"),
-                    "colour: Extra inputs are not permitted"),
-    "missing key": ("probe.v1.md", GOOD.format(version=1).replace("description: A test prompt.\n", ""),
-                    "description: Field required"),
-    "undeclared variable": ("probe.v1.md", GOOD.format(version=1).replace("About", "{{ secret }} About"),
-                            "undeclared inputs: secret"),
-    "unused input": ("probe.v1.md", GOOD.format(version=1).replace("  items: retrieved items\n",
-                                                                   "  items: retrieved items\n  spare: x\n"),
-                     "never use: spare"),
-    "unknown output model": ("probe.v1.md", GOOD.format(version=1).replace("output: text",
-                                                                           "output: prepbot.questions:Nope"),
-                             "cannot be imported"),
-    "output not a model": ("probe.v1.md", GOOD.format(version=1).replace("output: text",
-                                                                         "output: prepbot.errors:PrepbotError"),
-                           "not a pydantic model"),
+    "unknown key": (
+        "probe.v1.md",
+        GOOD.format(version=1).replace("output: text", "output: text\ncolour: red"),
+        "colour: Extra inputs are not permitted",
+    ),
+    "missing key": (
+        "probe.v1.md",
+        GOOD.format(version=1).replace("description: A test prompt.\n", ""),
+        "description: Field required",
+    ),
+    "undeclared variable": (
+        "probe.v1.md",
+        GOOD.format(version=1).replace("About", "{{ secret }} About"),
+        "undeclared inputs: secret",
+    ),
+    "unused input": (
+        "probe.v1.md",
+        GOOD.format(version=1).replace("  items: retrieved items\n", "  items: retrieved items\n  spare: x\n"),
+        "never use: spare",
+    ),
+    "unknown output model": (
+        "probe.v1.md",
+        GOOD.format(version=1).replace("output: text", "output: prepbot.questions:Nope"),
+        "cannot be imported",
+    ),
+    "output not a model": (
+        "probe.v1.md",
+        GOOD.format(version=1).replace("output: text", "output: prepbot.errors:PrepbotError"),
+        "not a pydantic model",
+    ),
     "name mismatch": ("probe.v2.md", GOOD.format(version=1), "the file name says otherwise"),
     "bad file name": ("probe.md", GOOD.format(version=1), "must be <name>.v<version>.md"),
     "no user marker": ("probe.v1.md", GOOD.format(version=1).replace("---user---\n", ""), "exactly one ---user---"),
     "template syntax": ("probe.v1.md", GOOD.format(version=1).replace("{% endfor %}", ""), "template syntax error"),
-    "trimmable not an input": ("probe.v1.md", GOOD.format(version=1).replace("[items]", "[things]"),
-                               "trimmable names no input: things"),
+    "trimmable not an input": (
+        "probe.v1.md",
+        GOOD.format(version=1).replace("[items]", "[things]"),
+        "trimmable names no input: things",
+    ),
 }
 
 

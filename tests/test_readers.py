@@ -8,9 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from prepbot.postings import readers
 from prepbot.errors import PrepbotError
-from prepbot.postings import parse_document
+from prepbot.postings import parse_document, readers
 from prepbot.postings.readers import Document, expand_paths, html_to_text, read_documents
 
 DATA = Path(__file__).parent / "data" / "postings"

@@ -7,7 +7,6 @@ from prepbot.postings.identity import (
     carry_ids,
     find_duplicates,
     is_near_duplicate,
-    normalise,
 )
 from prepbot.postings.models import (
     CORE_SECTIONS,
@@ -19,9 +18,21 @@ from prepbot.postings.models import (
     Section,
 )
 from prepbot.postings.parse import parse_document
+from prepbot.text import normalise
 
 __all__ = [
-    "CORE_SECTIONS", "NEAR_DUPLICATE_JACCARD", "SECTIONS", "OutlineSection", "ParseResult", "Posting",
-    "Requirement", "Section", "carry_ids", "find_company", "find_duplicates",
-    "is_near_duplicate", "normalise", "parse_document",
-]  # fmt: skip
+    "CORE_SECTIONS",
+    "NEAR_DUPLICATE_JACCARD",
+    "SECTIONS",
+    "OutlineSection",
+    "ParseResult",
+    "Posting",
+    "Requirement",
+    "Section",
+    "carry_ids",
+    "find_company",
+    "find_duplicates",
+    "is_near_duplicate",
+    "normalise",
+    "parse_document",
+]

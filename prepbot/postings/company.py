@@ -23,16 +23,42 @@ _COMPANY_PATTERNS = [
 # prose, where a requirement line such as "Python is a must" cannot be. 一家/一間 are the measure words for a
 # business; a pronoun subject (我們是一家..., "We are a ...") names nobody.
 _INTRODUCTION_PATTERNS = [
-    re.compile(
-        rf"^{_NAME} (?:is|was|builds|develops|makes|provides|offers|operates|runs|sells|serves|helps|powers)\b"
-    ),
+    re.compile(rf"^{_NAME} (?:is|was|builds|develops|makes|provides|offers|operates|runs|sells|serves|helps|powers)\b"),
     re.compile(r"^(?![我本這这該该此])([\u4e00-\u9fffA-Za-z0-9&·・]{2,20}?)是一[家間间]"),
 ]
 _POSSESSIVE = re.compile(r"\b([A-Z]{2,}|[a-z]+[A-Z]\w*)['’]s\b")
 # Words with capitals that follow "About", "at" or "'s" without being companies.
 _NOT_COMPANIES = frozenset(
-    "Us You The This Our Your We Role Team Company Job It AI ML API LLM NLP GPU CPU IT HR QA US UK EU CEO CTO "
-    "SaaS".split()
+    [
+        "Us",
+        "You",
+        "The",
+        "This",
+        "Our",
+        "Your",
+        "We",
+        "Role",
+        "Team",
+        "Company",
+        "Job",
+        "It",
+        "AI",
+        "ML",
+        "API",
+        "LLM",
+        "NLP",
+        "GPU",
+        "CPU",
+        "IT",
+        "HR",
+        "QA",
+        "US",
+        "UK",
+        "EU",
+        "CEO",
+        "CTO",
+        "SaaS",
+    ]
 )
 
 

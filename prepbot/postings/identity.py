@@ -15,21 +15,15 @@ import unicodedata
 from collections import Counter
 from collections.abc import Iterable
 
-from prepbot.text import CJK_CHARS
 from prepbot.postings.models import SECTIONS, Posting, Requirement
+from prepbot.text import CJK_CHARS, normalise
 
 NEAR_DUPLICATE_JACCARD = 0.9  # share of normalised items two postings must have in common to be one posting
 SLUG_MAX_CHARS = 50
 CJK_SLUG_CHARS = 12
 ID_HASH_CHARS = 6  # 24 bits: 400 postings of one title collide with odds of ~1%, and a collision is resolved
 
-_NOT_WORD = re.compile(r"[\W_]+")
 _CJK = re.compile(f"(?:(?!\u30fb)[{CJK_CHARS}])")  # a CJK character, but not ・, which separates words in a slug
-
-
-def normalise(text: str) -> str:
-    """Text reduced to what survives reformatting: NFKC, case-folded, punctuation and symbols dropped."""
-    return _NOT_WORD.sub(" ", unicodedata.normalize("NFKC", text).casefold()).strip()
 
 
 def fingerprint(items: Iterable[tuple[str, str]]) -> str:
@@ -59,7 +53,12 @@ def number_items(pid: str, items: Iterable[tuple[str, str | None, str, str | Non
         n = numbers[section]
         out.append(  # built from the parser's own checked values: validation would only cost time
             Requirement.model_construct(
-                id=f"{pid}/{section}-{n}", posting_id=pid, section=section, n=n, group=group, text=text,
+                id=f"{pid}/{section}-{n}",
+                posting_id=pid,
+                section=section,
+                n=n,
+                group=group,
+                text=text,
                 detail=detail,
             )
         )

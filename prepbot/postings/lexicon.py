@@ -7,8 +7,6 @@ from __future__ import annotations
 import re
 
 from prepbot.postings.models import Section
-from prepbot.text import CJK
-
 
 # Checked in this order, so the more specific wins: "Preferred qualifications" is a plus, not a requirement;
 # "About you" describes the candidate, not the company; "how to apply" is the process, not "about".
@@ -66,8 +64,43 @@ SECTION_KEYWORDS: tuple[tuple[Section, tuple[str, ...]], ...] = (
 
 # Words that may stand beside a keyword in a bare heading line ("Key Responsibilities", "Required skills").
 HEADING_FILLER = frozenset(
-    "job key the our your you we and minimum basic required preferred desired additional technical core main "
-    "position role what who are is a an to of for in with will be do our this".split()
+    [
+        "job",
+        "key",
+        "the",
+        "our",
+        "your",
+        "you",
+        "we",
+        "and",
+        "minimum",
+        "basic",
+        "required",
+        "preferred",
+        "desired",
+        "additional",
+        "technical",
+        "core",
+        "main",
+        "position",
+        "role",
+        "what",
+        "who",
+        "are",
+        "is",
+        "a",
+        "an",
+        "to",
+        "of",
+        "for",
+        "in",
+        "with",
+        "will",
+        "be",
+        "do",
+        "our",
+        "this",
+    ]
 )
 
 # Nouns that make a heading a job title ("Senior Data Engineer", "後端工程師", "プロダクトマネージャー").
@@ -122,6 +155,7 @@ def has_role_word(text: str) -> bool:
 
 def role_hits(text: str) -> int:
     return len(_ROLE.findall(text))
+
 
 # Statement cues, for prose and lists that no heading names: a sentence saying what the hire will do, or
 # what the hire must have. Each kind's pattern counts once per sentence.

@@ -11,8 +11,8 @@ import unicodedata
 from dataclasses import dataclass
 from typing import Literal
 
-from prepbot.postings.lexicon import CJK
 from prepbot.postings.sections import words_kind
+from prepbot.text import CJK
 
 EntryKind = Literal["heading", "item", "text", "blank"]
 # How a heading was written, deepest last: a pseudo-heading nests under the last Markdown heading.
@@ -63,6 +63,7 @@ def clean_inline(text: str) -> str:
 
 def strip_symbols(text: str) -> str:
     """Emoji, pictographs and joiners dropped from both ends (and doubled spaces inside)."""
+
     def symbolic(ch: str) -> bool:
         return unicodedata.category(ch) in ("So", "Sk", "Cf", "Cn", "Co") or ch in "\ufe0f\u200d\u20e3"
 
@@ -90,7 +91,9 @@ _SYMBOL = re.compile(r"^([ \t\u3000]*)([•・●○◦▪▫■□◆◇▶▷�
 _NUMBER = re.compile(
     r"^([ \t\u3000]*)((?:\d{1,2}|[０-９]{1,2})(?:[.．](?![\d０-９])|[、)）]))[ \t\u3000]*(?=\S)"
 )  # "1." but not "3.8"; "1、3-5年" is item 1
-_PAREN = re.compile(r"^([ \t\u3000]*)([(（](?:\d{1,2}|[０-９]{1,2}|[一二三四五六七八九十]{1,3})[)）])[ \t\u3000]*(?=\S)")
+_PAREN = re.compile(
+    r"^([ \t\u3000]*)([(（](?:\d{1,2}|[０-９]{1,2}|[一二三四五六七八九十]{1,3})[)）])[ \t\u3000]*(?=\S)"
+)
 _CIRCLED = re.compile(r"^([ \t\u3000]*)([①-⑳㉑-㉟])[ \t\u3000]*(?=\S)")
 _LETTER = re.compile(r"^([ \t]*)([a-z][.)])[ \t]+(?=\S)")
 _ORDINAL = re.compile(r"^[ \t\u3000]*([一二三四五六七八九十]{1,3}|[IVX]{1,4}|[ⅠⅡⅢⅣⅤⅥⅦⅧⅨⅩ])[、.．][ \t\u3000]*(?=\S)")
@@ -132,14 +135,14 @@ def entries(text: str) -> list[Entry]:
             out.append(Entry("blank", ""))
             continue
         glued = _GLUED_HEADING.match(stripped) if "#" in stripped else None
-        for line in ([glued[1], glued[2]] if glued else [stripped]):
+        for line in [glued[1], glued[2]] if glued else [stripped]:
             _entry(line, out)
     _symbol_headings(out)
     return out
 
 
 def _drop_comments(line: str, in_comment: bool) -> tuple[str, bool]:
-    kept = []
+    kept: list[str] = []
     while line:
         if in_comment:
             end = line.find("-->")
@@ -174,11 +177,14 @@ def _entry(line: str, out: list[Entry]) -> None:
     if "|" in line and (line.lstrip().startswith("|") or line.count("|") >= 2 or " | " in line):
         cells = [clean_inline(cell) for cell in line.strip().strip("|").split("|")]
         text = " | ".join(cell for cell in cells if cell)
-        out.append(Entry("item", text, "table", indent=_indent(line[: len(line) - len(line.lstrip())]), marker="|")
-                   if text else Entry("blank", ""))
+        out.append(
+            Entry("item", text, "table", indent=_indent(line[: len(line) - len(line.lstrip())]), marker="|")
+            if text
+            else Entry("blank", "")
+        )
         return
-    if heading := _emphasis_heading(line):
-        out.append(heading)
+    if emphasis := _emphasis_heading(line):
+        out.append(emphasis)
         return
     if match := _BRACKET_LINE.match(line):
         label, rest = strip_symbols(clean_inline(match[1])), clean_inline(match[2])
@@ -201,8 +207,15 @@ def _entry(line: str, out: list[Entry]) -> None:
                 break  # "*italic line*", not a bullet
             text = clean_inline(line[match.end() :])
             if text:
-                out.append(Entry("item", text, style, indent=_indent(match[1]), marker=match[2] if
-                                 match.lastindex and match.lastindex >= 2 else match[0].strip()))
+                out.append(
+                    Entry(
+                        "item",
+                        text,
+                        style,
+                        indent=_indent(match[1]),
+                        marker=match[2] if match.lastindex and match.lastindex >= 2 else match[0].strip(),
+                    )
+                )
                 return
             break
     indent = _indent(line[: len(line) - len(line.lstrip(" \t\u3000"))])
@@ -221,12 +234,7 @@ def _entry(line: str, out: list[Entry]) -> None:
             out.append(Entry("heading", label, "field", indent=indent, value=field[2].strip()))
             return
     bare = strip_symbols(text)
-    if (
-        bare
-        and len(bare) <= 40
-        and bare[-1] not in _TERMINAL + ",，、"
-        and words_kind(bare, bare=True) is not None
-    ):
+    if bare and len(bare) <= 40 and bare[-1] not in _TERMINAL + ",，、" and words_kind(bare, bare=True) is not None:
         out.append(Entry("heading", bare, "bare", indent=indent))
         return
     out.append(Entry("text", text, indent=indent))

@@ -6,12 +6,18 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from prepbot.text import Language
+from prepbot.text import Language, normalise
 
 Section = Literal["about", "responsibility", "requirement", "nice_to_have", "benefit", "process", "other"]
 SECTIONS: tuple[Section, ...] = (
-    "about", "responsibility", "requirement", "nice_to_have", "benefit", "process", "other",
-)  # fmt: skip
+    "about",
+    "responsibility",
+    "requirement",
+    "nice_to_have",
+    "benefit",
+    "process",
+    "other",
+)
 CORE_SECTIONS: tuple[Section, ...] = ("responsibility", "requirement", "nice_to_have")
 
 
@@ -59,8 +65,6 @@ class Posting(BaseModel):
     def item_keys(self) -> frozenset[str]:
         """The normalised item texts, for comparing postings regardless of formatting and order. The about
         prose counts as one key, as in the fingerprint: how it is cut into items depends on the formatting."""
-        from prepbot.postings.identity import normalise
-
         keys = {normalise(item.text) for item in self.requirements if item.section != "about"}
         about = normalise(" ".join(item.text for item in self.items("about")))
         if about:

@@ -27,10 +27,8 @@ from pathlib import Path
 from pydantic import BaseModel, Field
 
 from prepbot.postings.company import find_company
-from prepbot.postings.identity import fingerprint, normalise, number_items, posting_id
-from prepbot.text import detect_language
+from prepbot.postings.identity import fingerprint, number_items, posting_id
 from prepbot.postings.lexicon import (
-    CJK,
     OPTIONAL_MARKERS,
     REQUIREMENT_CUES,
     RESPONSIBILITY_CUES,
@@ -39,17 +37,14 @@ from prepbot.postings.lexicon import (
 )
 from prepbot.postings.lines import Entry, entries
 from prepbot.postings.models import CORE_SECTIONS, OutlineSection, ParseResult, Posting, Requirement, Section
-from prepbot.postings.sections import SectionClassifier, default_classifier, words_kind
-from prepbot.postings.titles import clean_title, is_title_field, is_title_like, title_from_prose
 from prepbot.postings.readers import Document
+from prepbot.postings.sections import SectionClassifier, default_classifier, words_kind
+from prepbot.postings.statements import TERMINAL, continues, dash_clauses, is_prose, join_lines, split_sentences
+from prepbot.postings.titles import clean_title, is_title_field, is_title_like, title_from_prose
+from prepbot.postings.unflatten import unflatten_text
+from prepbot.text import detect_language, normalise
 
 _PSEUDO_RANK = {"emphasis": 1, "bracket": 1, "symbol": 1, "ordinal": 1, "colon": 2, "bare": 2, "field": 3}
-_TERMINAL = ".。!！?？;；"
-_SENTENCE_END = re.compile(r"(?<=[.!?])[\"”’)]?\s+(?=[A-Z0-9\"“(])|(?<=[。！？])\s*(?=\S)")
-_ABBREVIATION = re.compile(r"\b(?:e\.g|i\.e|etc|vs|Dr|Mr|Ms|Mrs|St|Inc|Ltd|Co|No|approx|incl)\.$", re.IGNORECASE)
-_LOWER_START = re.compile(r"^[a-z(]")
-WRAP_MIN_CHARS = 60  # a Latin line at least this long, not ending a sentence, runs on into the next
-WRAP_MIN_CJK = 30
 
 
 class Corrections(BaseModel):
@@ -91,7 +86,7 @@ class _Item:
 
 
 def parse_document(
-    doc: Document, classifier: SectionClassifier | None | bool = True, corrections: Corrections | None = None
+    doc: Document, classifier: SectionClassifier | bool | None = True, corrections: Corrections | None = None
 ) -> ParseResult:
     """Split a document into postings, each into classified, numbered items with stable IDs.
 
@@ -103,7 +98,7 @@ def parse_document(
     elif classifier is False:
         classifier = None
     corrections = corrections or Corrections()
-    nodes = _outline(entries(_unflatten_text(doc.text)))
+    nodes = _outline(entries(unflatten_text(doc.text)))
     for node in nodes:
         if node.heading and (kind := corrections.sections.get(heading_key(node.heading))):
             node.kind, node.how = kind, "corrected"
@@ -111,7 +106,7 @@ def parse_document(
     blocks, preamble = _boundaries(nodes, corrections)
     for k, block in enumerate(blocks, 1):
         source = f"{doc.source}#{k}" if len(blocks) > 1 else doc.source
-        posting = _posting(doc, block, preamble, source, len(blocks) > 1, classifier, result.warnings)  # type: ignore[arg-type]
+        posting = _posting(doc, block, preamble, source, len(blocks) > 1, classifier, result.warnings)
         if posting is not None:
             result.postings.append(posting)
     return result
@@ -160,8 +155,11 @@ def _boundaries(nodes: list[_Node], corrections: Corrections) -> tuple[list[list
         for block in blocks[1:] if starts[0] == 0 and forced[0] != 0 else blocks:
             block[0].title = block[0].heading is not None
         return blocks, []
-    candidates = [i for i, n in enumerate(nodes) if n.heading and n.style not in ("colon", "bare", "field")
-                  and is_title_like(n.heading)]  # fmt: skip
+    candidates = [
+        i
+        for i, n in enumerate(nodes)
+        if n.heading and n.style not in ("colon", "bare", "field") and is_title_like(n.heading)
+    ]
     groups: dict[tuple[str, int], list[int]] = {}
     for i in candidates:
         style = "markdown" if nodes[i].style in ("atx", "setext") else nodes[i].style
@@ -247,9 +245,7 @@ def _posting(
     body = "\n".join(e.text for n in block for e in n.entries)
     company = doc.company or find_company("\n".join([*(n.heading or "" for n in block), body]), about)
     pid = posting_id(company, title, fp)
-    requirements = number_items(
-        pid, ((it.section, it.group, it.text, "\n".join(it.detail) or None) for it in items)
-    )
+    requirements = number_items(pid, ((it.section, it.group, it.text, "\n".join(it.detail) or None) for it in items))
     outline = _outline_of(ordered, items, requirements)
     return Posting(
         id=pid,
@@ -315,16 +311,20 @@ def _title(doc: Document, block: list[_Node], several: bool) -> str:
     first = headings[0] if headings else None
     before = block[0].entries if block and block[0] is not first else []
     if (
-        first is not None and first.heading and words_kind(first.heading) is None and len(first.heading) <= 80
-        and not any(e.kind == "item" for e in before) and sum(e.kind == "text" for e in before) <= 2
-    ):  # fmt: skip
+        first is not None
+        and first.heading
+        and words_kind(first.heading) is None
+        and len(first.heading) <= 80
+        and not any(e.kind == "item" for e in before)
+        and sum(e.kind == "text" for e in before) <= 2
+    ):
         first.title = True
         return clean_title(first.heading)
     text = "\n".join(e.text for n in block for e in n.entries if e.kind == "text")
     if prose := title_from_prose(text):
         return prose
     for entry in (block[0].entries if block else [])[:2]:
-        if entry.kind == "text" and len(entry.text) <= 60 and entry.text[-1] not in _TERMINAL + ":：":
+        if entry.kind == "text" and len(entry.text) <= 60 and entry.text[-1] not in TERMINAL + ":：":
             if words_kind(entry.text) is None:
                 entry.kind = "blank"  # the title line is the title, not an item
                 return clean_title(entry.text)
@@ -385,27 +385,27 @@ def _items(node: _Node, classifier: SectionClassifier | None) -> list[_Item]:
         out.extend(_Item(prose_kind, node.heading, " ".join(p), [], node) for p in paragraphs)
         return out
     for paragraph in paragraphs:
-        statements = _statements(paragraph)
+        statements = join_lines(paragraph)
         here = kind
         if node.leads and kind in CORE_SECTIONS:
             here = "other"  # the lead-in prose of a list that sits under a sub-heading
         elif node.heading is None and not listed and len(statements) == 1:
             # prose with no heading: duties or requirements where its sentences say so
-            content = statement_kind(_sentences(statements[0]))
+            content = statement_kind(split_sentences(statements[0]))
             if content in node.unnamed:
                 here = content
         if len(statements) == 1 and here in CORE_SECTIONS:
-            sentences = _sentences(statements[0], dashes=False)
+            sentences = split_sentences(statements[0], dashes=False)
             # prose duties or requirements: a sentence with no cue of either beside sentences with cues is
             # context ("Web fonts are one of our core businesses."), filed under about
             cued = [bool(RESPONSIBILITY_CUES.search(x) or REQUIREMENT_CUES.search(x)) for x in sentences]
             for sentence, cue in zip(sentences, cued):
                 section = here if cue or not any(cued) else "about"
-                for text in _dash_clauses(sentence):
+                for text in dash_clauses(sentence):
                     out.append(_Item(_optional(section, text), group, text, [], node))
             continue
         if here not in CORE_SECTIONS:
-            statements = [" ".join(statements)] if len(statements) > 1 and _is_prose(paragraph) else statements
+            statements = [" ".join(statements)] if len(statements) > 1 and is_prose(paragraph) else statements
         for text in statements:
             out.append(_Item(_optional(here, text), group, text, [], node))
     return out
@@ -450,7 +450,7 @@ def _lists_and_paragraphs(items: list[Entry]) -> tuple[list[tuple[str, list[str]
                 listed.append((entry.text, [], group))
         elif entry.kind == "text":
             joined = previous is not None and previous.kind == "item" and listed
-            if joined and (entry.indent > base[0] or _continues(listed[-1][0], entry.text)):
+            if joined and (entry.indent > base[0] or continues(listed[-1][0], entry.text)):
                 if listed[-1][1] and entry.indent > base[0] + 2:
                     listed[-1][1][-1] += " " + entry.text
                 else:
@@ -465,116 +465,3 @@ def _lists_and_paragraphs(items: list[Entry]) -> tuple[list[tuple[str, list[str]
 
 def _level(entry: Entry) -> tuple[int, int]:
     return (entry.indent, 1 if entry.style == "paren" else 0)
-
-
-def _continues(line: str, following: str) -> bool:
-    """Whether ``following`` is the hard-wrapped rest of ``line``."""
-    if not line or line[-1] in _TERMINAL + ":：":
-        return False
-    if _LOWER_START.match(following):
-        return True
-    cjk = len(CJK.findall(line))
-    return len(line) >= WRAP_MIN_CHARS if cjk < len(line) / 3 else cjk >= WRAP_MIN_CJK and line[-1] not in "、，,"
-
-
-def _statements(lines: list[str]) -> list[str]:
-    """A paragraph's lines as statements: wrapped lines joined, one statement a line otherwise."""
-    out: list[str] = []
-    for line in lines:
-        if out and _continues(out[-1], line):
-            out[-1] += ("" if _cjk_join(out[-1], line) else " ") + line
-        else:
-            out.append(line)
-    return out
-
-
-def _cjk_join(a: str, b: str) -> bool:
-    return bool(CJK.match(a[-1:])) and bool(CJK.match(b[:1]))
-
-
-def _is_prose(lines: list[str]) -> bool:
-    return any(_continues(a, b) for a, b in pairwise(lines))
-
-
-_DASH_SEPARATOR = re.compile(r"\s+[-–—]{1,2}\s+")
-
-
-def _sentences(text: str, dashes: bool = True) -> list[str]:
-    """A prose statement's sentences; " - " between two clauses of three words or more also separates."""
-    parts = [p.strip() for p in _SENTENCE_END.split(text) if p and p.strip()]
-    out: list[str] = []
-    for part in parts:
-        if out and (_ABBREVIATION.search(out[-1]) or len(part) < 3):
-            out[-1] += " " + part
-        else:
-            out.append(part)
-    out = out or [text]
-    return [clause for sentence in out for clause in _dash_clauses(sentence)] if dashes else out
-
-
-def _dash_clauses(sentence: str) -> list[str]:
-    clauses = _DASH_SEPARATOR.split(sentence)
-    if len(clauses) > 1 and all(len(c.split()) >= 3 for c in clauses):
-        return clauses
-    return [sentence]
-
-
-# --- flattened postings -----------------------------------------------------------------------------------
-
-_LENTICULAR = re.compile(r"【([^【】\n]{1,40})】")
-# "Requirements: 1. ..." inside a paragraph: a phrase after a sentence end, a colon, then a list number.
-_INLINE_COLON_HEADING = re.compile(
-    r"(?:^|(?<=[.。;；!！?？]))[ \t]?([^\s.。;；!！?？:：][^.。;；!！?？:：\n]{0,49}?)[ \t]*[:：][ \t]*"
-    r"(?=\d{1,2}[.．)、]|[(（]\d{1,2}[)）])"
-)
-_INLINE_NUMBER = re.compile(r"(?:^|(?<=[\s。；;：:]))(\d{1,2})[.．)](?!\d)")
-_INLINE_PAREN = re.compile(r"[(（](\d{1,2})[)）]")
-FLATTENED_MIN_CHARS = 200
-_FLAT_CHARS = frozenset("【:：2")
-_MAYBE_FLAT = re.compile(r"【|[:：][ \t]*(?:\d{1,2}[.．)、]|[(（]\d)|\S[ \t]?(?:2[.．)]|[(（]2[)）])")
-
-
-def _unflatten_text(text: str) -> str:
-    """A posting pasted as one long paragraph has its headings (【X】, "Requirements:") and its numbered items
-    inline: such lines are cut where they begin."""
-    out: list[str] = []
-    for line in text.split("\n"):
-        if len(line) < FLATTENED_MIN_CHARS and not (_FLAT_CHARS.intersection(line) and _MAYBE_FLAT.search(line)):
-            out.append(line)
-            continue
-        for piece in _split_at_inline_headings(line):
-            for numbered in _split_sequence(piece, _INLINE_NUMBER):
-                out.extend(_split_sequence(numbered, _INLINE_PAREN))
-    return "\n".join(out)
-
-
-def _split_at_inline_headings(line: str) -> list[str]:
-    found = [*_LENTICULAR.finditer(line), *_INLINE_COLON_HEADING.finditer(line)]
-    cuts: list[int] = []
-    for start, end in sorted(m.span() for m in found if words_kind(m[1]) is not None):
-        if not cuts or start >= cuts[-1]:
-            cuts += [start, end]
-    if not cuts:
-        return [line]
-    pieces = []
-    for a, b in pairwise([0, *cuts, len(line)]):
-        piece = line[a:b].strip()
-        if piece:
-            pieces.append(piece if not (a in cuts[::2] and b in cuts[1::2]) else f"【{_strip_heading(piece)}】")
-    return pieces
-
-
-def _strip_heading(piece: str) -> str:
-    return piece.strip("【】").strip().rstrip(":：").strip()
-
-
-def _split_sequence(text: str, numbers: re.Pattern[str]) -> list[str]:
-    """Cut a line before inline "1." "2." "3." ... (or "(1)" "(2)" ...) when they appear in order."""
-    cuts, expected = [], 1
-    for match in numbers.finditer(text):
-        if int(match[1]) == expected:
-            cuts.append(match.start())
-            expected += 1
-    if len(cuts) < 2:
-        return [text]
-    return [piece for a, b in pairwise([0, *cuts, len(text)]) if (piece := text[a:b].strip())]

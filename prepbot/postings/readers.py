@@ -286,8 +286,23 @@ def html_to_text(html: str) -> str:
 
 class _HTMLText(HTMLParser):
     _SKIPPED = {"script", "style", "noscript", "template", "head", "svg", "nav", "aside"}  # not posting text
-    _BLOCKS = {"p", "div", "section", "article", "header", "footer", "main", "table", "tr", "blockquote",
-               "pre", "hr", "dl", "dt", "dd"}  # fmt: skip
+    _BLOCKS = {
+        "p",
+        "div",
+        "section",
+        "article",
+        "header",
+        "footer",
+        "main",
+        "table",
+        "tr",
+        "blockquote",
+        "pre",
+        "hr",
+        "dl",
+        "dt",
+        "dd",
+    }
     _LISTS = {"ul", "ol"}
     _HEADINGS = {"h1": 1, "h2": 2, "h3": 3, "h4": 4, "h5": 5, "h6": 6}
 

