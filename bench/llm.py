@@ -15,11 +15,12 @@ import argparse
 import json
 import statistics
 import time
-from typing import Callable
+from collections.abc import Callable
 
 from prepbot.config import get_settings
 from prepbot.llm import LOCAL_N_BATCH, choose_threads, get_llm
 from prepbot.llm.backends.local.models import resolve_model
+from prepbot.llm.backends.local.threads import use_passive_openmp
 from prepbot.prompts import load_prompt
 
 VARIABLES = {
@@ -56,6 +57,7 @@ def main() -> None:
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     args = parser.parse_args()
 
+    use_passive_openmp()  # as prepbot loads it, for both engines
     from llama_cpp import Llama
 
     settings = get_settings(model=args.model, cache=False)
@@ -74,8 +76,14 @@ def main() -> None:
     started = time.perf_counter()
     # The same engine configuration as prepbot's, n_batch included: prompts split into different batches
     # round differently, and greedy decoding can then take another path, which would compare unlike work.
-    bare = Llama(model_path=str(resolve_model(args.model, settings)), n_ctx=settings.n_ctx, n_threads=threads,
-                 n_threads_batch=threads, n_batch=LOCAL_N_BATCH, verbose=False)
+    bare = Llama(
+        model_path=str(resolve_model(args.model, settings)),
+        n_ctx=settings.n_ctx,
+        n_threads=threads,
+        n_threads_batch=threads,
+        n_batch=LOCAL_N_BATCH,
+        verbose=False,
+    )
     bare_load_s = time.perf_counter() - started
 
     def run_prepbot(on_token: Callable[[str], None]) -> tuple[int, str]:
@@ -86,8 +94,13 @@ def main() -> None:
     def run_bare(on_token: Callable[[str], None]) -> tuple[int, str]:
         bare.reset()
         pieces = []
-        for chunk in bare.create_chat_completion(messages=messages, response_format={"type": "json_object", "schema": schema},
-                                                 temperature=0, max_tokens=max_tokens, stream=True):
+        for chunk in bare.create_chat_completion(
+            messages=messages,
+            response_format={"type": "json_object", "schema": schema},
+            temperature=0,
+            max_tokens=max_tokens,
+            stream=True,
+        ):
             piece = chunk["choices"][0]["delta"].get("content")
             if piece:
                 on_token(piece)
@@ -121,11 +134,15 @@ def main() -> None:
     if args.json:
         print(json.dumps(report))
         return
-    print(f"model {args.model}, {threads} threads, n_ctx {settings.n_ctx}, {prompt_tokens} prompt tokens, "
-          f"{report['completion_tokens']} generated, {args.runs} runs each (medians)")
+    print(
+        f"model {args.model}, {threads} threads, n_ctx {settings.n_ctx}, {prompt_tokens} prompt tokens, "
+        f"{report['completion_tokens']} generated, {args.runs} runs each (medians)"
+    )
     for name in ("bare", "prepbot"):
-        print(f"  {name:8} load {report['load_s'][name]:5.2f} s   prompt {report['prompt_tps'][name]:6.1f} tok/s   "
-              f"generation {report['gen_tps'][name]:5.1f} tok/s   latency {report['latency_s'][name]:5.2f} s")
+        print(
+            f"  {name:8} load {report['load_s'][name]:5.2f} s   prompt {report['prompt_tps'][name]:6.1f} tok/s   "
+            f"generation {report['gen_tps'][name]:5.1f} tok/s   latency {report['latency_s'][name]:5.2f} s"
+        )
     print(f"  generation ratio prepbot/bare: {report['ratio']:.3f}   same output: {report['same_output']}")
 
 

@@ -22,7 +22,8 @@ from pydantic_settings import (
 
 APP_NAME = "prepbot"
 
-Backend = Literal["local", "openai", "openai-compatible"]
+# The user's backends, and "scripted": replies a test wrote beforehand (prepbot/llm/backends/scripted.py).
+Backend = Literal["local", "openai", "openai-compatible", "scripted"]
 
 
 def config_file() -> Path:
@@ -52,13 +53,13 @@ class Settings(BaseSettings):
     model: str = "default"
     base_url: str | None = None
     api_key: SecretStr | None = None
-    threads: int | None = None  # None: chosen from the cores that are free (see llm.py)
+    threads: int | None = None  # None: chosen from the cores that are free (llm/backends/local/threads.py)
     n_ctx: int = 4096
     timeout_s: float = 120.0
     max_retries: int = 3
     cache: bool = True
     # local: keep the model's state after each prompt's system message on disk (home/prefixes, ~10 MB each),
-    # so a new process does not read it again (about 9 s on 2 cores for the default model); see prefixes.py.
+    # so a new process does not read it again; see llm/backends/local/prefixes.py.
     prefix_cache: bool = True
     # A directory of one's own prompt files (name.vN.md), next to the shipped ones; see prompts.py.
     prompts_dir: Path | None = None
@@ -88,7 +89,7 @@ class Settings(BaseSettings):
             return self.api_key.get_secret_value()
         return os.environ.get("OPENAI_API_KEY")
 
-    def with_overrides(self, **overrides: Any) -> "Settings":
+    def with_overrides(self, **overrides: Any) -> Settings:
         """Command-line flags win over everything; None means "flag not given"."""
         given = {k: v for k, v in overrides.items() if v is not None}
         return self.model_copy(update=given) if given else self

@@ -18,7 +18,8 @@ import pytest
 
 from prepbot.config import get_settings, reset_settings_cache
 from prepbot.errors import PrepbotError
-from prepbot.llm import LLM, Backend, CompatibleBackend, choose_threads, get_llm
+from prepbot.llm import LLM, CompatibleBackend, OpenAIBackend, capabilities_for, choose_threads, get_llm
+from prepbot.llm.backends.scripted import ScriptedBackend
 from prepbot.llm.log import recent_calls
 from prepbot.prompts import load_prompt
 from prepbot.questions import QuestionDraft
@@ -64,7 +65,11 @@ def test_structured_output_is_parsed_streamed_and_logged(fake_llm, fake_chat):
     assert generation.output == QuestionDraft(**DRAFT)
     assert "".join(pieces) == generation.text == VALID and len(pieces) > 5
     assert (generation.prompt, generation.backend, generation.model, generation.cached) == (
-        "question@v1", "fake", "fake-model", False)
+        "question@v1",
+        "fake",
+        "fake-model",
+        False,
+    )
     assert generation.prompt_tokens and generation.completion_tokens == len(pieces)
     call = fake_chat.calls[0]
     assert call["temperature"] == 0 and call["max_tokens"] == question_max_tokens()
@@ -100,7 +105,9 @@ def test_invalid_output_gets_one_repair(fake_llm, fake_chat):
 
 def test_output_still_invalid_after_the_repair_is_an_error_with_the_raw_text_logged(fake_llm, fake_chat):
     fake_chat.enqueue("Sure! Here is a question: why Spark?", '{"text": "why"}')
-    with pytest.raises(PrepbotError, match=r"question@v1: invalid output after one repair: .*Field required.*prepbot logs"):
+    with pytest.raises(
+        PrepbotError, match=r"question@v1: invalid output after one repair: .*Field required.*prepbot logs"
+    ):
         fake_llm.generate("question@v1", VARS)
     second, first = recent_calls(2)
     assert first.output == "Sure! Here is a question: why Spark?" and "Invalid JSON" in first.error
@@ -146,13 +153,13 @@ def test_top_logprobs_are_asked_for_kept_and_cached(fake_llm, fake_chat):
 def test_the_local_model_notes_the_likeliest_tokens_before_the_grammar_masks_them():
     import numpy as np
 
-    from prepbot.llm import _TopTokens
+    from prepbot.llm.backends.local.chat_model import TopTokens
 
     class Vocab:
         def detokenize(self, ids):
             return {0: b"1", 1: b"2", 2: b"3", 3: b"x", 4: b"\xe4"}[ids[0]]
 
-    recorder = _TopTokens(Vocab(), 3)
+    recorder = TopTokens(Vocab(), 3)
     logits = np.array([0.0, 2.0, 1.0, -5.0, 1.5], dtype=np.float32)
     assert recorder(None, logits) is logits  # the logits pass through unchanged
     entry = recorder.entry("2")
@@ -167,15 +174,26 @@ def test_the_local_model_notes_the_likeliest_tokens_before_the_grammar_masks_the
     [
         (openai.APITimeoutError(request=_request()), "timed out after 120 s"),
         (openai.APIConnectionError(request=_request()), "cannot reach the OpenAI API"),
-        (openai.RateLimitError("slow down", response=httpx.Response(429, request=_request()), body=None),
-         "rate limited, still after 3 retries"),
-        (openai.AuthenticationError("no", response=httpx.Response(401, request=_request()), body=None),
-         "API key was refused"),
-        (openai.BadRequestError("This model's maximum context length is 4096 tokens",
-                                response=httpx.Response(400, request=_request()), body=None),
-         "exceeds the model's context"),
-        (openai.InternalServerError("boom", response=httpx.Response(500, request=_request()), body=None),
-         "HTTP 500: boom"),
+        (
+            openai.RateLimitError("slow down", response=httpx.Response(429, request=_request()), body=None),
+            "rate limited, still after 3 retries",
+        ),
+        (
+            openai.AuthenticationError("no", response=httpx.Response(401, request=_request()), body=None),
+            "API key was refused",
+        ),
+        (
+            openai.BadRequestError(
+                "This model's maximum context length is 4096 tokens",
+                response=httpx.Response(400, request=_request()),
+                body=None,
+            ),
+            "exceeds the model's context",
+        ),
+        (
+            openai.InternalServerError("boom", response=httpx.Response(500, request=_request()), body=None),
+            "HTTP 500: boom",
+        ),
         (ValueError("Requested tokens (5000) exceed context window of 4096"), "exceeds the model's context"),
         (RuntimeError("llama_decode returned -3"), "failed: RuntimeError: llama_decode returned -3"),
     ],
@@ -191,7 +209,7 @@ def test_backend_failures_are_one_line_errors_logged_and_not_cached(fake_llm, fa
 
 
 def test_a_slow_stream_times_out(fake_chat, monkeypatch):
-    slow = LLM(settings(timeout_s=0.05), Backend("fake", "fake-model", fake_chat, n_ctx=4096))
+    slow = LLM(settings(timeout_s=0.05), ScriptedBackend("fake", "fake-model", fake_chat, n_ctx=4096))
     fake_chat.enqueue(VALID)
     with pytest.raises(PrepbotError, match="timed out after 0.05 s"):
         slow.generate("question@v1", VARS, stream=lambda piece: time.sleep(0.02))
@@ -220,14 +238,15 @@ def test_a_reply_cut_off_at_max_tokens_is_reported_as_such(fake_llm, fake_chat):
 
 
 def test_the_prompt_is_budgeted_before_anything_is_sent(fake_chat):
-    small = LLM(settings(), Backend("fake", "fake-model", fake_chat, n_ctx=400))
+    small = LLM(settings(), ScriptedBackend("fake", "fake-model", fake_chat, n_ctx=400))
     with pytest.raises(PrepbotError, match="question@v1 does not fit the model's context"):
         small.generate("question@v1", {**VARS, "requirement": "Spark " * 300})
     assert fake_chat.calls == []
 
 
 def test_text_prompts_return_text(fake_llm, fake_chat, tmp_path, monkeypatch):
-    (tmp_path / "echo.v1.md").write_text(textwrap.dedent("""\
+    (tmp_path / "echo.v1.md").write_text(
+        textwrap.dedent("""\
         ---
         name: echo
         version: 1
@@ -238,7 +257,8 @@ def test_text_prompts_return_text(fake_llm, fake_chat, tmp_path, monkeypatch):
         ---
         ---user---
         Say {{ word }}.
-    """))
+    """)
+    )
     monkeypatch.setenv("PREPBOT_PROMPTS_DIR", str(tmp_path))
     fake_llm.settings = settings()
     fake_chat.enqueue("Hello there")
@@ -253,6 +273,52 @@ def test_get_llm_uses_the_fake_everywhere_in_the_fixture(fake_llm, fake_chat):
     assert get_llm().generate("question@v1", VARS).backend == "fake"
 
 
+def test_capabilities_are_known_from_the_settings_without_building_a_backend(monkeypatch):
+    from prepbot.config import Settings
+
+    def never(*args, **kwargs):
+        raise AssertionError("capabilities_for built a backend")
+
+    monkeypatch.setattr("prepbot.llm.backends.local.backend.local_backend", never)
+    local = capabilities_for(Settings(backend="local", model="no-such-model"))
+    assert (local.structured_output, local.prewarm, local.max_concurrency) == ("grammar", True, 1)
+    server = capabilities_for(Settings(backend="openai-compatible"))  # no base_url: building it would fail
+    assert (server.structured_output, server.prewarm, server.max_concurrency) == ("tool_call", False, 4)
+    assert capabilities_for(Settings(backend="openai")).structured_output == "json_schema"
+    assert all(c.stream and c.logprobs for c in (local, server))
+
+
+def test_the_scripted_backend_is_chosen_by_the_settings(fake_llm, fake_chat):
+    from prepbot.config import Settings
+
+    assert get_settings().backend == "scripted" and get_llm().backend is fake_llm.backend
+    assert fake_llm.capabilities == capabilities_for(Settings(backend="scripted"))
+    assert fake_llm.capabilities.max_concurrency == 1 and not fake_llm.capabilities.prewarm
+    assert fake_llm.prewarm("question@v1", VARS, "Spark") is None  # its capabilities say it cannot
+
+
+def test_the_scripted_backend_needs_a_script():
+    with pytest.raises(PrepbotError, match="the scripted backend answers only in tests"):
+        get_llm(settings(backend="scripted"))
+
+
+def test_a_registered_backend_is_built_from_the_settings(monkeypatch, fake_chat):
+    from prepbot.llm import register_backend
+    from prepbot.llm.registry import backend_class
+
+    class Custom(ScriptedBackend):
+        @classmethod
+        def from_settings(cls, settings):
+            return cls("custom", settings.model, fake_chat, settings.n_ctx)
+
+    monkeypatch.setattr("prepbot.llm.registry._BACKENDS", {})
+    register_backend("scripted", Custom)
+    fake_chat.enqueue(VALID)
+    assert get_llm(settings(backend="scripted")).generate("question@v1", VARS).backend == "custom"
+    with pytest.raises(PrepbotError, match=r"unknown backend 'nope' \(known: scripted\)"):
+        backend_class("nope")
+
+
 # --- the OpenAI wire format, replayed (no network) ---------------------------------------------------------
 
 
@@ -262,8 +328,13 @@ def _sse(chunks: list[dict]) -> httpx.Response:
 
 
 def _chunk(delta: dict, finish_reason: str | None = None) -> dict:
-    return {"id": "c1", "object": "chat.completion.chunk", "created": 0, "model": "m",
-            "choices": [{"index": 0, "delta": delta, "finish_reason": finish_reason}]}
+    return {
+        "id": "c1",
+        "object": "chat.completion.chunk",
+        "created": 0,
+        "model": "m",
+        "choices": [{"index": 0, "delta": delta, "finish_reason": finish_reason}],
+    }
 
 
 def _replaying(backend_class, model: str, reply_chunks: list[dict], requests: list[dict]):
@@ -273,35 +344,59 @@ def _replaying(backend_class, model: str, reply_chunks: list[dict], requests: li
         requests.append(json.loads(request.content))
         return _sse(reply_chunks)
 
-    chat = ChatOpenAI(model=model, api_key="k", base_url="http://replay/v1", max_retries=0, stream_usage=True,
-                      http_client=httpx.Client(transport=httpx.MockTransport(handle)))
+    chat = ChatOpenAI(
+        model=model,
+        api_key="k",
+        base_url="http://replay/v1",
+        max_retries=0,
+        stream_usage=True,
+        http_client=httpx.Client(transport=httpx.MockTransport(handle)),
+    )
     return LLM(settings(), backend_class(backend_class.__name__, model, chat, n_ctx=4096))
 
 
 def test_openai_gets_strict_structured_output_and_streams_content():
-    pieces = [VALID[i:i + 7] for i in range(0, len(VALID), 7)]
-    usage = {"id": "c1", "object": "chat.completion.chunk", "created": 0, "model": "m", "choices": [],
-             "usage": {"prompt_tokens": 250, "completion_tokens": 60, "total_tokens": 310}}
+    pieces = [VALID[i : i + 7] for i in range(0, len(VALID), 7)]
+    usage = {
+        "id": "c1",
+        "object": "chat.completion.chunk",
+        "created": 0,
+        "model": "m",
+        "choices": [],
+        "usage": {"prompt_tokens": 250, "completion_tokens": 60, "total_tokens": 310},
+    }
     requests: list[dict] = []
-    llm = _replaying(Backend, "gpt-4o-mini",
-                     [_chunk({"role": "assistant", "content": ""}), *(_chunk({"content": p}) for p in pieces),
-                      _chunk({}, "stop"), usage], requests)
+    llm = _replaying(
+        OpenAIBackend,
+        "gpt-4o-mini",
+        [
+            _chunk({"role": "assistant", "content": ""}),
+            *(_chunk({"content": p}) for p in pieces),
+            _chunk({}, "stop"),
+            usage,
+        ],
+        requests,
+    )
     streamed: list[str] = []
     generation = llm.generate("question@v1", VARS, stream=streamed.append)
     assert generation.output == QuestionDraft(**DRAFT) and streamed == pieces
     assert (generation.prompt_tokens, generation.completion_tokens) == (250, 60)
     assert generation.cost_usd == pytest.approx((250 * 0.15 + 60 * 0.60) / 1e6)
     [sent] = requests
-    assert sent["stream"] is True and sent["max_completion_tokens"] == question_max_tokens() and sent["temperature"] == 0
+    assert (
+        sent["stream"] is True and sent["max_completion_tokens"] == question_max_tokens() and sent["temperature"] == 0
+    )
     assert sent["response_format"]["type"] == "json_schema" and sent["response_format"]["json_schema"]["strict"]
 
 
 def test_compatible_servers_get_a_forced_function_call_and_max_tokens_in_the_body():
-    args = [VALID[i:i + 9] for i in range(0, len(VALID), 9)]
+    args = [VALID[i : i + 9] for i in range(0, len(VALID), 9)]
     call = {"index": 0, "id": "call_1", "type": "function", "function": {"name": "QuestionDraft", "arguments": ""}}
-    reply = [_chunk({"role": "assistant", "content": None, "tool_calls": [call]}),
-             *(_chunk({"tool_calls": [{"index": 0, "function": {"arguments": a}}]}) for a in args),
-             _chunk({}, "tool_calls")]
+    reply = [
+        _chunk({"role": "assistant", "content": None, "tool_calls": [call]}),
+        *(_chunk({"tool_calls": [{"index": 0, "function": {"arguments": a}}]}) for a in args),
+        _chunk({}, "tool_calls"),
+    ]
     requests: list[dict] = []
     llm = _replaying(CompatibleBackend, "fast", reply, requests)
     streamed: list[str] = []
@@ -328,12 +423,10 @@ def test_backend_configuration_errors():
 
 
 def test_threads_come_from_settings_or_the_idle_cores(monkeypatch):
-    from prepbot import llm
-
     assert choose_threads(settings(threads=3)) == 3
     monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1})
     for busy, threads in [(1.2, 1), (0.1, 2), (7.0, 1)]:
-        monkeypatch.setattr(llm, "busy_cores", lambda cores, busy=busy: busy)
+        monkeypatch.setattr("prepbot.llm.backends.local.threads.busy_cores", lambda cores, busy=busy: busy)
         assert choose_threads(settings()) == threads
 
 
@@ -341,13 +434,15 @@ def test_the_local_model_loads_in_the_background_with_threads_chosen_while_the_c
     from prepbot.llm import load_in_background
 
     calls = []
-    monkeypatch.setattr("prepbot.llm.choose_threads", lambda settings: 2)
-    monkeypatch.setattr("prepbot.llm.make_backend",
-                        lambda settings, threads=None: calls.append((threading.current_thread().name, threads)))  # fmt: skip
+    monkeypatch.setattr("prepbot.llm.backends.local.backend.choose_threads", lambda settings: 2)
+    monkeypatch.setattr(
+        "prepbot.llm.backends.local.backend.local_backend",
+        lambda settings, threads=None: calls.append((threading.current_thread().name, threads)),
+    )
     loading = load_in_background(settings())
     loading.join(5)
     assert calls == [("prepbot-load-model", 2)]
-    monkeypatch.setattr("prepbot.llm.make_backend", lambda settings, threads=None: 1 / 0)
+    monkeypatch.setattr("prepbot.llm.backends.local.backend.local_backend", lambda settings, threads=None: 1 / 0)
     load_in_background(settings()).join(5)  # a failure stays in the thread: the caller's get_llm reports it
     assert load_in_background(settings(backend="openai")) is None  # nothing to load
 
@@ -358,11 +453,14 @@ def test_busy_cores_reads_proc_stat_not_the_load_average(monkeypatch, tmp_path):
     # user nice system idle iowait irq softirq steal: 100 ticks pass, 50 of them idle -> 1 of 2 cores busy
     samples = iter(["cpu 100 0 0 100 0 0 0 0\n", "cpu 150 0 0 150 0 0 0 0\n"])
     real_open = open
-    monkeypatch.setattr("builtins.open", lambda path, *a, **k: __import__("io").StringIO(next(samples))
-                        if path == "/proc/stat" else real_open(path, *a, **k))  # fmt: skip
+    monkeypatch.setattr(
+        "builtins.open",
+        lambda path, *a, **k: (
+            __import__("io").StringIO(next(samples)) if path == "/proc/stat" else real_open(path, *a, **k)
+        ),
+    )
     monkeypatch.setattr(os, "getloadavg", lambda: (7.0, 7.0, 7.0))
     assert llm.busy_cores(2, window_s=0) == pytest.approx(1.0)
-
 
 
 def test_a_damaged_gguf_file_is_a_one_line_error(tmp_path):
@@ -389,8 +487,9 @@ def _free_port() -> int:
 
 def test_an_unreachable_server_is_a_one_line_error():
     port = _free_port()  # nothing listens there
-    compatible = get_llm(settings(backend="openai-compatible", base_url=f"http://127.0.0.1:{port}/v1",
-                                  model="fast", max_retries=0))
+    compatible = get_llm(
+        settings(backend="openai-compatible", base_url=f"http://127.0.0.1:{port}/v1", model="fast", max_retries=0)
+    )
     with pytest.raises(PrepbotError, match=rf"cannot reach http://127.0.0.1:{port}/v1"):
         compatible.generate("question@v1", VARS)
     assert "cannot reach" in recent_calls(1)[0].error
@@ -404,8 +503,15 @@ def test_a_server_that_never_answers_times_out():
     threading.Thread(target=lambda: accepted.append(listener.accept()[0]), daemon=True).start()
     port = listener.getsockname()[1]
     try:
-        silent = get_llm(settings(backend="openai-compatible", base_url=f"http://127.0.0.1:{port}/v1",
-                                  model="fast", max_retries=0, timeout_s=0.5))
+        silent = get_llm(
+            settings(
+                backend="openai-compatible",
+                base_url=f"http://127.0.0.1:{port}/v1",
+                model="fast",
+                max_retries=0,
+                timeout_s=0.5,
+            )
+        )
         started = time.monotonic()
         with pytest.raises(PrepbotError, match="timed out after 0.5 s"):
             silent.generate("question@v1", VARS)
@@ -461,8 +567,12 @@ def test_e2e_local_model_reports_the_probabilities_of_the_score_it_writes():
     from prepbot.grading import GradeScore, expected_score
 
     fast = get_llm(settings(model="fast"))
-    variables = {"requirement": "3+ years of Apache Kafka in production", "question": "How do you size partitions?",
-                 "rubric": [], "answer": "I count peak messages per second and divide by what one consumer handles."}
+    variables = {
+        "requirement": "3+ years of Apache Kafka in production",
+        "question": "How do you size partitions?",
+        "rubric": [],
+        "answer": "I count peak messages per second and divide by what one consumer handles.",
+    }
     scored = fast.generate("grade", variables, top_logprobs=10, no_cache=True)
     assert isinstance(scored.output, GradeScore)
     digit = next(t for t in scored.logprobs if t.token.strip() in "12345" and t.token.strip())
@@ -479,7 +589,8 @@ def served_fast(tmp_path_factory):
     with log.open("wb") as out:
         process = subprocess.Popen(
             [sys.executable, "-m", "prepbot", "serve-model", "--model", "fast", "--port", str(port), "--threads", "1"],
-            stdout=out, stderr=subprocess.STDOUT,
+            stdout=out,
+            stderr=subprocess.STDOUT,
         )
     base_url = f"http://127.0.0.1:{port}/v1"
     try:
@@ -595,11 +706,15 @@ def test_prewarm_evaluates_the_prompt_up_to_the_mark_reusing_what_is_cached():
     llama = FakeLlama()
     model = LlamaChatModel(llama=llama, formatter=lambda messages: Formatted("".join(m["content"] for m in messages)))
     system = "S" * 150
-    handle = model.prewarm([ChatMessage(role="system", content=system), ChatMessage(role="user", content="Q<A>")], "<A>")
+    handle = model.prewarm(
+        [ChatMessage(role="system", content=system), ChatMessage(role="user", content="Q<A>")], "<A>"
+    )
     handle.thread.join(5)
     assert llama.n_tokens == len(system) and sum(llama.evaluated) == len(system) and max(llama.evaluated) <= 64
     # A second prewarm sharing the system part evaluates only what differs.
-    handle = model.prewarm([ChatMessage(role="system", content=system), ChatMessage(role="user", content="QQ<A>")], "<A>")
+    handle = model.prewarm(
+        [ChatMessage(role="system", content=system), ChatMessage(role="user", content="QQ<A>")], "<A>"
+    )
     handle.thread.join(5)
     assert handle.evaluated == 1 and llama.n_tokens == len(system) + 1
     assert model.prewarm([ChatMessage(role="user", content="no mark")], "<A>") is None

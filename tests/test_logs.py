@@ -10,13 +10,24 @@ import pytest
 from prepbot import db
 from prepbot.config import get_settings
 from prepbot.errors import PrepbotError
-from prepbot.llm.log import CallRecord, cached_call, cost_usd, log_call, now, recent_calls
+from prepbot.llm.backends.openai import cost_usd
+from prepbot.llm.log import CallRecord, cached_call, log_call, now, recent_calls
 from tests.helpers import run_cli
 
 
 def record(**fields) -> CallRecord:
-    defaults = dict(created_at=now(), backend="local", model="default", prompt="question@v1", inputs_hash="i",
-                    cache_key="k", output='{"a": 1}', prompt_tokens=10, completion_tokens=5, latency_s=1.5)
+    defaults = dict(
+        created_at=now(),
+        backend="local",
+        model="default",
+        prompt="question@v1",
+        inputs_hash="i",
+        cache_key="k",
+        output='{"a": 1}',
+        prompt_tokens=10,
+        completion_tokens=5,
+        latency_s=1.5,
+    )
     return CallRecord(**{**defaults, **fields})
 
 
@@ -28,10 +39,21 @@ def test_migrations_run_once_and_a_new_one_is_one_list_entry(monkeypatch):
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
         assert db.migrate(conn) == []
     following = len(db.MIGRATIONS) + 1
-    monkeypatch.setattr(db, "MIGRATIONS", [*db.MIGRATIONS, db.Migration(following, "notes", """
+    monkeypatch.setattr(
+        db,
+        "MIGRATIONS",
+        [
+            *db.MIGRATIONS,
+            db.Migration(
+                following,
+                "notes",
+                """
         CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT);
         CREATE INDEX notes_body ON notes (body);
-    """)])
+    """,
+            ),
+        ],
+    )
     monkeypatch.setattr(db, "_migrated", set())
     with closing(db.connect(settings)) as conn:
         assert [r[0] for r in conn.execute("SELECT number FROM migrations")] == list(range(1, following + 1))
@@ -39,10 +61,21 @@ def test_migrations_run_once_and_a_new_one_is_one_list_entry(monkeypatch):
 
 
 def test_a_failing_migration_leaves_nothing_behind(monkeypatch):
-    monkeypatch.setattr(db, "MIGRATIONS", [*db.MIGRATIONS, db.Migration(len(db.MIGRATIONS) + 1, "broken", """
+    monkeypatch.setattr(
+        db,
+        "MIGRATIONS",
+        [
+            *db.MIGRATIONS,
+            db.Migration(
+                len(db.MIGRATIONS) + 1,
+                "broken",
+                """
         CREATE TABLE half (id INTEGER);
         THIS IS NOT SQL;
-    """)])
+    """,
+            ),
+        ],
+    )
     with pytest.raises(PrepbotError, match="cannot open or migrate the database .*syntax error"):
         db.connect(get_settings())
     monkeypatch.setattr(db, "MIGRATIONS", db.MIGRATIONS[:-1])

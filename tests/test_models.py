@@ -8,9 +8,9 @@ import os
 
 import pytest
 
-from prepbot.llm.backends.local import models
 from prepbot.config import get_settings, reset_settings_cache
 from prepbot.errors import PrepbotError
+from prepbot.llm.backends.local import models
 from prepbot.llm.backends.local.models import ModelSpec, list_models, pull_model, resolve_model, verify_model
 from tests.helpers import run_cli
 
@@ -28,9 +28,15 @@ def tiny(tmp_path, monkeypatch):
         (data / f"part{n:02d}.bin").write_bytes(chunk)
     monkeypatch.syspath_prepend(str(site))
     whole = b"".join(CHUNKS)
-    spec = ModelSpec(name="tiny", description="test model", filename="tiny.gguf",
-                     parts=[f"tiny-model-part{n}" for n in (1, 2, 3)], extra="tiny", size=len(whole),
-                     sha256=hashlib.sha256(whole).hexdigest())
+    spec = ModelSpec(
+        name="tiny",
+        description="test model",
+        filename="tiny.gguf",
+        parts=[f"tiny-model-part{n}" for n in (1, 2, 3)],
+        extra="tiny",
+        size=len(whole),
+        sha256=hashlib.sha256(whole).hexdigest(),
+    )
     monkeypatch.setitem(models.KNOWN_MODELS, "tiny", spec)
     monkeypatch.setenv("PREPBOT_MODELS_DIR", str(tmp_path / "models"))
     reset_settings_cache()
@@ -66,13 +72,17 @@ def test_a_changed_file_is_rehashed_and_rejected_and_removed(tiny):
 
 def test_parts_that_do_not_match_the_pinned_sha_are_never_used(tiny, monkeypatch):
     monkeypatch.setitem(models.KNOWN_MODELS, "tiny", tiny.model_copy(update={"sha256": "0" * 64}))
-    with pytest.raises(PrepbotError, match=r"does not match the pinned sha256.*pip install --force-reinstall 'prepbot\[tiny\]'"):
+    with pytest.raises(
+        PrepbotError, match=r"does not match the pinned sha256.*pip install --force-reinstall 'prepbot\[tiny\]'"
+    ):
         pull_model("tiny")
     assert list((get_settings().models_dir).iterdir()) == []  # no file, no partial, no sidecar
 
 
 def test_missing_parts_name_the_extra_to_install(tiny, monkeypatch):
-    monkeypatch.setitem(models.KNOWN_MODELS, "tiny", tiny.model_copy(update={"parts": [*tiny.parts, "tiny-model-part4"]}))
+    monkeypatch.setitem(
+        models.KNOWN_MODELS, "tiny", tiny.model_copy(update={"parts": [*tiny.parts, "tiny-model-part4"]})
+    )
     with pytest.raises(PrepbotError, match=r"missing tiny-model-part4\): pip install 'prepbot\[tiny\]'"):
         pull_model("tiny")
     assert next(s for s in list_models() if s.name == "tiny").parts_installed == 3

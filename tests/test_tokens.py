@@ -6,11 +6,11 @@ import textwrap
 
 import pytest
 
-from prepbot.llm import tokens
 from prepbot.config import get_settings, reset_settings_cache
 from prepbot.errors import PrepbotError
-from prepbot.prompts import ChatMessage, load_prompt
+from prepbot.llm import tokens
 from prepbot.llm.tokens import count_message_tokens, count_tokens, fit_prompt, install_offline_tiktoken
+from prepbot.prompts import ChatMessage, load_prompt
 
 PROMPT = """\
 ---
@@ -60,8 +60,9 @@ def test_message_count_adds_the_chat_overhead():
 
 
 def test_a_prompt_that_fits_is_untouched(ctx_prompt):
-    fitted = fit_prompt(ctx_prompt, {"question": "q", "first": [1, 2], "second": [3]}, n_ctx=100, max_tokens=10,
-                        count=words)
+    fitted = fit_prompt(
+        ctx_prompt, {"question": "q", "first": [1, 2], "second": [3]}, n_ctx=100, max_tokens=10, count=words
+    )
     assert fitted.dropped == {} and fitted.variables["first"] == [1, 2]
     assert fitted.prompt_tokens == words(fitted.messages)
 
@@ -83,5 +84,7 @@ def test_the_last_trimmable_list_loses_items_from_its_end_first(ctx_prompt):
 
 def test_a_prompt_that_cannot_fit_even_without_context_is_an_error(ctx_prompt):
     variables = {"question": "a very long question " * 10, "first": [1], "second": [2]}
-    with pytest.raises(PrepbotError, match=r"ctx@v1 does not fit.*43 tokens.*10 available \(20 n_ctx - 10 max_tokens\)"):
+    with pytest.raises(
+        PrepbotError, match=r"ctx@v1 does not fit.*43 tokens.*10 available \(20 n_ctx - 10 max_tokens\)"
+    ):
         fit_prompt(ctx_prompt, variables, n_ctx=20, max_tokens=10, count=words)

@@ -19,22 +19,6 @@ from pydantic import BaseModel
 from prepbot.config import Settings
 from prepbot.db import connect
 
-# OpenAI list prices in USD per million tokens (input, output) when this table was written; a dated
-# snapshot ("gpt-4o-mini-2024-07-18") is priced as its family. Models not listed get no cost.
-PRICES_PER_MTOK: dict[str, tuple[float, float]] = {
-    "gpt-5": (1.25, 10.00),
-    "gpt-5-mini": (0.25, 2.00),
-    "gpt-5-nano": (0.05, 0.40),
-    "gpt-4.1": (2.00, 8.00),
-    "gpt-4.1-mini": (0.40, 1.60),
-    "gpt-4.1-nano": (0.10, 0.40),
-    "gpt-4o": (2.50, 10.00),
-    "gpt-4o-mini": (0.15, 0.60),
-    "o3": (2.00, 8.00),
-    "o4-mini": (1.10, 4.40),
-    "gpt-3.5-turbo": (0.50, 1.50),
-}
-
 
 class CallRecord(BaseModel):
     id: int | None = None
@@ -51,22 +35,13 @@ class CallRecord(BaseModel):
     cost_usd: float | None = None
     cached: bool = False
     error: str | None = None
-    logprobs: str | None = None  # JSON, when the call asked for token probabilities (see llm.TokenLogprob)
+    logprobs: str | None = None  # JSON, when the call asked for token probabilities (see generation.TokenLogprob)
 
 
 def digest(data: Any) -> str:
     """A stable hash of JSON-able data: key order and whitespace do not change it."""
     canonical = json.dumps(data, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
     return hashlib.sha256(canonical.encode()).hexdigest()
-
-
-def cost_usd(model: str, prompt_tokens: int | None, completion_tokens: int | None) -> float | None:
-    families = [name for name in PRICES_PER_MTOK if model == name or model.startswith(name + "-")]
-    if not families or prompt_tokens is None or completion_tokens is None:
-        return None
-    family = max(families, key=len)  # "gpt-4o-mini-2024-07-18" is gpt-4o-mini, not gpt-4o
-    price_in, price_out = PRICES_PER_MTOK[family]
-    return (prompt_tokens * price_in + completion_tokens * price_out) / 1_000_000
 
 
 def now() -> datetime:

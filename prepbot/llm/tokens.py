@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Callable, Mapping
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any
 
 import platformdirs
 import tiktoken
@@ -83,8 +84,11 @@ def fit_prompt(
 
     def measure() -> FittedPrompt:
         messages = prompt.render(kept)
-        dropped = {name: len(variables[name]) - len(kept[name]) for name in prompt.spec.trimmable
-                   if len(kept[name]) < len(variables[name])}
+        dropped = {
+            name: len(variables[name]) - len(kept[name])
+            for name in prompt.spec.trimmable
+            if len(kept[name]) < len(variables[name])
+        }
         return FittedPrompt(messages=messages, variables=dict(kept), prompt_tokens=count(messages), dropped=dropped)
 
     fitted = measure()

@@ -13,8 +13,8 @@ import importlib.util
 import json
 import os
 import shutil
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from pydantic import BaseModel
 
@@ -194,7 +194,9 @@ def _part_files(spec: ModelSpec) -> list[Path]:
     missing = [part for part, path in files.items() if path is None]
     if missing:
         listed = ", ".join(missing[:3]) + (f" and {len(missing) - 3} more" if len(missing) > 3 else "")
-        raise PrepbotError(f"model {spec.name} is not installed (missing {listed}): pip install 'prepbot[{spec.extra}]'")
+        raise PrepbotError(
+            f"model {spec.name} is not installed (missing {listed}): pip install 'prepbot[{spec.extra}]'"
+        )
     return [path for path in files.values() if path is not None]
 
 

@@ -2,9 +2,9 @@
 
 Every call of one prompt version starts with the same system message (300-400 tokens). Within a process
 llama.cpp keeps the longest common prefix of consecutive prompts, so only the first call pays for it; but
-each `prepbot questions`, `prepbot grade` or chat is a new process, and on 2 cores the default model reads
-a 351-token prefix in about 9 s. Its state (the KV cache of those tokens, 10 MB) is saved after the first
-time and loaded in about 0.03 s after that.
+each `prepbot questions`, `prepbot grade` or chat is a new process, and on a small machine reading such a
+prefix takes seconds. Its state (the KV cache of those tokens) is saved after the first time and loaded in a
+small fraction of that afterwards.
 
 A state belongs to one model file, context size and llama.cpp build: all of them are in its key, with the
 tokens. A state that fails to load is deleted and the prefix is read as usual; this is an optimisation only.

@@ -12,8 +12,9 @@ from pathlib import Path
 
 from prepbot.config import Settings
 from prepbot.errors import PrepbotError
-from prepbot.llm import LOCAL_N_BATCH, choose_threads
+from prepbot.llm.backends.local.backend import LOCAL_N_BATCH
 from prepbot.llm.backends.local.models import KNOWN_MODELS, resolve_model
+from prepbot.llm.backends.local.threads import choose_threads, use_passive_openmp
 
 
 def model_alias(model: str) -> str:
@@ -22,6 +23,7 @@ def model_alias(model: str) -> str:
 
 def serve(settings: Settings, *, host: str, port: int) -> None:
     """Serve ``settings.model`` until interrupted."""
+    use_passive_openmp()
     try:
         import uvicorn
         from llama_cpp.server.app import create_app
