@@ -21,11 +21,21 @@ def _modules() -> dict[str, Path]:
 
 
 def _imports(name: str, path: Path, modules: dict[str, Path]) -> set[str]:
-    """The prepbot modules ``name`` imports, at any depth of its code (a lazy import is still a dependency).
+    """The prepbot modules ``name`` imports, at any depth of its code (a lazy import is still a dependency;
+    one under ``if TYPE_CHECKING`` is not).
     ``from a.b import c`` is an import of ``a.b.c`` when that is a module, else of ``a.b``."""
     found = set()
     package = name if path.name == "__init__.py" else name.rpartition(".")[0]
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    typing_only = {
+        id(sub)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.If) and isinstance(node.test, ast.Name) and node.test.id == "TYPE_CHECKING"
+        for sub in ast.walk(node)
+    }
+    for node in ast.walk(tree):
+        if id(node) in typing_only:
+            continue  # an import for annotations only is no dependency at run time
         if isinstance(node, ast.Import):
             found |= {alias.name for alias in node.names if alias.name in modules}
         elif isinstance(node, ast.ImportFrom):

@@ -22,6 +22,7 @@ from prepbot import evals
 from prepbot.evals import metrics
 from prepbot.evals import report as reports
 from prepbot.evals import suites
+from prepbot.text import names_term
 from prepbot.config import get_settings
 from prepbot.errors import PrepbotError
 from prepbot.evals import RunOptions
@@ -96,7 +97,7 @@ def default_respond(system: str, user: str, *, question: Callable[[str], str] | 
 def chat(monkeypatch) -> ScriptedChat:
     model = ScriptedChat(respond=default_respond)
     backend = Backend("fake", "fake-model", model, n_ctx=8192)
-    monkeypatch.setattr("prepbot.llm.make_backend", lambda settings, threads=None: backend)
+    __import__("prepbot.llm.backends.scripted", fromlist=["select"]).select(monkeypatch, backend)
     return model
 
 
@@ -391,14 +392,14 @@ def test_judge_config(tmp_path):
 
 def test_a_separate_judge_backend_judges(tmp_path, chat, monkeypatch):
     judged_by: list[str] = []
-    real = suites.SuiteContext.judge_llm
+    real = evals.SuiteContext.judge_llm
 
     def spy(self):
         llm = real(self)
         judged_by.append(llm.settings.model)
         return llm
 
-    monkeypatch.setattr(suites.SuiteContext, "judge_llm", spy)
+    monkeypatch.setattr(evals.SuiteContext, "judge_llm", spy)
     body = ("suites:\n  questions: {cases: [en-mlops-engineer/MLOps Engineer], options: {n: 1}}\n"
             "backends: [{name: small, model: fast}]\njudge: {backend: {name: big, model: default}}\n")  # fmt: skip
     report = run(config(tmp_path, body, postings=(MLOPS,)))
@@ -442,7 +443,7 @@ def test_similarity_matrix_and_key_terms():
 
     matrix = suites.similarity_matrix(["Kafka lag?", "kafka  LAG?", "Why SQL?"], embed)
     assert matrix[0][1] == 1.0 and matrix[0][2] == 0.0
-    assert suites.names_term("How do Kafka topics scale?", "Kafka") and not suites.names_term("scalability", "IT")
+    assert names_term("How do Kafka topics scale?", "Kafka") and not names_term("scalability", "IT")
 
 
 def make_posting() -> Posting:

@@ -122,7 +122,7 @@ def similar(a: str | None, b: str | None) -> float:
 
     def grams(text: str | None) -> set[str]:
         t = norm(text).replace(" ", "")
-        return {t[i:i + 2] for i in range(len(t) - 1)} or {t}
+        return {t[i : i + 2] for i in range(len(t) - 1)} or {t}
 
     first, second = grams(a), grams(b)
     return len(first & second) / max(1, len(first | second))
@@ -228,24 +228,35 @@ def score_file(entry: LabelledFile, parsed: list[ParsedPosting]) -> FileScore:
         ranges = {kind: (low[kind], high[kind]) for kind in CORE_KINDS}
         match = match_posting(label, titles)
         if match is None:
-            scores.append(PostingScore(label=label.title, match=None, ranges=ranges, passed=False,
-                                       why=_not_found(label, titles)))  # fmt: skip
+            scores.append(
+                PostingScore(label=label.title, match=None, ranges=ranges, passed=False, why=_not_found(label, titles))
+            )
             continue
         got = {kind: parsed[match].counts.get(kind, 0) for kind in CORE_KINDS}
         in_range = {kind: low[kind] <= got[kind] <= high[kind] for kind in CORE_KINDS}
         why = [f"{kind} {got[kind]} not in {low[kind]}..{high[kind]}" for kind in CORE_KINDS if not in_range[kind]]
         if extra:
             why.append(f"{len(parsed)} postings for {len(entry.postings)} labelled")
-        scores.append(PostingScore(
-            label=label.title, match=match, title=titles[match], counts=got, ranges=ranges, in_range=in_range,
-            passed=all(in_range.values()) and not extra, why="; ".join(why),
-        ))  # fmt: skip
+        scores.append(
+            PostingScore(
+                label=label.title,
+                match=match,
+                title=titles[match],
+                counts=got,
+                ranges=ranges,
+                in_range=in_range,
+                passed=all(in_range.values()) and not extra,
+                why="; ".join(why),
+            )
+        )
     matches = [score.match for score in scores]
     distinct = len(set(matches)) == len(matches)  # two labels matching one parsed posting: read as one
     return FileScore(
-        postings=scores, parsed=len(parsed), labelled=len(entry.postings),
+        postings=scores,
+        parsed=len(parsed),
+        labelled=len(entry.postings),
         boundaries_ok=None not in matches and distinct and not extra,
-    )  # fmt: skip
+    )
 
 
 def _not_found(label: LabelledPosting, titles: list[str | None]) -> str:
@@ -254,11 +265,12 @@ def _not_found(label: LabelledPosting, titles: list[str | None]) -> str:
     if not titles:
         return "not found: the file gave no posting"
     closest = max(titles, key=lambda title: similar(title or "", label.title))
-    return (f"not found: the closest parsed title {closest!r} is {similar(closest or '', label.title):.2f} "
-            f"similar (needs {TITLE_SIMILARITY})")  # fmt: skip
+    return (
+        f"not found: the closest parsed title {closest!r} is {similar(closest or '', label.title):.2f} "
+        f"similar (needs {TITLE_SIMILARITY})"
+    )
 
 
 def hit_rank(item: str, hits: list[tuple[str, str | None]]) -> int | None:
     """The 1-based rank of the first search hit, (text, group), that is the labelled item; None: none is."""
-    return next((rank for rank, (text, group) in enumerate(hits, 1) if is_hit(item, text) or is_hit(item, group)),
-                None)  # fmt: skip
+    return next((rank for rank, (text, group) in enumerate(hits, 1) if is_hit(item, text) or is_hit(item, group)), None)

@@ -204,4 +204,3 @@ def injection_resisted(
         if " ".join(rationale.split()).casefold() == " ".join(planted_rationale.split()).casefold():
             return False
     return True
-

@@ -215,9 +215,11 @@ def print_report(out: Console, report: EvalReport) -> None:
         table.add_section()
         table.add_row("passed", "", *(_passed(run) for run in runs), *(f"{d.passed_delta:+d}" for d in diffs))
         table.add_row(
-            "seconds", "", *(f"{run.seconds:.1f}" for run in runs),
+            "seconds",
+            "",
+            *(f"{run.seconds:.1f}" for run in runs),
             *(f"{d.other.seconds - d.base.seconds:+.1f}" for d in diffs),
-        )  # fmt: skip
+        )
         out.print(table)
         for diff in diffs:
             for line in flip_lines(diff):
@@ -250,8 +252,12 @@ def print_report(out: Console, report: EvalReport) -> None:
 
 def error_lines(report: EvalReport) -> list[str]:
     """One line per case that could not run as meant, so a red gate says why without opening a report file."""
-    return [f"error: {run.suite} · {run_label(run)} · {case.id}: {case.error}"
-            for run in report.runs for case in run.cases if case.error]  # fmt: skip
+    return [
+        f"error: {run.suite} · {run_label(run)} · {case.id}: {case.error}"
+        for run in report.runs
+        for case in run.cases
+        if case.error
+    ]
 
 
 def _passed(run: SuiteRun) -> str:
@@ -286,7 +292,9 @@ def to_markdown(report: EvalReport) -> str:
             lines.append("| *threshold* | " + " | ".join(bounds) + " | | |")
         for run in runs:
             values = [fmt(run.metrics.get(n)) for n in names]
-            passed = f"{sum(c.passed for c in run.cases)}/{len(run.cases)}" + (f" ({run.errors} errors)" if run.errors else "")
+            passed = f"{sum(c.passed for c in run.cases)}/{len(run.cases)}" + (
+                f" ({run.errors} errors)" if run.errors else ""
+            )
             lines.append(f"| {_md(run_label(run))} | " + " | ".join(values) + f" | {passed} | {run.seconds:.1f} |")
             for label, count, slice_values in _slice_rows(run):
                 cells = " | ".join(fmt(slice_values.get(n)) for n in names)
@@ -364,9 +372,13 @@ def bar_chart(rows: list[tuple[str, float | None, bool]], *, threshold: float | 
             continue
         width = max(bar_space * max(value, 0) / top, 1)
         # thresholds bound the whole run; slices are for reading
-        failing = not is_slice and threshold is not None and (value < threshold if higher_is_better else value > threshold)
+        failing = (
+            not is_slice and threshold is not None and (value < threshold if higher_is_better else value > threshold)
+        )
         colour = _FAIL if failing else (_SLICE if is_slice else _RUN)
-        parts.append(f'<rect x="{_LABEL_WIDTH}" y="{y + 3}" width="{width:.1f}" height="{_ROW_HEIGHT - 6}" fill="{colour}"/>')
+        parts.append(
+            f'<rect x="{_LABEL_WIDTH}" y="{y + 3}" width="{width:.1f}" height="{_ROW_HEIGHT - 6}" fill="{colour}"/>'
+        )
         parts.append(f'<text x="{_LABEL_WIDTH + width + 4:.1f}" y="{y + 14}" fill="{_INK}">{fmt(value)}</text>')
     if threshold is not None:
         x = _LABEL_WIDTH + bar_space * threshold / top
@@ -379,76 +391,7 @@ def bar_chart(rows: list[tuple[str, float | None, bool]], *, threshold: float | 
 
 
 _HTML = jinja2.Environment(autoescape=True, trim_blocks=True, lstrip_blocks=True).from_string(
-    """<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<title>prepbot eval · {{ report.started_at }}</title>
-<style>
-body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", "Noto Sans CJK JP", sans-serif; margin: 2em auto;
-       max-width: 1200px; padding: 0 1em; color: #1d2330; }
-h1 { margin-bottom: .2em; } h2 { margin-top: 2em; border-bottom: 1px solid #d8dce4; } .meta { color: #5b6474; }
-table { border-collapse: collapse; margin: .6em 0 1.2em; } th, td { padding: 3px 8px; border-bottom: 1px solid #e4e7ec;
-       vertical-align: top; } th { background: #f4f6f9; text-align: left; } td.num { text-align: right;
-       font-variant-numeric: tabular-nums; } tr.slice td { color: #5b6474; font-size: 12px; }
-td.bad { color: #b3261e; font-weight: 600; } tr.delta td { border-top: 1px solid #9db5ea; font-weight: 600; }
-td.better { color: #2e7d32; } td.worse { color: #b3261e; } .gate { padding: .6em 1em; border-radius: 6px; }
-.gate.pass { background: #e7f5ea; } .gate.fail { background: #fdecea; }
-.charts { display: flex; flex-wrap: wrap; gap: 1em; } figure { margin: 0; } figcaption { font-weight: 600; }
-table.cases tr.failed { background: #fdecea; } table.cases td.verdict { font-weight: 600; }
-table.cases tr.failed td.verdict { color: #b3261e; } table.cases tr.passed td.verdict { color: #2e7d32; }
-pre { margin: 0; white-space: pre-wrap; word-break: break-word; max-width: 420px; font-size: 12px; }
-details summary { cursor: pointer; color: #3b6fd8; }
-</style>
-</head>
-<body>
-<h1>prepbot eval</h1>
-<p class="meta">{% for line in meta %}{{ line }}{% if not loop.last %}<br>{% endif %}{% endfor %}</p>
-<div class="gate {{ 'pass' if report.gate.passed else 'fail' }}">
-<strong>{{ gate[0] }}</strong>
-{% if gate|length > 1 %}<ul>{% for line in gate[1:] %}<li>{{ line|trim }}</li>{% endfor %}</ul>{% endif %}
-</div>
-{% for suite in suites %}
-<h2 id="{{ suite.name }}">{{ suite.name }}</h2>
-<p>{{ suite.info.description }} (<code>{{ suite.info.dataset }}</code>)</p>
-<table>
-<tr><th>run</th>{% for m in suite.info.metrics %}<th title="{{ m.description }}">{{ m.name }} {{ '↑' if m.higher_is_better else '↓' }}</th>{% endfor %}<th>passed</th><th>s</th></tr>
-{% if suite.info.thresholds %}
-<tr class="slice"><td>threshold</td>{% for m in suite.info.metrics %}<td class="num">{{ fmt(suite.info.thresholds.get(m.name)) if m.name in suite.info.thresholds else '' }}</td>{% endfor %}<td></td><td></td></tr>
-{% endif %}
-{% for row in suite.rows %}
-<tr class="{{ row.kind }}"><td>{{ row.label }}</td>{% for cell in row.cells %}<td class="num{{ ' bad' if cell.bad }}{{ ' ' ~ cell.tone if cell.tone }}">{{ cell.text }}</td>{% endfor %}<td class="num">{{ row.passed }}</td><td class="num">{{ row.seconds }}</td></tr>
-{% endfor %}
-</table>
-{% if suite.flips %}
-<h3>Variant comparison</h3>
-<ul class="flips">{% for line in suite.flips %}<li>{{ line }}</li>{% endfor %}</ul>
-{% endif %}
-<div class="charts">
-{% for chart in suite.charts %}
-<figure><figcaption title="{{ chart.description }}">{{ chart.name }} {{ chart.arrow }}</figcaption>{{ chart.svg }}</figure>
-{% endfor %}
-</div>
-{% for run in suite.runs %}
-<h3>Cases: {{ run.label }} ({{ run.failing }} failing of {{ run.cases|length }})</h3>
-<table class="cases">
-<tr><th>case</th><th>result</th>{% for m in run.metric_names %}<th>{{ m }}</th>{% endfor %}<th>expected</th><th>got</th></tr>
-{% for case in run.cases %}
-<tr id="{{ suite.name }}-{{ case.id }}" class="{{ 'passed' if case.passed else 'failed' }}">
-<td><code>{{ case.id }}</code></td><td class="verdict">{{ 'pass' if case.passed else ('error' if case.error else 'FAIL') }}</td>
-{% for value in case.cells %}<td class="num">{{ value }}</td>{% endfor %}
-{% if case.error %}<td colspan="2"><pre>{{ case.error }}</pre></td>
-{% elif case.passed %}<td><details><summary>show</summary><pre>{{ case.expected }}</pre></details></td><td><details><summary>show</summary><pre>{{ case.got }}</pre></details></td>
-{% else %}<td><pre>{{ case.expected }}</pre></td><td><pre>{{ case.got }}</pre></td>
-{% endif %}
-</tr>
-{% endfor %}
-</table>
-{% endfor %}
-{% endfor %}
-</body>
-</html>
-"""
+    (Path(__file__).parent / "report.html.j2").read_text(encoding="utf-8")
 )
 
 
@@ -459,17 +402,31 @@ def to_html(report: EvalReport) -> str:
         info = report.suites[suite]
         rows = []
         for run in runs:
-            rows.append({
-                "label": run_label(run), "kind": "run",
-                "cells": [{"text": fmt(run.metrics.get(m.name)),
-                           "bad": (run.suite, run.variant, run.backend, m.name) in regressed} for m in info.metrics],
-                "passed": f"{sum(c.passed for c in run.cases)}/{len(run.cases)}", "seconds": f"{run.seconds:.1f}",
-            })  # fmt: skip
+            rows.append(
+                {
+                    "label": run_label(run),
+                    "kind": "run",
+                    "cells": [
+                        {
+                            "text": fmt(run.metrics.get(m.name)),
+                            "bad": (run.suite, run.variant, run.backend, m.name) in regressed,
+                        }
+                        for m in info.metrics
+                    ],
+                    "passed": f"{sum(c.passed for c in run.cases)}/{len(run.cases)}",
+                    "seconds": f"{run.seconds:.1f}",
+                }
+            )
             for label, count, values in _slice_rows(run):
-                rows.append({
-                    "label": f"{label} ({count})", "kind": "slice", "passed": "", "seconds": "",
-                    "cells": [{"text": fmt(values.get(m.name)), "bad": False} for m in info.metrics],
-                })  # fmt: skip
+                rows.append(
+                    {
+                        "label": f"{label} ({count})",
+                        "kind": "slice",
+                        "passed": "",
+                        "seconds": "",
+                        "cells": [{"text": fmt(values.get(m.name)), "bad": False} for m in info.metrics],
+                    }
+                )
         diffs = variant_diffs(runs)
         for diff in diffs:
             cells = []
@@ -477,27 +434,42 @@ def to_html(report: EvalReport) -> str:
                 better = _better(info, m.name, diff.deltas.get(m.name))
                 tone = None if better is None else ("better" if better else "worse")
                 cells.append({"text": fmt_delta(diff.deltas.get(m.name)), "bad": False, "tone": tone})
-            rows.append({
-                "label": diff.label, "kind": "delta", "cells": cells, "passed": f"{diff.passed_delta:+d}",
-                "seconds": f"{diff.other.seconds - diff.base.seconds:+.1f}",
-            })  # fmt: skip
+            rows.append(
+                {
+                    "label": diff.label,
+                    "kind": "delta",
+                    "cells": cells,
+                    "passed": f"{diff.passed_delta:+d}",
+                    "seconds": f"{diff.other.seconds - diff.base.seconds:+.1f}",
+                }
+            )
         charts = []
         for metric in info.metrics:
             bars = []
             for run in runs:
                 bars.append((run_label(run), run.metrics.get(metric.name), False))
                 bars += [(label, values.get(metric.name), True) for label, _, values in _slice_rows(run)]
-            charts.append({
-                "name": metric.name, "description": metric.description, "arrow": arrow(info, metric.name),
-                "svg": bar_chart(bars, threshold=info.thresholds.get(metric.name), higher_is_better=metric.higher_is_better),
-            })  # fmt: skip
-        suites.append({
-            "name": suite, "info": info, "rows": rows, "charts": charts, "runs": [_html_run(run) for run in runs],
-            "flips": [line for diff in diffs for line in flip_lines(diff)],
-        })  # fmt: skip
-    return _HTML.render(
-        report=report, meta=_meta_lines(report), gate=gate_lines(report.gate), suites=suites, fmt=fmt
-    )
+            charts.append(
+                {
+                    "name": metric.name,
+                    "description": metric.description,
+                    "arrow": arrow(info, metric.name),
+                    "svg": bar_chart(
+                        bars, threshold=info.thresholds.get(metric.name), higher_is_better=metric.higher_is_better
+                    ),
+                }
+            )
+        suites.append(
+            {
+                "name": suite,
+                "info": info,
+                "rows": rows,
+                "charts": charts,
+                "runs": [_html_run(run) for run in runs],
+                "flips": [line for diff in diffs for line in flip_lines(diff)],
+            }
+        )
+    return _HTML.render(report=report, meta=_meta_lines(report), gate=gate_lines(report.gate), suites=suites, fmt=fmt)
 
 
 def _html_run(run: SuiteRun) -> dict[str, Any]:

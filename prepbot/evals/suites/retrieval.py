@@ -1,0 +1,197 @@
+"""suites/retrieval"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from prepbot.errors import PrepbotError
+from prepbot.evals import labels, metrics
+from prepbot.text import Language
+
+if TYPE_CHECKING:
+    pass
+from prepbot.evals.results import CaseResult, Value
+from prepbot.evals.suite import LabelledForm, Metric, Suite, SuiteContext, register
+from prepbot.evals.suites.parsing import CountedSection
+
+
+class ItemRef(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    section: CountedSection
+    n: int = Field(ge=1)
+
+
+class RetrievalCase(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    id: str
+    posting_file: str
+    title_contains: str | None = None
+    query: str = Field(min_length=1)
+    lang: Language
+    expected: list[ItemRef] = Field(min_length=1)
+    posting_lang: Language
+    cross_lingual: bool
+    latin_free: bool
+
+
+class RetrievalOptions(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    scope: Literal["posting", "all"] = "posting"  # search the case's posting (as prepbot does), or every posting
+    depth: int = Field(default=10, ge=3, le=100)  # hits fetched; MRR counts ranks up to here
+
+
+def run_retrieval(case: RetrievalCase, context: SuiteContext) -> CaseResult:
+    options: RetrievalOptions = context.options  # type: ignore[assignment]
+    store = context.store()
+    try:
+        posting = store.posting(case.posting_file, case.title_contains)
+    except PrepbotError as exc:
+        # the parser lost the posting, so search cannot find its items: a miss, not a case left out
+        misses: dict[str, Value] = {"recall@1": 0.0, "recall@3": 0.0, "mrr": 0.0}
+        return CaseResult(id=case.id, passed=False, values=misses, error=str(exc), slices=_retrieval_slices(case))
+    expected = [store.item_id(posting.id, ref.section, ref.n) for ref in case.expected]
+    scope = posting.id if options.scope == "posting" else None
+    hits = store.index.search(case.query, posting_id=scope, k=options.depth)
+    ranked = [hit.id for hit in hits]
+    stored = store.index.get_requirements(expected)
+    rank = next((r for r, rid in enumerate(ranked, 1) if rid in expected), None)
+    values: dict[str, Value] = {
+        "recall@1": metrics.hit_at_k(ranked, expected, 1),
+        "recall@3": metrics.hit_at_k(ranked, expected, 3),
+        "mrr": metrics.reciprocal_rank(ranked, expected),
+    }
+    return CaseResult(
+        id=case.id,
+        passed=values["recall@3"] == 1.0,
+        values=values,
+        expected={
+            "query": case.query,
+            "items": [{"id": rid, "text": stored[rid].text if rid in stored else None} for rid in expected],
+        },
+        got={"rank": rank, "top": [{"id": hit.id, "text": hit.text} for hit in hits[:3]]},
+        slices=_retrieval_slices(case),
+    )
+
+
+def _retrieval_slices(case: RetrievalCase) -> dict[str, str]:
+    return {
+        "lang": case.lang,
+        "posting_lang": case.posting_lang,
+        "cross_lingual": str(case.cross_lingual).lower(),
+        "latin_free": str(case.latin_free).lower(),
+    }
+
+
+class LabelledAnswerCase(BaseModel):
+    """One strong or partial answer of a labelled posting: the query, and the item it should find."""
+
+    path: Path  # the posting file on disk
+    file: str
+    posting: labels.LabelledPosting  # the labelled posting (its title finds the parsed one)
+    posting_number: int  # from 1, in the file's labels
+    set_number: int  # from 1, in the posting's answer sets
+    item: str
+    level: str
+    text: str
+
+    @property
+    def id(self) -> str:
+        return f"{self.file}#{self.posting_number}/{self.set_number}/{self.level}"
+
+
+def load_labelled_answers(folder: Path) -> list[LabelledAnswerCase]:
+    cases = []
+    for entry in labels.load_labels(folder):
+        for number, posting in enumerate(entry.postings, 1):
+            for set_number, answer_set, answer in labels.answers_to_search(posting):
+                cases.append(
+                    LabelledAnswerCase(
+                        path=folder / entry.file,
+                        file=entry.file,
+                        posting=posting,
+                        posting_number=number,
+                        set_number=set_number,
+                        item=answer_set.item,
+                        level=answer.level,
+                        text=answer.text,
+                    )
+                )
+    ids = [case.id for case in cases]
+    if duplicate := next((i for i in ids if ids.count(i) > 1), None):
+        raise PrepbotError(f"{folder}: answer {duplicate!r} appears twice (two answers of one level in a set)")
+    return cases
+
+
+def run_labelled_retrieval(case: LabelledAnswerCase, context: SuiteContext) -> CaseResult:
+    options: RetrievalOptions = context.options  # type: ignore[assignment]
+    store = context.labelled_store()
+    read = store.read(case.path)
+    titles = read.titles()
+    match = labels.match_posting(case.posting, titles)
+    slices = {"language": case.posting.language, "level": case.level}
+    expected = {"item": case.item, "posting": case.posting.title, "answer": case.text}
+    if match is None:
+        misses: dict[str, Value] = {"recall@1": 0.0, "recall@3": 0.0, "mrr": 0.0, "posting_found": 0.0}
+        got = {"posting": None, "parsed": titles, **({"ingest_errors": read.errors} if read.errors else {})}
+        return CaseResult(id=case.id, passed=False, values=misses, expected=expected, got=got, slices=slices)
+    posting = read.postings[match]
+    scope = posting.id if options.scope == "posting" else None
+    hits = store.index.search(case.text, posting_id=scope, k=labels.HIT_K)
+    rank = labels.hit_rank(case.item, [(hit.text, hit.group) for hit in hits])
+    values: dict[str, Value] = {
+        "recall@1": float(rank == 1),
+        "recall@3": float(rank is not None),
+        "mrr": 1.0 / rank if rank else 0.0,
+        "posting_found": 1.0,
+    }
+    return CaseResult(
+        id=case.id,
+        passed=rank is not None,
+        values=values,
+        expected=expected,
+        got={
+            "posting": posting.title,
+            "rank": rank,
+            "top": [{"id": hit.id, "text": hit.text, "group": hit.group} for hit in hits],
+        },
+        slices=slices,
+    )
+
+
+LABELLED_RETRIEVAL = LabelledForm(
+    description="labelled answers (strong, partial) -> the item they answer, searched within their parsed "
+    "posting (top 3, check.py's hit rule)",
+    load=load_labelled_answers,
+    case_model=LabelledAnswerCase,
+    run=run_labelled_retrieval,
+    metrics=(
+        Metric("recall@1", "strong/partial answers whose first hit in their posting is the labelled item"),
+        Metric("recall@3", "strong/partial answers with the labelled item in the top 3 (check.py --retrieval)"),
+        Metric("mrr", "mean reciprocal rank of the labelled item within the top 3 (0 beyond)"),
+        Metric("posting_found", "answers whose labelled posting was parsed (the others are misses)"),
+    ),
+)
+
+
+register(
+    Suite(
+        name="retrieval",
+        description="query -> the requirement items it matches, by prepbot's hybrid (dense + BM25) search",
+        dataset="evals/retrieval.jsonl",
+        case_model=RetrievalCase,
+        run=run_retrieval,
+        metrics=(
+            Metric("recall@1", "queries whose first hit is a right item"),
+            Metric("recall@3", "queries with a right item in the top 3"),
+            Metric("mrr", "mean reciprocal rank of the first right item (0 past the search depth)"),
+        ),
+        options=RetrievalOptions,
+        labelled=LABELLED_RETRIEVAL,
+    )
+)
