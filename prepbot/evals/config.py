@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator, model_validator
@@ -35,7 +35,7 @@ class BackendSpec(BaseModel):
             if field_info is None:
                 raise ValueError(f"backend {self.name!r}: {key!r} is not a prepbot setting")
             try:
-                extra[key] = TypeAdapter(field_info.annotation).validate_python(value)
+                extra[key] = TypeAdapter[Any](cast(Any, field_info.annotation)).validate_python(value)
             except ValidationError as exc:
                 raise ValueError(f"backend {self.name!r}: {key}: {exc.errors()[0]['msg']}") from None
         return self

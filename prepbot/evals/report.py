@@ -240,9 +240,9 @@ def print_report(out: Console, report: EvalReport) -> None:
                 for label, count, _ in slices:
                     by_slice.add_column(f"{escape(label)} ({count})", justify="right")
                 for metric in info.metrics:
-                    cells = [values.get(metric.name) for _, _, values in slices]
-                    if any(cell is not None for cell in cells):  # e.g. judge metrics with the judge off
-                        by_slice.add_row(escape(metric.name), *(fmt(cell) for cell in cells))
+                    metric_cells = [values.get(metric.name) for _, _, values in slices]
+                    if any(cell is not None for cell in metric_cells):  # e.g. judge metrics with the judge off
+                        by_slice.add_row(escape(metric.name), *(fmt(cell) for cell in metric_cells))
             out.print(by_slice)
     out.print(f"[dim]{len(report.runs)} runs in {report.seconds:.1f} s[/]", highlight=False)
     for line in error_lines(report):

@@ -13,7 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, cast
 
 from pydantic import BaseModel, Field, TypeAdapter, ValidationError
 
@@ -135,13 +135,13 @@ def plan(config: EvalConfig, options: RunOptions, settings: Settings) -> list[_J
 def _backends(config: EvalConfig, options: RunOptions) -> list[BackendSpec]:
     if not options.backends:
         return config.backends or [BackendSpec(name="default")]
-    kinds = TypeAdapter(Settings.model_fields["backend"].annotation)
+    kinds = TypeAdapter[Any](cast(Any, Settings.model_fields["backend"].annotation))
     chosen = []
     for name in options.backends:
         spec = next((b for b in config.backends if b.name == name), None)
         if spec is None:
             try:
-                spec = BackendSpec(name=name, backend=kinds.validate_python(name))
+                spec = BackendSpec.model_validate({"name": name, "backend": kinds.validate_python(name)})
             except ValidationError:
                 known = ", ".join(b.name for b in config.backends) or "none in the config"
                 raise UsageError(f"--backend {name}: not a backend in the config ({known}) nor a kind") from None
@@ -168,7 +168,7 @@ def load_dataset(suite: Suite, conf: SuiteConfig, path: Path) -> tuple[Suite, li
                 f"{labels.LABEL_FILES} or a .jsonl file)"
             )
         form = suite.on_labels(conf.dataset or str(path))
-        cases = suite.labelled.load(where)
+        cases = list(suite.labelled.load(where))
     for metric in conf.thresholds:  # the config allowed the metrics of either form
         if form.metric(metric) is None:
             known = ", ".join(m.name for m in form.metrics)

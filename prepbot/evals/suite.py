@@ -63,7 +63,8 @@ def paired_of(
 
 
 def _flat(value: Value) -> list[float | None]:
-    return value if isinstance(value, list) else [value]
+    flat: list[float | None] = [*value] if isinstance(value, list) else [value]
+    return flat
 
 
 @dataclass(frozen=True)
@@ -177,7 +178,7 @@ class LabelledForm:
     the suite's ``dataset``."""
 
     description: str
-    load: Callable[[Path], list[BaseModel]]  # the folder -> cases
+    load: Callable[[Path], Sequence[BaseModel]]  # the folder -> cases
     case_model: type[BaseModel]
     run: Callable[[Any, SuiteContext], CaseResult]
     metrics: tuple[Metric, ...]

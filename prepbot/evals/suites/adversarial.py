@@ -77,7 +77,7 @@ class AdversarialOptions(BaseModel):
 
 def run_adversarial(case: AdversarialCase, context: SuiteContext) -> CaseResult:
     store, posting = _posting(context, case.posting_file, case.title_contains)
-    slices = {"type": case.type, "lang": case.lang}
+    slices: dict[str, str] = {"type": case.type, "lang": case.lang}
     banned = case.expect.banned_citations + [
         store.item_id(posting.id, ref.section, ref.n) for ref in case.expect.never_cite_items
     ]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -54,7 +54,7 @@ def grade(
         prompt=context.prompt("grade"),
         feedback_prompt=context.prompt("feedback"),
         no_cache=context.no_cache,
-        **({} if feedback else {"feedback": False}),
+        **({} if feedback else {"feedback": False}),  # type: ignore[arg-type]  # grade_answer's own default when True
     )
 
 
@@ -145,12 +145,17 @@ def judge_feedback(context: SuiteContext, case: GradingCase, result: Any) -> tup
 def run_grading(case: GradingCase, context: SuiteContext) -> CaseResult:
     store, posting = _posting(context, case.posting_file, case.title_contains)
     requirement_id = store.item_id(posting.id, case.requirement.section, case.requirement.n)
-    slices = {"lang": case.lang, "kind": case.kind}
+    slices: dict[str, str] = {"lang": case.lang, "kind": case.kind}
     expected = {"label": case.label, "kind": case.kind, "requirement": requirement_id, "note": case.note}
     try:
         result = grade(
-            context, posting.id, requirement_id, case.question, case.answer, feedback=context.options.feedback
-        )  # type: ignore[attr-defined]
+            context,
+            posting.id,
+            requirement_id,
+            case.question,
+            case.answer,
+            feedback=cast(GradingOptions, context.options).feedback,
+        )
     except PrepbotError as exc:
         values: dict[str, Value] = {"label": float(case.label), "score": None, "unscored": 1.0}
         return CaseResult(id=case.id, passed=False, values=values, expected=expected, error=str(exc), slices=slices)

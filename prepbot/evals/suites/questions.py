@@ -6,7 +6,7 @@ import math
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, NamedTuple
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple, cast
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -70,10 +70,10 @@ def generate_question_set(context: SuiteContext, posting_id: str, n: int) -> _Se
         questions.SetRequest(n=n),
         posting_id=posting_id,
         no_cache=context.no_cache,
-        llm=recorder,
+        llm=cast("LLM", recorder),  # records what the real LLM it wraps generated
         index=store.index,
         prompt=variant,
-        save=False,  # type: ignore[arg-type]
+        save=False,
     )
     return _SetRun(question_set, recorder.generations)
 
@@ -314,7 +314,7 @@ def _failures(
     if values["requirement_first"] is not None and firsts < needed:
         failed.append(f"{firsts} questions cite a requirement first, {needed} needed")
     duplicates = values["duplicate_rate"]
-    if duplicates is not None and duplicates > expect.max_duplicate_rate + 1e-9:  # type: ignore[operator]
+    if duplicates is not None and duplicates > expect.max_duplicate_rate + 1e-9:
         failed.append(f"duplicate_rate {duplicates:.2f} > {expect.max_duplicate_rate}")
     if expect.citations_must_resolve and values["citation_validity"] != 1.0:
         failed.append("a citation does not resolve to this posting's stored item")
