@@ -39,8 +39,12 @@ def main() -> None:
     parser.add_argument("--model", default="default", help="default | fast | a GGUF path")
     parser.add_argument("--threads", type=int, default=None, help="default: as prepbot would choose")
     parser.add_argument("--cases", type=int, default=12, help="how many graded answers")
-    parser.add_argument("--no-prewarm", dest="prewarm", action="store_false",
-                        help="no prewarm while the answer is typed: time a cold grade (as `prepbot grade`)")
+    parser.add_argument(
+        "--no-prewarm",
+        dest="prewarm",
+        action="store_false",
+        help="no prewarm while the answer is typed: time a cold grade (as `prepbot grade`)",
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     args = parser.parse_args()
 
@@ -48,11 +52,11 @@ def main() -> None:
     os.environ["PREPBOT_HOME"] = home
     from prepbot.config import get_settings
     from prepbot.grading import PROMPT, grade_answer, prewarm
-    from prepbot.retrieval.index import RequirementIndex
     from prepbot.ingest import ingest
     from prepbot.llm import LOCAL_N_BATCH, choose_threads, get_llm
     from prepbot.llm.backends.local.models import resolve_model
     from prepbot.prompts import load_prompt
+    from prepbot.retrieval.index import RequirementIndex
 
     settings = get_settings(model=args.model, cache=False)
     threads = args.threads or choose_threads(settings)
@@ -74,42 +78,66 @@ def main() -> None:
         prewarm_s = None
         if args.prewarm:  # the question is on screen; the candidate types for longer than this takes
             began = time.perf_counter()
-            handle = prewarm(settings, llm, index, question=case["question"], requirement_id=None, posting_id=posting_id)
+            handle = prewarm(
+                settings, llm, index, question=case["question"], requirement_id=None, posting_id=posting_id
+            )
             if handle is not None:
                 handle.thread.join()
             prewarm_s = time.perf_counter() - began
         started = time.perf_counter()  # Enter
-        grade = grade_answer(settings, question=case["question"], answer=case["answer"],
-                             posting_id=posting_id, index=index, llm=llm,
-                             no_cache=True, on_token=lambda piece: stamps.append(time.perf_counter()))  # fmt: skip
+        grade = grade_answer(
+            settings,
+            question=case["question"],
+            answer=case["answer"],
+            posting_id=posting_id,
+            index=index,
+            llm=llm,
+            no_cache=True,
+            on_token=lambda piece: stamps.append(time.perf_counter()),  # noqa: B023  called during this iteration only
+        )
         if not grade.generations:
             continue  # too short to need the model
         # Generation speed over the feedback (the score is a handful of tokens): its tokens after the first.
         feedback = stamps[grade.generations[0].completion_tokens or 0 :]
-        measured.append({
-            "id": case["id"], "label": case["label"], "score": grade.score, "prewarm_s": prewarm_s,
-            "first_token_s": stamps[0] - started, "score_s": grade.score_latency_s, "grade_s": grade.latency_s,
-            "prompt_tokens": sum(g.prompt_tokens or 0 for g in grade.generations),
-            "completion_tokens": sum(g.completion_tokens or 0 for g in grade.generations),
-            "gen_tps": (len(feedback) - 1) / (feedback[-1] - feedback[0]) if len(feedback) > 1 else 0.0,
-        })  # fmt: skip
+        measured.append(
+            {
+                "id": case["id"],
+                "label": case["label"],
+                "score": grade.score,
+                "prewarm_s": prewarm_s,
+                "first_token_s": stamps[0] - started,
+                "score_s": grade.score_latency_s,
+                "grade_s": grade.latency_s,
+                "prompt_tokens": sum(g.prompt_tokens or 0 for g in grade.generations),
+                "completion_tokens": sum(g.completion_tokens or 0 for g in grade.generations),
+                "gen_tps": (len(feedback) - 1) / (feedback[-1] - feedback[0]) if len(feedback) > 1 else 0.0,
+            }
+        )
         calls.append([(g.messages, g.prompt) for g in grade.generations])
 
     from llama_cpp import Llama
 
     llm.backend.chat_model.llama.reset()
-    bare = Llama(model_path=str(resolve_model(args.model, settings)), n_ctx=settings.n_ctx, n_threads=threads,
-                 n_threads_batch=threads, n_batch=LOCAL_N_BATCH, verbose=False)  # fmt: skip
+    bare = Llama(
+        model_path=str(resolve_model(args.model, settings)),
+        n_ctx=settings.n_ctx,
+        n_threads=threads,
+        n_threads_batch=threads,
+        n_batch=LOCAL_N_BATCH,
+        verbose=False,
+    )
     bare_rates = []
     for case_calls in calls:  # the very messages prepbot sent, in order, so prefix reuse is the same
         for position, (messages, ref) in enumerate(case_calls):
             prompt = load_prompt(ref, settings)
             stamps = []
             for chunk in bare.create_chat_completion(
-                messages=[m.model_dump() for m in messages], temperature=0, stream=True,
+                messages=[m.model_dump() for m in messages],
+                temperature=0,
+                stream=True,
                 response_format={"type": "json_object", "schema": prompt.output_schema()},
                 max_tokens=prompt.spec.max_tokens,
-            ):  # fmt: skip
+            ):
                 if chunk["choices"][0]["delta"].get("content"):
                     stamps.append(time.perf_counter())
             if position == len(case_calls) - 1 and len(stamps) > 1:
@@ -121,17 +149,26 @@ def main() -> None:
         return {"median": round(statistics.median(values), 2), "p95": round(percentile(values, 0.95), 2)}
 
     report = {
-        "model": args.model, "threads": threads, "cases": len(measured), "load_average": round(load, 2),
-        "load_average_after": round(os.getloadavg()[0], 2), "prompt": prompt.ref, "prewarm": args.prewarm,
-        "first_token_s": stat("first_token_s"), "score_s": stat("score_s"), "grade_s": stat("grade_s"),
+        "model": args.model,
+        "threads": threads,
+        "cases": len(measured),
+        "load_average": round(load, 2),
+        "load_average_after": round(os.getloadavg()[0], 2),
+        "prompt": prompt.ref,
+        "prewarm": args.prewarm,
+        "first_token_s": stat("first_token_s"),
+        "score_s": stat("score_s"),
+        "grade_s": stat("grade_s"),
         **({"prewarm_s": stat("prewarm_s")} if args.prewarm else {}),
         "prompt_tokens_median": statistics.median(m["prompt_tokens"] for m in measured),
         "completion_tokens_median": statistics.median(m["completion_tokens"] for m in measured),
-        "gen_tps": {"prepbot": round(statistics.median(m["gen_tps"] for m in measured), 2),
-                    "bare": round(statistics.median(bare_rates), 2)},
+        "gen_tps": {
+            "prepbot": round(statistics.median(m["gen_tps"] for m in measured), 2),
+            "bare": round(statistics.median(bare_rates), 2),
+        },
         "mean_abs_error": round(statistics.mean(abs(m["score"] - m["label"]) for m in measured), 2),
         "scores": {m["id"]: [m["label"], m["score"]] for m in measured},
-    }  # fmt: skip
+    }
     report["ratio"] = round(report["gen_tps"]["prepbot"] / report["gen_tps"]["bare"], 3)
     if args.json:
         print(json.dumps(report))
@@ -141,10 +178,14 @@ def main() -> None:
     timed = (("first_token_s", "first token"), ("score_s", "score"), ("grade_s", "full grade"))
     for key, label in timed + ((("prewarm_s", "prewarm"),) if args.prewarm else ()):
         print(f"  {label:12} median {report[key]['median']:6.2f} s   p95 {report[key]['p95']:6.2f} s")
-    print(f"  generation   prepbot {report['gen_tps']['prepbot']:.1f} tok/s   bare {report['gen_tps']['bare']:.1f} tok/s"
-          f"   ratio {report['ratio']:.3f}")
-    print(f"  tokens       prompt {report['prompt_tokens_median']} / generated {report['completion_tokens_median']} (medians);"
-          f"   mean |score - label| {report['mean_abs_error']}")
+    print(
+        f"  generation   prepbot {report['gen_tps']['prepbot']:.1f} tok/s   bare {report['gen_tps']['bare']:.1f} tok/s"
+        f"   ratio {report['ratio']:.3f}"
+    )
+    print(
+        f"  tokens       prompt {report['prompt_tokens_median']} / generated {report['completion_tokens_median']} (medians);"
+        f"   mean |score - label| {report['mean_abs_error']}"
+    )
 
 
 if __name__ == "__main__":

@@ -4,8 +4,8 @@
 
 The seed postings are ingested into a fresh home (a temp dir, or --home DIR to keep it for
 `prepbot questions show`), then each set is generated with the cache off. The model is loaded and the question
-prompt's system-message state saved (prepbot/prefixes.py) before the timed sets, as a user's second and
-later runs find them; a first-ever run on a machine reads that prefix once more (prefix_s).
+prompt's system-message state saved (prepbot/llm/backends/local/prefixes.py) before the timed sets, as a user's
+second and later runs find them; a first-ever run on a machine reads that prefix once more (prefix_s).
 Per set: wall seconds, questions, LLM calls (regenerations included), generated tokens, and generation
 tok/s = tokens after each call's first / time from its first token to its last. The bare engine is
 llama-cpp-python itself, with the same model file, threads, n_ctx, n_batch, schema, max_tokens and temperature,
@@ -25,13 +25,13 @@ import time
 from pathlib import Path
 
 from prepbot.config import get_settings, reset_settings_cache
-from prepbot.retrieval.index import RequirementIndex
 from prepbot.ingest import ingest
 from prepbot.llm import LOCAL_N_BATCH, choose_threads, get_llm
-from prepbot.llm.log import recent_calls
 from prepbot.llm.backends.local.models import resolve_model
+from prepbot.llm.log import recent_calls
 from prepbot.prompts import load_prompt
 from prepbot.questions import PROMPT, SetRequest, generate_set, plan_questions, prompt_variables
+from prepbot.retrieval.index import RequirementIndex
 
 SEEDS = Path(__file__).resolve().parents[1] / "seeds"
 GOAL_S = 120.0
@@ -83,26 +83,43 @@ def run_bare(settings, posting, n: int, threads: int) -> dict:
     from llama_cpp import Llama
 
     prompt = load_prompt(PROMPT, settings)
-    llama = Llama(model_path=str(resolve_model(settings.model, settings)), n_ctx=settings.n_ctx, n_threads=threads,
-                  n_threads_batch=threads, n_batch=LOCAL_N_BATCH, verbose=False)  # fmt: skip
+    llama = Llama(
+        model_path=str(resolve_model(settings.model, settings)),
+        n_ctx=settings.n_ctx,
+        n_threads=threads,
+        n_threads_batch=threads,
+        n_batch=LOCAL_N_BATCH,
+        verbose=False,
+    )
     plan, _ = plan_questions(posting, SetRequest(n=n))
     schema = prompt.output_schema()
     stamps: list[float] = []
     counts: list[int] = []
     started = time.perf_counter()
     for planned in plan:
-        messages = [m.model_dump() for m in prompt.render(prompt.declared(prompt_variables(posting, planned, posting.language)))]
+        messages = [
+            m.model_dump() for m in prompt.render(prompt.declared(prompt_variables(posting, planned, posting.language)))
+        ]
         count = 0
-        for chunk in llama.create_chat_completion(messages=messages, response_format={"type": "json_object", "schema": schema},
-                                                  temperature=0, max_tokens=prompt.spec.max_tokens, stream=True):  # fmt: skip
+        for chunk in llama.create_chat_completion(
+            messages=messages,
+            response_format={"type": "json_object", "schema": schema},
+            temperature=0,
+            max_tokens=prompt.spec.max_tokens,
+            stream=True,
+        ):
             if chunk["choices"][0]["delta"].get("content"):
                 stamps.append(time.perf_counter())
                 count += 1
         counts.append(count)
     seconds = time.perf_counter() - started
     tokens, decode_s = decode_rate(stamps, counts)
-    return {"seconds": round(seconds, 1), "calls": len(plan), "generated_tokens": sum(counts),
-            "gen_tps": round(tokens / decode_s, 2) if decode_s else None}  # fmt: skip
+    return {
+        "seconds": round(seconds, 1),
+        "calls": len(plan),
+        "generated_tokens": sum(counts),
+        "gen_tps": round(tokens / decode_s, 2) if decode_s else None,
+    }
 
 
 def main() -> None:
@@ -128,8 +145,9 @@ def main() -> None:
         started = time.perf_counter()
         chat_model = get_llm(settings).backend.chat_model  # load the model once, outside the timed sets
         load_s = time.perf_counter() - started
-        # A user's earlier run left the question prompt's system-message state on disk (prepbot/prefixes.py);
-        # here it is saved (or loaded, with --home), untimed like the model: a first-ever run pays prefix_s once.
+        # A user's earlier run left the question prompt's system-message state on disk
+        # (prepbot/llm/backends/local/prefixes.py); here it is saved (or loaded, with --home), untimed like the
+        # model: a first-ever run pays prefix_s once.
         first = index.get_posting(postings[0].id)
         spec = load_prompt(PROMPT, settings)
         plan, _ = plan_questions(first, SetRequest(n=args.n))
@@ -155,21 +173,29 @@ def main() -> None:
         "goal_s": GOAL_S,
         "gen_tps": round(statistics.mean(prepbot_tps), 2) if prepbot_tps else None,
         "bare": bare,
-        "ratio": round(statistics.mean(prepbot_tps) / bare["gen_tps"], 3) if bare and bare["gen_tps"] and prepbot_tps else None,
+        "ratio": round(statistics.mean(prepbot_tps) / bare["gen_tps"], 3)
+        if bare and bare["gen_tps"] and prepbot_tps
+        else None,
         "load_average": [round(x, 2) for x in os.getloadavg()],
-    }  # fmt: skip
+    }
     if args.json:
         print(json.dumps(report, ensure_ascii=False))
         return
-    print(f"model {args.model}, {threads} threads on {report['cores']} cores, {args.n} questions per set, "
-          f"model load {report['load_s']} s, system prompt state {report['prefix_s']} s")
+    print(
+        f"model {args.model}, {threads} threads on {report['cores']} cores, {args.n} questions per set, "
+        f"model load {report['load_s']} s, system prompt state {report['prefix_s']} s"
+    )
     for s in sets:
-        print(f"  {s['posting_id'][:45]:45} {s['seconds']:6.1f} s  {s['questions']} q  {s['calls']} calls  "
-              f"{s['generated_tokens']:4} tok  gen {s['gen_tps']} tok/s  flagged {s['flagged']}  load {s['load_before']}")
+        print(
+            f"  {s['posting_id'][:45]:45} {s['seconds']:6.1f} s  {s['questions']} q  {s['calls']} calls  "
+            f"{s['generated_tokens']:4} tok  gen {s['gen_tps']} tok/s  flagged {s['flagged']}  load {s['load_before']}"
+        )
     print(f"  mean {report['seconds_per_set']} s per set (goal <= {GOAL_S:g} s), generation {report['gen_tps']} tok/s")
     if bare:
-        print(f"  bare engine, first set's prompts: {bare['seconds']} s, {bare['generated_tokens']} tok, "
-              f"gen {bare['gen_tps']} tok/s; ratio prepbot/bare {report['ratio']}")
+        print(
+            f"  bare engine, first set's prompts: {bare['seconds']} s, {bare['generated_tokens']} tok, "
+            f"gen {bare['gen_tps']} tok/s; ratio prepbot/bare {report['ratio']}"
+        )
     print(f"  load average now {report['load_average']}")
 
 

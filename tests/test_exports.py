@@ -12,9 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from prepbot.questions import exports
 from prepbot.errors import UsageError
-from prepbot.questions import Citation, Question, QuestionSet
+from prepbot.questions import Citation, Question, QuestionSet, exports
 
 SET = QuestionSet(
     set_id="qs-0badcafe",
@@ -27,22 +26,33 @@ SET = QuestionSet(
     created_at=datetime(2025, 1, 2, 3, 4, 5, tzinfo=timezone.utc),
     questions=[
         Question(
-            id="q1", text="How would you keep Kafka consumer lag low during a spike?", kind="technical",
+            id="q1",
+            text="How would you keep Kafka consumer lag low during a spike?",
+            kind="technical",
             difficulty="medium",
-            citations=[Citation(id="data-engineer-aaaa/requirement-1",
-                                quote="Experience with streaming e.g. Pub/Sub, Kafka, Apache  Flink.")],
-            rubric=["partition count", "consumer scaling", "lag <alerts> & metrics"], follow_ups=["What if order matters?"],
+            citations=[
+                Citation(
+                    id="data-engineer-aaaa/requirement-1",
+                    quote="Experience with streaming e.g. Pub/Sub, Kafka, Apache  Flink.",
+                )
+            ],
+            rubric=["partition count", "consumer scaling", "lag <alerts> & metrics"],
+            follow_ups=["What if order matters?"],
             why="Hands-on Kafka tuning.",
         ),
         Question(
-            id="q2", text='Tell me about a time you explained a "data, quality" issue.', kind="behavioral",
+            id="q2",
+            text='Tell me about a time you explained a "data, quality" issue.',
+            kind="behavioral",
             difficulty="easy",
             citations=[Citation(id="data-engineer-aaaa/requirement-2", quote="Good communication and writing skills.")],
-            rubric=["specific situation", "audience", "outcome"], follow_ups=["What would you change?"],
-            why="Communication.", flags=["near-duplicate of q1 (cosine 0.93)"],
+            rubric=["specific situation", "audience", "outcome"],
+            follow_ups=["What would you change?"],
+            why="Communication.",
+            flags=["near-duplicate of q1 (cosine 0.93)"],
         ),
     ],
-)  # fmt: skip
+)
 
 
 def test_json_round_trips():
@@ -78,7 +88,7 @@ def test_anki_package_is_a_zip_with_a_collection_holding_one_note_per_question(t
         notes = collection.execute("SELECT flds, tags FROM notes ORDER BY id").fetchall()
         cards = collection.execute("SELECT count(*) FROM cards").fetchone()[0]
     assert len(notes) == len(SET.questions) == cards
-    front, meta, back, cited = notes[0][0].split("\x1f")
+    front, _meta, back, cited = notes[0][0].split("\x1f")
     assert front == "How would you keep Kafka consumer lag low during a spike?"
     assert "<li>lag &lt;alerts&gt; &amp; metrics</li>" in back and "What if order matters?" in back
     assert "Apache  Flink." in cited and "data-engineer-aaaa/requirement-1" in cited

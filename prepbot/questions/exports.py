@@ -16,13 +16,24 @@ from pathlib import Path
 from typing import Literal
 
 from prepbot.errors import UsageError
-from prepbot.questions import Question, QuestionSet
+from prepbot.questions.models import Question, QuestionSet
 
 Format = Literal["md", "json", "csv", "anki"]
 FORMATS: tuple[Format, ...] = ("md", "json", "csv", "anki")
 _SUFFIXES: dict[str, Format] = {".md": "md", ".markdown": "md", ".json": "json", ".csv": "csv", ".apkg": "anki"}
-CSV_COLUMNS = ["set_id", "id", "kind", "difficulty", "text", "rubric", "follow_ups", "why", "citation_ids", "quotes",
-               "flags"]  # fmt: skip
+CSV_COLUMNS = [
+    "set_id",
+    "id",
+    "kind",
+    "difficulty",
+    "text",
+    "rubric",
+    "follow_ups",
+    "why",
+    "citation_ids",
+    "quotes",
+    "flags",
+]
 
 # Fixed, so every prepbot deck shares one note type in a user's collection (Anki keys note types by ID).
 ANKI_MODEL_ID = 1_718_067_203
@@ -83,7 +94,12 @@ def to_markdown(question_set: QuestionSet) -> str:
         f" · {question_set.backend}/{question_set.model} · set `{question_set.set_id}`",
     ]
     for number, question in enumerate(question_set.questions, 1):
-        lines += ["", f"## {number}. {question.text}", "", f"*{question.kind} · {question.difficulty}* — {question.why}"]
+        lines += [
+            "",
+            f"## {number}. {question.text}",
+            "",
+            f"*{question.kind} · {question.difficulty}* — {question.why}",
+        ]
         lines += ["", "A strong answer covers:", *(f"- {point}" for point in question.rubric)]
         lines += ["", *(f"Follow-up: {follow_up}" for follow_up in question.follow_ups)]
         for citation in question.citations:
@@ -98,10 +114,21 @@ def to_csv(question_set: QuestionSet) -> str:
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(CSV_COLUMNS)
     for q in question_set.questions:
-        writer.writerow([
-            question_set.set_id, q.id, q.kind, q.difficulty, q.text, " | ".join(q.rubric), " | ".join(q.follow_ups),
-            q.why, " | ".join(c.id for c in q.citations), " | ".join(c.quote for c in q.citations), "; ".join(q.flags),
-        ])  # fmt: skip
+        writer.writerow(
+            [
+                question_set.set_id,
+                q.id,
+                q.kind,
+                q.difficulty,
+                q.text,
+                " | ".join(q.rubric),
+                " | ".join(q.follow_ups),
+                q.why,
+                " | ".join(c.id for c in q.citations),
+                " | ".join(c.quote for c in q.citations),
+                "; ".join(q.flags),
+            ]
+        )
     return buffer.getvalue()
 
 
@@ -112,13 +139,15 @@ def write_anki(question_set: QuestionSet, out: Path) -> None:
         ANKI_MODEL_ID,
         "prepbot interview question",
         fields=[{"name": "Question"}, {"name": "Meta"}, {"name": "Rubric"}, {"name": "Citation"}],
-        templates=[{
-            "name": "Question",
-            "qfmt": "{{Question}}<div class=meta>{{Meta}}</div>",
-            "afmt": "{{FrontSide}}<hr id=answer>{{Rubric}}{{Citation}}",
-        }],
+        templates=[
+            {
+                "name": "Question",
+                "qfmt": "{{Question}}<div class=meta>{{Meta}}</div>",
+                "afmt": "{{FrontSide}}<hr id=answer>{{Rubric}}{{Citation}}",
+            }
+        ],
         css=ANKI_CSS,
-    )  # fmt: skip
+    )
     deck = genanki.Deck(_stable_id(question_set.set_id), f"prepbot::{question_set.role} ({question_set.set_id})")
     for question in question_set.questions:
         deck.add_note(
@@ -136,8 +165,9 @@ def _anki_fields(question: Question) -> list[str]:
     e = html.escape
     rubric = "<b>A strong answer covers</b><ul>" + "".join(f"<li>{e(p)}</li>" for p in question.rubric) + "</ul>"
     rubric += "".join(f"<p><b>Follow-up:</b> {e(f)}</p>" for f in question.follow_ups)
-    citation = "".join(f"<blockquote>{e(c.quote)}<br><span class=meta>{e(c.id)}</span></blockquote>"
-                       for c in question.citations)  # fmt: skip
+    citation = "".join(
+        f"<blockquote>{e(c.quote)}<br><span class=meta>{e(c.id)}</span></blockquote>" for c in question.citations
+    )
     return [e(question.text), e(f"{question.kind} · {question.difficulty} · {question.why}"), rubric, citation]
 
 

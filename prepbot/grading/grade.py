@@ -1,0 +1,168 @@
+"""Grading one answer: the score in a call of its own, then the feedback continuing the same conversation.
+
+``grade`` asks for the score alone (a few tokens), so the score is known as soon as the answer is read; the
+small model's score drifts when its prompt also describes feedback or asks for anything written before the
+score. The scale and calibrated examples live in the system message, which never varies, so the local model
+reuses its evaluated prefix from one grade to the next; ``prewarm`` evaluates everything but the answer while
+the candidate is still typing it. Everything the candidate or the posting wrote is data between tags.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from prepbot.errors import PrepbotError, UsageError
+from prepbot.grading.answers import check_answer, too_short
+from prepbot.grading.calibration import calibrated_score, expected_score, score_stretch
+from prepbot.grading.citations import cite, tested_item, touched_items
+from prepbot.grading.feedback import FEEDBACK_PROMPT, explain, feedback_fields
+from prepbot.grading.models import Grade, GradeListener, RubricMark
+from prepbot.grading.stream import GradeStream
+
+if TYPE_CHECKING:
+    from prepbot.config import Settings
+    from prepbot.llm import LLM
+    from prepbot.postings import Requirement
+    from prepbot.retrieval.index import RequirementIndex
+
+PROMPT = "grade"
+SCORE_TOP_LOGPROBS = 10  # alternatives asked for at each place of the score reply: 1-5 and room for others
+ANSWER_MARK = "\u0000answer\u0000"  # where the answer goes, for prewarm
+
+
+def grade_answer(
+    settings: Settings,
+    *,
+    question: str,
+    answer: str,
+    posting_id: str,
+    requirement_id: str | None = None,
+    rubric: list[str] | None = None,
+    language: str | None = None,
+    index: RequirementIndex | None = None,
+    llm: LLM | None = None,
+    prompt: str = PROMPT,
+    feedback_prompt: str = FEEDBACK_PROMPT,
+    no_cache: bool = False,
+    listener: GradeListener | None = None,
+    on_token: Callable[[str], None] | None = None,
+    feedback: bool = True,
+) -> Grade:
+    """Grade ``answer`` to ``question`` against the posting item it tests.
+
+    ``listener`` gets the grade parsed so far each time the streamed reply grows (the score arrives first);
+    ``on_token`` gets the raw streamed text. Ctrl-C stops the generation and propagates. ``feedback=False``
+    asks for the score alone (a few tokens; what the agreement evals need): no rubric verdicts or feedback.
+    """
+    from prepbot.llm import get_llm
+    from prepbot.retrieval.index import RequirementIndex
+
+    started = time.monotonic()
+    answer = check_answer(answer)
+    if not question.strip():
+        raise UsageError("the question is empty")
+    index = index or RequirementIndex(settings)
+    if index.posting_summary(posting_id) is None:
+        raise PrepbotError(f"no posting {posting_id!r}; `prepbot postings list` shows the IDs")
+    tested = tested_item(index, posting_id, question, requirement_id)
+    points = [point.strip() for point in rubric or [] if point.strip()]
+    if too_short(answer):
+        return _non_answer(tested, points, started)
+
+    llm = llm or get_llm(settings)
+    stretch = score_stretch(llm, prompt)
+    stream = GradeStream(started, listener, on_token, hold_score=stretch is not None)
+    variables = score_variables(llm, prompt, tested.text, question, points, answer, language)
+    scored = llm.generate(prompt, variables, stream=stream.piece, no_cache=no_cache, top_logprobs=SCORE_TOP_LOGPROBS)
+    expected = expected_score(scored)
+    reply: Any = scored.output  # a GradeScore, or a GradeDraft where one call wrote score and feedback
+    digit: int = reply.score
+    score = calibrated_score(digit, expected, stretch)
+    stream.scored(score, expected)
+    written, explained, feedback_error = explain(
+        llm,
+        scored,
+        score,
+        stream,
+        wanted=feedback,
+        prompt=feedback_prompt,
+        rubric=points,
+        language=language,
+        no_cache=no_cache,
+    )
+    touched = touched_items(index, posting_id, answer, exclude=tested.id)
+    done = time.monotonic()
+    return Grade(
+        score=score,
+        expected_score=expected,
+        model_score=digit if stretch is not None and expected is not None else None,
+        requirement_id=tested.id,
+        **feedback_fields(points, written),
+        citations=cite(tested, touched),
+        prompt=scored.prompt,
+        backend=scored.backend,
+        model=scored.model,
+        score_latency_s=(stream.score_at or done) - started,
+        first_token_s=None if stream.first_at is None else stream.first_at - started,
+        latency_s=done - started,
+        generations=[scored] if explained is None else [scored, explained],
+        feedback_error=feedback_error,
+    )
+
+
+def _non_answer(tested: Requirement, points: list[str], started: float) -> Grade:
+    """The grade of an answer too short to show anything: 1, without a model call."""
+    elapsed = time.monotonic() - started
+    return Grade(
+        score=1,
+        requirement_id=tested.id,
+        rubric=[RubricMark(point=p, met=False) for p in points],
+        strengths=[],
+        gaps=["The answer is too short to show anything; answer in a few sentences."],
+        better_answer="",
+        follow_up="",
+        citations=cite(tested, []),
+        prompt=None,
+        backend=None,
+        model=None,
+        score_latency_s=elapsed,
+        first_token_s=None,
+        latency_s=elapsed,
+    )
+
+
+def score_variables(
+    llm: LLM, prompt: str, requirement: str, question: str, rubric: list[str], answer: str, language: str | None
+) -> dict[str, Any]:
+    """The grade prompt's inputs, those of them its version declares (grade@v1 also takes the language)."""
+    from prepbot.prompts import load_prompt
+
+    given = {
+        "requirement": requirement,
+        "question": question.strip(),
+        "rubric": rubric,
+        "answer": answer,
+        "language": language or "",
+    }
+    return load_prompt(prompt, llm.settings).declared(given)
+
+
+def prewarm(
+    settings: Settings,
+    llm: LLM,
+    index: RequirementIndex,
+    *,
+    question: str,
+    requirement_id: str | None,
+    posting_id: str,
+    rubric: list[str] | None = None,
+    prompt: str = PROMPT,
+) -> Any:
+    """Start evaluating the grade prompt up to where the answer goes, in the background, while the candidate
+    types (local model only); returns a handle whose ``cancel()`` stops it, or None."""
+    tested = tested_item(index, posting_id, question, requirement_id)
+    points = [point.strip() for point in rubric or [] if point.strip()]
+    variables = score_variables(llm, prompt, tested.text, question, points, ANSWER_MARK, None)
+    return llm.prewarm(prompt, variables, ANSWER_MARK)

@@ -1,0 +1,73 @@
+"""Planning a set is code, not the model's choice.
+
+Requirements first, then responsibilities, then nice-to-haves, one question per item before any item gets a
+second; when ``n`` is larger than the items, further rounds go deeper (one step harder) on the requirement
+items. An item that is nothing but sentences addressed to a model gets no question.
+"""
+
+from __future__ import annotations
+
+import random
+
+from prepbot.errors import PrepbotError
+from prepbot.postings import Posting, Requirement, Section
+from prepbot.questions.models import Difficulty, Kind, PlannedQuestion, SetRequest
+from prepbot.questions.safety import prompt_text
+
+PLANNED_SECTIONS: tuple[Section, ...] = ("requirement", "responsibility", "nice_to_have")
+DEEPER: dict[Difficulty, Difficulty] = {"easy": "medium", "medium": "hard", "hard": "hard"}
+
+
+def plan_questions(
+    posting: Posting, request: SetRequest, kinds: dict[str, Kind] | None = None
+) -> tuple[list[PlannedQuestion], list[Requirement]]:
+    """The set's questions in order, and the items left out because they only address a model."""
+    candidates = [item for section in PLANNED_SECTIONS for item in posting.items(section)]
+    texts = {item.id: prompt_text(item.text) for item in candidates}
+    items = [item for item in candidates if texts[item.id]]
+    skipped = [item for item in candidates if not texts[item.id]]
+    if not items:
+        raise PrepbotError(
+            f"posting {posting.id} has no requirement, responsibility or nice-to-have items to ask about"
+        )
+    deeper = [item for item in items if item.section == "requirement"] or items
+    order = list(items)
+    while len(order) < request.n:
+        order += deeper
+    order = order[: request.n]
+    mix = _difficulties(request, min(len(items), request.n))
+
+    plan: list[PlannedQuestion] = []
+    seen: dict[str, PlannedQuestion] = {}
+    for position, item in enumerate(order):
+        earlier = seen.get(item.id)
+        kind = (kinds or {}).get(item.id, "technical") if request.kind == "mixed" else request.kind
+        planned = PlannedQuestion(
+            item=item,
+            prompt_text=texts[item.id],
+            round=earlier.round + 1 if earlier else 1,
+            kind=kind,
+            difficulty=DEEPER[earlier.difficulty] if earlier else mix[position],
+        )
+        seen[item.id] = planned
+        plan.append(planned)
+    return plan, skipped
+
+
+def _difficulties(request: SetRequest, first_round: int) -> list[Difficulty]:
+    """The difficulty of each question of the first round: the one asked for, or an even mix the seed shuffles."""
+    if request.difficulty != "mixed":
+        return [request.difficulty] * first_round
+    levels: list[Difficulty] = ["easy", "medium", "hard"]
+    mix = [levels[i % 3] for i in range(first_round)]
+    random.Random(request.seed).shuffle(mix)
+    return mix
+
+
+def writing_order(plan: list[PlannedQuestion]) -> list[int]:
+    """The order to write the planned questions in (1-based positions): those with the same kind, section and
+    difficulty one after another, so that consecutive prompts share their opening and the local model reads
+    only the new item; the set keeps its planned order."""
+    groups = [(planned.kind, planned.item.section, planned.difficulty) for planned in plan]
+    first_seen = {group: groups.index(group) for group in groups}
+    return sorted(range(1, len(plan) + 1), key=lambda p: (first_seen[groups[p - 1]], p))

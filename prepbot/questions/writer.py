@@ -1,0 +1,176 @@
+"""Writing one planned question: one call of the ``question`` prompt on one item, checked in code.
+
+A draft that fails a check, or a reply past repair, is regenerated once with sampling, told what was wrong
+where the prompt version takes a note; the better of the two drafts is kept and flagged with what it still
+fails. A second unusable reply leaves the question unwritten.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING, cast
+
+import numpy as np
+
+from prepbot.errors import InvalidOutput
+from prepbot.postings import Posting
+from prepbot.prompts import load_prompt
+from prepbot.questions.checks import copied_phrase, draft_problems, duplicate_of, ngrams, retry_note
+from prepbot.questions.kinds import probe_label
+from prepbot.questions.models import (
+    FOLLOW_UP_MAX_CHARS,
+    QUESTION_MAX_CHARS,
+    TEXT_MAX_CHARS,
+    WHY_MAX_CHARS,
+    PlannedQuestion,
+    Progress,
+    Question,
+    QuestionCore,
+)
+from prepbot.questions.terms import key_terms
+from prepbot.text import Language
+
+if TYPE_CHECKING:
+    from prepbot.llm import LLM
+    from prepbot.retrieval.embedders import Embedder
+
+PROMPT = "question"
+RETRY_TEMPERATURE = 0.7
+Draft = tuple[QuestionCore, list[str], np.ndarray]  # the draft, the checks it fails, its text's embedding
+
+_SEPARATORS = " ,，、;；:："
+_DANGLING = re.compile(r"(?:[\s,，、;；:：]+|\b(?:and|or|with|like|such as|including|e\.g\.|etc\.?)\b)+$", re.I)
+
+
+def _whole_question(text: str, most: int = QUESTION_MAX_CHARS) -> str:
+    """A question the schema bound cut (the small model strings three questions together and runs into it,
+    sometimes drifting into Chinese on the way) ends at its last whole question instead; one whose pattern
+    bound forced its question mark ("... CloudSQL, Datapr?") loses its cut word."""
+    text = text.strip()
+    if len(text) > most and text[-1] in "?？" and not any(mark in text[:-1] for mark in "?？"):
+        body = text[:-1].rstrip(_SEPARATORS)
+        cut = max(body.rfind(" "), body.rfind(","), body.rfind("，"), body.rfind("、"))
+        if cut > len(body) // 2:
+            body = _DANGLING.sub("", body[:cut])
+        return body.rstrip(_SEPARATORS) + text[-1]
+    last = max(text.rfind("?"), text.rfind("？"))
+    return text[: last + 1] if len(text) >= TEXT_MAX_CHARS - 1 and last > 0 else text
+
+
+def _tidy(why: str) -> str:
+    """A "why" the schema bound cut mid-word ends at its last whole word instead."""
+    why = " ".join(why.split())
+    if len(why) < WHY_MAX_CHARS - 1 or " " not in why:
+        return why
+    return why.rsplit(" ", 1)[0].rstrip(",;:") + "…"
+
+
+def prompt_variables(
+    posting: Posting, planned: PlannedQuestion, language: Language, retry_note: str = ""
+) -> dict[str, str]:
+    """Every input a ``question`` prompt version may take for one planned question (``retry_note`` is new in
+    v4; ``Prompt.declared`` keeps a version's own). The role comes first in the user message and is the same
+    for the whole set, so the cached prompt prefix extends past the system message."""
+    return {
+        "role": posting.title,
+        "requirement": planned.prompt_text,
+        "section": planned.item.section,
+        "language": language,
+        "kind": planned.kind,
+        "difficulty": planned.difficulty,
+        "retry_note": retry_note,
+    }
+
+
+class QuestionWriter:
+    """Writes one planned question at a time, remembering earlier ones for the duplicate check."""
+
+    def __init__(
+        self,
+        llm: LLM,
+        embedder: Embedder,
+        posting: Posting,
+        language: Language,
+        report: Progress,
+        no_cache: bool,
+        prompt: str = PROMPT,
+    ):
+        self.llm, self.embedder, self.posting, self.language = llm, embedder, posting, language
+        self.report, self.no_cache, self.prompt = report, no_cache, prompt
+        self.seed = 0  # the set request's seed (x1000); a retry samples with seed + position
+        self.vectors: list[np.ndarray] = []
+        self.prompt_ref = ""
+        self.last_error = ""  # why the last question the model could not write failed
+        self.spec = load_prompt(prompt, llm.settings)
+        self.prompt_ngrams = ngrams(self.spec.system.render())
+
+    def write(self, position: int, planned: PlannedQuestion) -> Question | None:
+        """The question for one planned item; None when the model's reply stayed invalid (past repair or cut off)
+        on the first try and on a sampled retry: the set goes on without it and names the item as unwritten."""
+        terms = key_terms(planned.prompt_text, self.posting.company)
+        try:
+            first: Draft | None = self.attempt(planned, terms, temperature=None)
+        except InvalidOutput:
+            first = None  # a reply past repair: one sampled retry
+        if first is None or first[1]:
+            # Sampling gives another draft, told what was wrong with the first where the prompt takes a note
+            # (question@v4); the better of the two is kept.
+            note = retry_note(first[1], self.language) if first else ""
+            try:
+                retry = self.attempt(
+                    planned, terms, temperature=RETRY_TEMPERATURE, seed=self.seed + position, note=note
+                )
+            except InvalidOutput as exc:
+                if first is None:
+                    self.last_error = str(exc)
+                    self.report("question", 1)
+                    return None
+            else:
+                first = retry if first is None or len(retry[1]) <= len(first[1]) else first
+        assert first is not None
+        draft, problems, vector = first
+        self.vectors.append(vector)
+        why = getattr(draft, "why", None)  # question@v1-v3 wrote it; since v4 it is made in code
+        why = _tidy(why) if why else probe_label(planned.item, planned.kind, terms, self.language, self.embedder)
+        self.report("question", 1)
+        return Question(
+            id=f"q{position}",
+            text=_whole_question(draft.text),
+            kind=planned.kind,
+            difficulty=planned.difficulty,
+            citations=[],
+            rubric=[point.strip() for point in draft.rubric],
+            follow_ups=[_whole_question(follow_up, FOLLOW_UP_MAX_CHARS) for follow_up in draft.follow_ups],
+            why=why,
+            flags=problems,
+        )
+
+    def attempt(
+        self,
+        planned: PlannedQuestion,
+        terms: list[str],
+        temperature: float | None,
+        seed: int | None = None,
+        note: str = "",
+    ) -> Draft:
+        # A retry samples with a seed made from the request's seed and the position: the same request gives
+        # the same set, so a re-run (an eval, the same `questions` call again) is answered from the cache.
+        variables = self.spec.declared(prompt_variables(self.posting, planned, self.language, note))
+        generation = self.llm.generate(
+            self.prompt,
+            variables,
+            temperature=temperature,
+            stream=lambda piece: self.report("token", 1),
+            no_cache=self.no_cache,
+            seed=seed,
+        )
+        self.prompt_ref = generation.prompt
+        draft = cast(QuestionCore, generation.output)
+        problems = draft_problems(draft, terms, self.language)
+        if copied_phrase(draft.text, self.prompt_ngrams):
+            problems.append("echoes the prompt")
+        vector = self.embedder.embed([draft.text])[0]
+        clash = duplicate_of(vector, self.vectors)
+        if clash:
+            problems.append(f"near-duplicate of q{clash[0] + 1} (cosine {clash[1]:.2f})")
+        return draft, problems, vector
