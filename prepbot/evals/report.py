@@ -244,6 +244,9 @@ def print_report(out: Console, report: EvalReport) -> None:
                     if any(cell is not None for cell in metric_cells):  # e.g. judge metrics with the judge off
                         by_slice.add_row(escape(metric.name), *(fmt(cell) for cell in metric_cells))
             out.print(by_slice)
+    for run in report.runs:
+        for note in run.notes:
+            out.print(f"[dim]{escape(run_label(run))}: {escape(note)}[/]", highlight=False)
     out.print(f"[dim]{len(report.runs)} runs in {report.seconds:.1f} s[/]", highlight=False)
     for line in error_lines(report):
         out.print(escape(line), style="yellow", highlight=False, soft_wrap=True)

@@ -43,6 +43,7 @@ class SuiteRun(BaseModel):
     slices: dict[str, dict[str, dict[str, float | None]]] = Field(default_factory=dict)  # key -> value -> metrics
     cases: list[CaseResult]
     seconds: float
+    notes: list[str] = Field(default_factory=list)  # what the suite said after its cases (a calibration)
 
     @property
     def errors(self) -> int:

@@ -240,6 +240,7 @@ def _run_job(
             results = list(pool.map(one, work))
     else:
         results = [one(item) for item in work]
+    notes = job.suite.finish(results, context) if job.suite.finish else []
     return SuiteRun(
         suite=job.suite.name,
         variant=job.variant if job.suite.needs_llm else None,
@@ -248,6 +249,7 @@ def _run_job(
         slices=_slices(job.suite, results),
         cases=results,
         seconds=round(time.monotonic() - clock, 3),
+        notes=notes,
     )
 
 

@@ -142,6 +142,8 @@ class Suite:
     uses_judge: bool = False  # calls the config's judge (its prompt must exist before the run starts)
     judge_prompt: str = "prompt"  # which of the judge's prompts (a field of JudgeConfig) the suite's judge uses
     labelled: LabelledForm | None = None  # how it reads a folder of labels-*.json given as its `dataset`
+    # called once with a run's results (e.g. to fit and record a calibration); returns lines to print
+    finish: Callable[[list[CaseResult], SuiteContext], list[str]] | None = None
 
     def metric(self, name: str) -> Metric | None:
         return next((m for m in self.metrics if m.name == name), None)

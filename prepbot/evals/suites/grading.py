@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import TYPE_CHECKING, Any, Literal, cast
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -103,6 +104,8 @@ class GradingOptions(BaseModel):
 
     feedback: bool = True  # the grader's feedback too; off: the score alone (all the agreement metrics need)
     judge: bool = True  # LLM-as-judge scores of the feedback (one judge call per answer the model graded)
+    # fit the score stretch on this run's answers and record it in the user's calibration file
+    calibrate: bool = False
 
 
 def rubric_agrees(score: int, met: list[bool]) -> bool:
@@ -187,6 +190,8 @@ def run_grading(case: GradingCase, context: SuiteContext) -> CaseResult:
         got={
             "score": result.score,
             "expected_score": result.expected_score,
+            "digit": result.model_score if result.model_score is not None else result.score,
+            "grader": [result.prompt, result.backend, result.model],
             "cites": cited,
             **({"feedback_error": result.feedback_error} if getattr(result, "feedback_error", None) else {}),
             "feedback": _feedback(result)[:3],
@@ -194,6 +199,47 @@ def run_grading(case: GradingCase, context: SuiteContext) -> CaseResult:
         },
         slices=slices,
     )
+
+
+STRETCHES = tuple(1.0 + 0.25 * k for k in range(7))  # 1.0 .. 2.5
+
+
+def calibrate(results: list[CaseResult], context: SuiteContext) -> list[str]:
+    """With ``calibrate: true``: the stretch (of ``grading.calibrated_score``) that ranks this run's answers
+    closest to their labels (Spearman; ties to the smaller MAE), recorded for the grader that scored them."""
+    if not cast(GradingOptions, context.options).calibrate:
+        return []
+    from prepbot.grading import calibrated_score, record
+
+    scored = [r for r in results if r.got.get("expected_score") is not None and r.got.get("grader")]
+    if len(scored) < 10:
+        return [f"calibration: {len(scored)} answers with probabilities, 10 needed; nothing recorded"]
+    labels = [float(r.values["label"]) for r in scored]  # type: ignore[arg-type]
+    digits = [int(r.got["digit"]) for r in scored]
+
+    def fit(stretch: float | None) -> tuple[float, float]:
+        got = [float(calibrated_score(d, r.got["expected_score"], stretch)) for d, r in zip(digits, scored)]
+        mae = sum(abs(a - b) for a, b in zip(got, labels)) / len(got)
+        return metrics.spearman(labels, got) or 0.0, mae
+
+    best = max(STRETCHES, key=lambda s: (round(fit(s)[0], 4), -fit(s)[1]))
+    (rho, mae), (rho_digit, mae_digit) = fit(best), fit(None)
+    prompt, backend, model = scored[0].got["grader"]
+    record(
+        context.settings,
+        prompt=prompt,
+        backend=backend,
+        model=model,
+        stretch=best,
+        measured_on=f"prepbot eval --suite grading ({len(scored)} labelled answers), {date.today().isoformat()}",
+        spearman=round(rho, 3),
+        spearman_digit=round(rho_digit, 3),
+        mae=round(mae, 3),
+        mae_digit=round(mae_digit, 3),
+    )
+    return [
+        f"calibration: {prompt} on {backend}/{model}: stretch {best} (Spearman {rho:.3f}, digit {rho_digit:.3f}) recorded"
+    ]
 
 
 _TIME_TO_SCORE = Metric(
@@ -268,6 +314,7 @@ register(
         needs_llm=True,
         prompts=("grade", "feedback"),
         options=GradingOptions,
+        finish=calibrate,
         uses_judge=True,
         judge_prompt="feedback_prompt",
     )
