@@ -80,6 +80,9 @@ def run_set(settings, posting_id: str, n: int) -> dict:
 
 def run_bare(settings, posting, n: int, threads: int) -> dict:
     """The first set's prompts, in order, on bare llama-cpp-python."""
+    from prepbot.llm.backends.local.threads import use_passive_openmp
+
+    use_passive_openmp()  # as prepbot does before llama.cpp loads, so both engines run alike
     from llama_cpp import Llama
 
     prompt = load_prompt(PROMPT, settings)
