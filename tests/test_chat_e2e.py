@@ -27,9 +27,14 @@ def test_e2e_chat_in_a_pty_answers_one_question_and_saves_the_turn(tmp_path):
     # wait for (eating typed-ahead keys); real terminals answer them.
     env = {**os.environ, "COLUMNS": "120", "LINES": "40", "TERM": "xterm", "PROMPT_TOOLKIT_NO_CPR": "1"}
     child = pexpect.spawn(
-        sys.executable, ["-m", "prepbot", "chat", "--role", "data engineer", "--mode", "screen", "-n", "1"],
-        env=env, encoding="utf-8", timeout=300, dimensions=(40, 120), cwd=str(tmp_path),
-    )  # fmt: skip
+        sys.executable,
+        ["-m", "prepbot", "chat", "--role", "data engineer", "--mode", "screen", "-n", "1"],
+        env=env,
+        encoding="utf-8",
+        timeout=300,
+        dimensions=(40, 120),
+        cwd=str(tmp_path),
+    )
     log = tmp_path / "pty.log"
     child.logfile_read = log.open("w")
     try:

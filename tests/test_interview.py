@@ -7,12 +7,13 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from prepbot.interview import sessions
 from prepbot.config import get_settings
 from prepbot.errors import PrepbotError, UsageError
-from prepbot.retrieval.index import RequirementIndex
-from prepbot.interview import Interview
+from prepbot.interview import Interview, Turn, TurnGrade
 from prepbot.interview.progress import item_progress, weak_items
+from prepbot.interview.report import session_json
+from prepbot.interview.store import load_session
+from prepbot.retrieval.index import RequirementIndex
 from tests.helpers import run_cli
 from tests.test_grading import ANSWER, grade_reply
 from tests.test_questions import CHINESE, DATA, DATA_DRAFTS, INJECTED
@@ -71,7 +72,7 @@ def test_a_question_the_model_cannot_write_is_an_error_to_retry_and_a_grade_with
     fake_chat.enqueue('{"score": 2}', "junk", "junk")
     grade = interview.grade(turn)
     assert grade.score == 2 and grade.feedback_error and interview.pending_follow_up() is None
-    assert sessions.load_session(interview.session.id, get_settings()).turns[0].grade.feedback_error
+    assert load_session(interview.session.id, get_settings()).turns[0].grade.feedback_error
     assert interview.next_turn() is None
 
 
@@ -79,10 +80,10 @@ def test_every_part_of_a_turn_is_saved_as_it_happens_and_resume_continues(index,
     interview = start(n=2)
     fake_chat.enqueue(DATA_DRAFTS[0])
     turn = interview.next_turn()
-    stored = sessions.load_session(interview.session.id, get_settings())
+    stored = load_session(interview.session.id, get_settings())
     assert stored.turns[0].question == turn.question and stored.turns[0].answer is None
     interview.answer(turn, ANSWER)
-    assert sessions.load_session(interview.session.id, get_settings()).turns[0].answer == ANSWER
+    assert load_session(interview.session.id, get_settings()).turns[0].answer == ANSWER
     # The process dies while grading: the answer is saved, the grade is not.
     fake_chat.enqueue(KeyboardInterrupt())
     with pytest.raises(KeyboardInterrupt):
@@ -94,7 +95,7 @@ def test_every_part_of_a_turn_is_saved_as_it_happens_and_resume_continues(index,
     resumed.grade(open_turn)
     fake_chat.enqueue(DATA_DRAFTS[1])
     assert resumed.next_turn().n == 2
-    shown = sessions.session_json(sessions.load_session(interview.session.id, get_settings()))
+    shown = session_json(load_session(interview.session.id, get_settings()))
     assert shown["turns"][0]["score"] == 5 and shown["turns"][0]["citations"][0]["id"] == f"{DATA.id}/requirement-1"
 
 
@@ -107,17 +108,27 @@ def test_skip_hint_and_language(index, fake_llm, fake_chat):
     interview.set_language("ja")
     with pytest.raises(UsageError):
         interview.set_language("klingon")
-    assert sessions.load_session(interview.session.id, get_settings()).language == "ja"
+    assert load_session(interview.session.id, get_settings()).language == "ja"
     interview.skip(turn)
     assert interview.next_turn() is None and interview.scoreboard()["graded"] == 0
 
 
 def test_difficulty_follows_how_the_candidate_is_doing(index, fake_llm):
     interview = start(n=3)
-    graded = sessions.TurnGrade.model_validate(json.loads(grade_reply(5)[1]) | {"score": 5} | {"requirement_id": None, "citations": []})
+    graded = TurnGrade.model_validate(
+        json.loads(grade_reply(5)[1]) | {"score": 5} | {"requirement_id": None, "citations": []}
+    )
     for n in (1, 2):
-        interview.session.turns.append(sessions.Turn(n=n, kind="question", requirement_id=None, question="q",
-                                                     asked_at=datetime.now(timezone.utc), grade=graded))  # fmt: skip
+        interview.session.turns.append(
+            Turn(
+                n=n,
+                kind="question",
+                requirement_id=None,
+                question="q",
+                asked_at=datetime.now(timezone.utc),
+                grade=graded,
+            )
+        )
     assert interview.next_difficulty("medium") == "hard"
     for turn in interview.session.turns:
         turn.grade = graded.model_copy(update={"score": 1})
@@ -128,7 +139,9 @@ def test_questions_from_a_saved_set_are_asked_as_written(index, fake_llm, fake_c
     from prepbot.questions import SetRequest, generate_set
 
     fake_chat.enqueue(*DATA_DRAFTS[:2])
-    question_set = generate_set(get_settings(), SetRequest(n=2, kind="technical", difficulty="medium"), posting_id=DATA.id)
+    question_set = generate_set(
+        get_settings(), SetRequest(n=2, kind="technical", difficulty="medium"), posting_id=DATA.id
+    )
     calls = len(fake_chat.calls)
     interview = Interview.start(get_settings(), set_id=question_set.set_id)
     turn = interview.next_turn()
@@ -148,8 +161,10 @@ def test_progress_and_focus_weak_schedule_low_scores_sooner(index, fake_llm, fak
         fake_chat.enqueue(*grade_reply(score))
         interview.grade(turn)
     items = item_progress(get_settings(), DATA.id)
-    assert [(i.requirement_id.split("/")[1], i.latest, i.best) for i in items] == [("requirement-2", 2, 2),
-                                                                                ("requirement-1", 5, 5)]  # fmt: skip
+    assert [(i.requirement_id.split("/")[1], i.latest, i.best) for i in items] == [
+        ("requirement-2", 2, 2),
+        ("requirement-1", 5, 5),
+    ]
     assert items[0].due_at - items[0].last_at == timedelta(days=1)
     assert weak_items(get_settings(), DATA.id) == []  # scored 2: due again tomorrow
     tomorrow = datetime.now(timezone.utc) + timedelta(days=1, minutes=1)
@@ -168,7 +183,9 @@ def test_chat_command_with_piped_answers_and_the_session_commands(index, fake_ll
     assert listed[0]["turns"] == 1 and listed[0]["mean_score"] == 4 and listed[0]["posting_id"] == DATA.id
     shown = json.loads(run_cli(["sessions", "show", listed[0]["id"], "--json"]).stdout)
     turn = shown["turns"][0]
-    assert turn["answer"] == ANSWER and turn["score"] == 4 and turn["citations"][0]["quote"] == DATA.requirements[2].text
+    assert (
+        turn["answer"] == ANSWER and turn["score"] == 4 and turn["citations"][0]["quote"] == DATA.requirements[2].text
+    )
     assert {"question", "answer", "score", "rubric", "citations", "follow_up"} <= set(turn)
     report = tmp_path / "report.md"
     assert run_cli(["sessions", "export", listed[0]["id"], "--format", "md", "--out", str(report)]).exit_code == 0
@@ -185,6 +202,8 @@ def test_chat_ends_cleanly_on_eof_and_resumes(index, fake_llm, fake_chat):
     fake_chat.enqueue(*grade_reply(5))
     resumed = run_cli(["chat", "--resume", "last"], input=ANSWER + "\n\n")
     assert resumed.exit_code == 0, resumed.output
-    assert "How would you keep Kafka" in resumed.stdout and "Score: 5/5" in resumed.stdout and session_id in resumed.stdout
+    assert (
+        "How would you keep Kafka" in resumed.stdout and "Score: 5/5" in resumed.stdout and session_id in resumed.stdout
+    )
     bad = run_cli(["chat", "--resume", "s-nope"])
     assert bad.exit_code == 1 and "no session 's-nope'" in bad.stderr

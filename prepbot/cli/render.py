@@ -4,17 +4,22 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from rich.console import Console
+from rich.console import Console, Group
 from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
+from rich.tree import Tree
 
 if TYPE_CHECKING:
     from prepbot.doctor import Check
-    from prepbot.retrieval.index import PostingSummary, SearchHit
-    from prepbot.ingest import IngestReport
-    from prepbot.postings import Posting
+    from prepbot.grading import Grade, GradeCitation
+    from prepbot.ingest import IngestReport, Outcome
+    from prepbot.interview import QuotedProgress, Session, SessionSummary
+    from prepbot.llm.backends.local.models import ModelStatus
+    from prepbot.llm.log import CallRecord
+    from prepbot.postings import Posting, Requirement
     from prepbot.questions import QuestionSet, SetSummary
-    from prepbot.interview.sessions import SessionSummary
+    from prepbot.retrieval.index import PostingSummary, SearchHit
 
 SECTION_LABELS = {
     "about": "About",
@@ -25,7 +30,7 @@ SECTION_LABELS = {
     "process": "How to apply",
     "other": "Other",
 }
-OUTCOME_STYLE = {"added": "green", "updated": "cyan", "unchanged": "dim", "duplicate": "yellow"}
+OUTCOME_STYLE: dict[Outcome, str] = {"added": "green", "updated": "cyan", "unchanged": "dim", "duplicate": "yellow"}
 
 
 def ingest_report(out: Console, err: Console, report: IngestReport) -> None:
@@ -43,7 +48,7 @@ def ingest_report(out: Console, err: Console, report: IngestReport) -> None:
         err.print(f"[yellow]warning:[/] {escape(problem.message)}", highlight=False, soft_wrap=True)
     for problem in report.errors:
         err.print(f"[red]error:[/] {escape(problem.message)}", highlight=False, soft_wrap=True)
-    counts = {o: report.count(o) for o in OUTCOME_STYLE}  # type: ignore[arg-type]
+    counts = {o: report.count(o) for o in OUTCOME_STYLE}
     summary = ", ".join(f"{n} {o}" for o, n in counts.items() if n)
     if not report.changed and not report.errors:
         summary = (summary + "; " if summary else "") + "nothing changed"
@@ -82,19 +87,27 @@ def postings_table(out: Console, summaries: list[PostingSummary]) -> None:
 
 
 KIND_STYLE = {
-    "responsibility": "green", "requirement": "magenta", "nice_to_have": "blue", "about": "dim",
-    "benefit": "yellow", "process": "dim", "other": "dim",
-}  # fmt: skip
+    "responsibility": "green",
+    "requirement": "magenta",
+    "nice_to_have": "blue",
+    "about": "dim",
+    "benefit": "yellow",
+    "process": "dim",
+    "other": "dim",
+}
 HOW_LABELS = {
-    "words": "its words", "meaning": "its meaning", "parent": "its parent heading", "items": "its items",
-    "position": "before any heading", "unknown": "nothing known", "corrected": "your correction",
-}  # fmt: skip
+    "words": "its words",
+    "meaning": "its meaning",
+    "parent": "its parent heading",
+    "items": "its items",
+    "position": "before any heading",
+    "unknown": "nothing known",
+    "corrected": "your correction",
+}
 
 
 def posting_detail(out: Console, posting: Posting) -> None:
     """The posting as it was understood: each heading with its kind (and why), its items beneath it."""
-    from rich.tree import Tree
-
     head = f"[bold]{escape(posting.title)}[/]  {escape(posting.company or '')}  [dim]{posting.language} · {escape(posting.id)}[/]"
     out.print(head, highlight=False)
     out.print(f"[dim]{escape(posting.source)}[/]")
@@ -102,24 +115,25 @@ def posting_detail(out: Console, posting: Posting) -> None:
     shown: set[str] = set()
     tree = Tree(f"[dim]{_counts_line(posting)}[/]")
     stack: list[tuple[int, Tree]] = []
-    for section in posting.outline:
-        while stack and stack[-1][0] >= section.depth:
+    for outlined in posting.outline:
+        while stack and stack[-1][0] >= outlined.depth:
             stack.pop()
         parent = stack[-1][1] if stack else tree
-        heading = escape(section.heading) if section.heading else "[italic](no heading)[/]"
-        style = KIND_STYLE.get(section.kind, "")
-        why = HOW_LABELS.get(section.how, section.how)
-        branch = parent.add(f"[bold]{heading}[/]  [{style}]{section.kind}[/] [dim]by {why}[/]")
-        stack.append((section.depth, branch))
-        for item_id in section.items:
+        heading = escape(outlined.heading) if outlined.heading else "[italic](no heading)[/]"
+        style = KIND_STYLE.get(outlined.kind, "")
+        why = HOW_LABELS.get(outlined.how, outlined.how)
+        branch = parent.add(f"[bold]{heading}[/]  [{style}]{outlined.kind}[/] [dim]by {why}[/]")
+        stack.append((outlined.depth, branch))
+        for item_id in outlined.items:
             item = by_id.get(item_id)
             if item is None:
                 continue
             shown.add(item_id)
-            _item_node(branch, item, section.kind)
-    rest = [item for item in posting.requirements if item.id not in shown]
+            _item_node(branch, item, outlined.kind)
     section = None
-    for item in rest:  # a posting indexed before outlines were kept: by section
+    for item in posting.requirements:  # a posting indexed before outlines were kept: by section
+        if item.id in shown:
+            continue
         if item.section != section:
             section = item.section
             branch = tree.add(f"[bold]{SECTION_LABELS.get(section, section)}[/]")
@@ -127,7 +141,7 @@ def posting_detail(out: Console, posting: Posting) -> None:
     out.print(tree)
 
 
-def _item_node(branch: Any, item: Any, kind: str) -> None:
+def _item_node(branch: Tree, item: Requirement, kind: str) -> None:
     marked = f" [{KIND_STYLE.get(item.section, '')}]{item.section}[/]" if item.section != kind else ""
     node = branch.add(f"[cyan]{escape(item.id.rsplit('/', 1)[1])}[/]{marked} {escape(item.text)}")
     if item.detail:
@@ -153,8 +167,11 @@ def doctor_table(out: Console, checks: list[Check]) -> None:
 
 
 def question_set(out: Console, question_set: QuestionSet) -> None:
-    out.print(f"[bold]{escape(question_set.role)}[/]  [dim]{escape(question_set.posting_id)} · {question_set.language}"
-              f" · {escape(question_set.backend)}/{escape(question_set.model)}[/]", highlight=False)
+    out.print(
+        f"[bold]{escape(question_set.role)}[/]  [dim]{escape(question_set.posting_id)} · {question_set.language}"
+        f" · {escape(question_set.backend)}/{escape(question_set.model)}[/]",
+        highlight=False,
+    )
     for number, question in enumerate(question_set.questions, 1):
         out.print(f"\n[bold cyan]{number}.[/] [bold]{escape(question.text)}[/]", highlight=False)
         out.print(f"   [dim]{question.kind} · {question.difficulty} · {escape(question.why)}[/]", highlight=False)
@@ -167,13 +184,21 @@ def question_set(out: Console, question_set: QuestionSet) -> None:
         if question.flags:
             out.print(f"   [yellow]flagged:[/] {escape('; '.join(question.flags))}", highlight=False)
     if question_set.skipped:
-        out.print(f"\n[yellow]left out (only instructions to a model):[/] {escape(', '.join(question_set.skipped))}",
-                  highlight=False)
+        out.print(
+            f"\n[yellow]left out (only instructions to a model):[/] {escape(', '.join(question_set.skipped))}",
+            highlight=False,
+        )
     if question_set.unwritten:
-        out.print(f"[yellow]not written (the model's reply stayed invalid after a retry; run again or try another model):[/]"
-                  f" {escape(', '.join(question_set.unwritten))}", highlight=False)
-    out.print(f"\nset [bold]{escape(question_set.set_id)}[/]: `prepbot questions show {escape(question_set.set_id)}`"
-              " reprints it", highlight=False)
+        out.print(
+            f"[yellow]not written (the model's reply stayed invalid after a retry; run again or try another model):[/]"
+            f" {escape(', '.join(question_set.unwritten))}",
+            highlight=False,
+        )
+    out.print(
+        f"\nset [bold]{escape(question_set.set_id)}[/]: `prepbot questions show {escape(question_set.set_id)}`"
+        " reprints it",
+        highlight=False,
+    )
 
 
 def question_sets_table(out: Console, summaries: list[SetSummary]) -> None:
@@ -188,8 +213,15 @@ def question_sets_table(out: Console, summaries: list[SetSummary]) -> None:
     for column in ("n", "lang", "model"):
         table.add_column(column, no_wrap=True)
     for s in summaries:
-        table.add_row(escape(s.set_id), s.created_at.astimezone().strftime("%Y-%m-%d %H:%M"), escape(s.posting_id),
-                      escape(s.role), str(s.questions), s.language, escape(f"{s.backend}/{s.model}"))
+        table.add_row(
+            escape(s.set_id),
+            s.created_at.astimezone().strftime("%Y-%m-%d %H:%M"),
+            escape(s.posting_id),
+            escape(s.role),
+            str(s.questions),
+            s.language,
+            escape(f"{s.backend}/{s.model}"),
+        )
     out.print(table)
 
 
@@ -205,12 +237,19 @@ def sessions_table(out: Console, summaries: list[SessionSummary]) -> None:
         table.add_column(column, no_wrap=True)
     for s in summaries:
         mean = "-" if s.mean_score is None else f"{s.mean_score:.1f}"
-        table.add_row(escape(s.id), s.started_at.astimezone().strftime("%Y-%m-%d %H:%M"), escape(s.role), s.mode,
-                      str(s.turns), mean, "ended" if s.ended_at else "open")
+        table.add_row(
+            escape(s.id),
+            s.started_at.astimezone().strftime("%Y-%m-%d %H:%M"),
+            escape(s.role),
+            s.mode,
+            str(s.turns),
+            mean,
+            "ended" if s.ended_at else "open",
+        )
     out.print(table)
 
 
-def progress_table(out: Console, rows: list[dict[str, Any]]) -> None:
+def progress_table(out: Console, rows: list[QuotedProgress]) -> None:
     if not rows:
         out.print("no graded answers yet: `prepbot chat --role TITLE`")
         return
@@ -220,9 +259,108 @@ def progress_table(out: Console, rows: list[dict[str, Any]]) -> None:
     for column in ("tries", "latest", "best", "scores", "due"):
         table.add_column(column, no_wrap=True)
     for row in rows:
-        style = "red" if row["latest"] <= 2 else "yellow" if row["latest"] == 3 else "green"
-        history = " ".join(str(a["score"]) for a in row["history"][-6:])
-        due = row["due_at"][:10]
-        table.add_row(escape(row["requirement_id"]), escape(row["quote"] or "(no longer indexed)"), str(row["attempts"]),
-                      f"[{style}]{row['latest']}[/]", str(row["best"]), history, due)
+        item = row.progress
+        style = "red" if item.latest <= 2 else "yellow" if item.latest == 3 else "green"
+        history = " ".join(str(a.score) for a in item.attempts[-6:])
+        table.add_row(
+            escape(item.requirement_id),
+            escape(row.quote or "(no longer indexed)"),
+            str(len(item.attempts)),
+            f"[{style}]{item.latest}[/]",
+            str(item.best),
+            history,
+            item.due_at.isoformat()[:10],
+        )
+    out.print(table)
+
+
+def session_report(out: Console, session: Session) -> None:
+    """Every turn of a session, as the Markdown report ``sessions export`` writes."""
+    from rich.markdown import Markdown
+
+    from prepbot.interview.report import export_markdown
+
+    out.print(Markdown(export_markdown(session)))
+
+
+def partial_grade(partial: dict[str, Any]) -> Group:
+    """A grade so far, as it streams (and once it is whole): the score first, then the rubric and the feedback."""
+    parts: list[Any] = []
+    score = partial.get("score")
+    if isinstance(score, int):
+        colour = "green" if score >= 4 else "yellow" if score == 3 else "red"
+        odds = partial.get("expected_score")
+        between = f" [dim](weighing 1-5 by the grader's odds: {odds:.1f})[/]" if isinstance(odds, float) else ""
+        parts.append(Text.from_markup(f"[bold {colour}]Score: {score}/5[/]{between}"))
+    else:
+        parts.append(Text("Grading…", style="dim"))
+    for mark in partial.get("rubric") or []:
+        if isinstance(mark, dict) and mark.get("point"):
+            sign = "[green]✓[/]" if mark.get("met") else "[red]✗[/]" if mark.get("met") is False else " "
+            parts.append(Text.from_markup(f"  {sign} {escape(str(mark['point']))}"))
+    for key, label in (("strengths", "Strengths"), ("gaps", "Gaps")):
+        values = [str(v) for v in partial.get(key) or [] if v]
+        if values:
+            parts.append(Text.from_markup(f"[bold]{label}:[/] " + escape("; ".join(values))))
+    if partial.get("better_answer"):
+        parts.append(Text.from_markup(f"[bold]Stronger answer:[/] {escape(str(partial['better_answer']))}"))
+    if partial.get("feedback_error"):
+        error = escape(str(partial["feedback_error"]))
+        parts.append(Text.from_markup(f"[yellow]No feedback this time (the score stands): {error}[/]"))
+    return Group(*parts)
+
+
+def citation(cited: GradeCitation) -> str:
+    """One requirement a grade cites: its ID, how the answer relates to it, its text."""
+    return f'  [magenta]{cited.id}[/] [dim]({cited.relation})[/] "{escape(cited.quote)}"'
+
+
+def grade_result(out: Console, grade: Grade) -> None:
+    """``prepbot grade``: the whole grade, the follow-up it suggests, and the requirements it cites."""
+    out.print(partial_grade(grade.model_dump()))
+    if grade.follow_up:
+        out.print(f"[bold]Follow-up:[/] {escape(grade.follow_up)}")
+    for cited in grade.citations:
+        out.print(citation(cited))
+
+
+def models_table(out: Console, statuses: list[ModelStatus]) -> None:
+    table = Table("model", "parts", "assembled", "size")
+    table.add_column("path", overflow="fold")
+    for s in statuses:
+        parts_style = "green" if s.parts_installed == s.parts_total else "red"
+        table.add_row(
+            f"[bold]{s.name}[/]\n[dim]{escape(s.description)}[/]",
+            f"[{parts_style}]{s.parts_installed}/{s.parts_total}[/]",
+            "[green]yes[/]" if s.assembled else "no",
+            f"{s.size / 1e9:.2f} GB",
+            escape(str(s.path)),
+        )
+    out.print(table)
+
+
+def calls_table(out: Console, calls: list[CallRecord]) -> None:
+    """Recent LLM calls, one line each; the result column takes the width the others leave."""
+    table = Table()
+    for column in ("time", "prompt", "backend", "model", "tokens", "latency", "cost"):
+        table.add_column(column, no_wrap=True, min_width=len(column))
+    table.add_column("result", no_wrap=True, overflow="ellipsis", max_width=max(20, out.width - 80))
+    for call in calls:
+        tokens = f"{call.prompt_tokens if call.prompt_tokens is not None else '-'}"
+        tokens += f"/{call.completion_tokens if call.completion_tokens is not None else '-'}"
+        cost = f"${call.cost_usd:.5f}" if call.cost_usd else "-"
+        if call.error:
+            result = f"[red]{escape(call.error)}[/]"
+        else:
+            result = ("[cyan]cached[/] " if call.cached else "") + escape(" ".join((call.output or "").split()))
+        table.add_row(
+            call.created_at.astimezone().strftime("%m-%d %H:%M"),
+            call.prompt,
+            call.backend,
+            escape(call.model),
+            tokens,
+            f"{call.latency_s:.1f} s",
+            cost,
+            result,
+        )
     out.print(table)

@@ -7,16 +7,17 @@ next interview from the due items scored 3 or lower, lowest and most overdue fir
 
 from __future__ import annotations
 
-from contextlib import closing
 from datetime import datetime, timedelta, timezone
+from typing import Any
 
 from pydantic import BaseModel
 
-from prepbot import db
 from prepbot.config import Settings
+from prepbot.interview.store import scored_turns
 
 INTERVAL_DAYS = {1: 0, 2: 1, 3: 3, 4: 7, 5: 21}
-WEAK_MAX_SCORE = 3
+WEAK_MAX_SCORE = 3  # an item whose latest score is this or lower is weak: practised again when due
+WEAKEST_SHOWN = 5  # the weakest items `prepbot progress --json` names
 
 
 class Attempt(BaseModel):
@@ -42,32 +43,36 @@ class ItemProgress(BaseModel):
         return self.due_at <= (now or datetime.now(timezone.utc))
 
 
+class QuotedProgress(BaseModel):
+    """An item's progress with the item's text as it is indexed now (None once it is no longer indexed)."""
+
+    progress: ItemProgress
+    quote: str | None
+
+
 def item_progress(settings: Settings, posting_id: str | None = None) -> list[ItemProgress]:
     """Every graded item, weakest first (latest score, then best, then the most overdue)."""
-    query = (
-        "SELECT t.requirement_id, s.posting_id, t.score, t.graded_at, s.id AS session_id FROM turns t"
-        " JOIN sessions s ON s.id = t.session_id WHERE t.score IS NOT NULL AND t.requirement_id IS NOT NULL"
-    )
-    params: tuple[str, ...] = ()
-    if posting_id:
-        query, params = query + " AND s.posting_id = ?", (posting_id,)
-    with closing(db.connect(settings)) as conn:
-        rows = conn.execute(query + " ORDER BY t.graded_at", params).fetchall()
     attempts: dict[str, list[Attempt]] = {}
     postings: dict[str, str] = {}
-    for row in rows:
-        attempts.setdefault(row["requirement_id"], []).append(
-            Attempt(at=row["graded_at"], score=row["score"], session_id=row["session_id"])
+    for turn in scored_turns(settings, posting_id):
+        attempts.setdefault(turn.requirement_id, []).append(
+            Attempt(at=turn.graded_at, score=turn.score, session_id=turn.session_id)
         )
-        postings[row["requirement_id"]] = row["posting_id"]
+        postings[turn.requirement_id] = turn.posting_id
     items = []
     for rid, history in attempts.items():
         last = history[-1]
-        items.append(ItemProgress(
-            requirement_id=rid, posting_id=postings[rid], attempts=history, latest=last.score,
-            best=max(a.score for a in history), last_at=last.at,
-            due_at=last.at + timedelta(days=INTERVAL_DAYS[last.score]),
-        ))  # fmt: skip
+        items.append(
+            ItemProgress(
+                requirement_id=rid,
+                posting_id=postings[rid],
+                attempts=history,
+                latest=last.score,
+                best=max(a.score for a in history),
+                last_at=last.at,
+                due_at=last.at + timedelta(days=INTERVAL_DAYS[last.score]),
+            )
+        )
     return sorted(items, key=lambda item: (item.latest, item.best, item.due_at))
 
 
@@ -76,3 +81,44 @@ def weak_items(settings: Settings, posting_id: str, now: datetime | None = None)
     now = now or datetime.now(timezone.utc)
     due = [item for item in item_progress(settings, posting_id) if item.weak and item.due(now)]
     return sorted(due, key=lambda item: (item.latest, item.due_at))
+
+
+def quoted_progress(
+    settings: Settings, *, role: str | None = None, posting_id: str | None = None
+) -> list[QuotedProgress]:
+    """``prepbot progress``: every graded item of the posting a role or an ID names (of all postings without
+    either), weakest first, each with its item's text from the index."""
+    from prepbot.questions import find_posting
+    from prepbot.retrieval.index import RequirementIndex
+
+    index = RequirementIndex(settings)
+    if role or posting_id:
+        posting_id = find_posting(index, role=role, posting_id=posting_id).id
+    items = item_progress(settings, posting_id)
+    quotes = index.get_requirements([item.requirement_id for item in items])
+    return [
+        QuotedProgress(progress=item, quote=quotes[item.requirement_id].text if item.requirement_id in quotes else None)
+        for item in items
+    ]
+
+
+def progress_json(rows: list[QuotedProgress]) -> dict[str, Any]:
+    """The ``prepbot progress --json`` shape: every item with its history, and the weakest items' IDs."""
+    items = [
+        {
+            "requirement_id": row.progress.requirement_id,
+            "posting_id": row.progress.posting_id,
+            "quote": row.quote,
+            "attempts": len(row.progress.attempts),
+            "latest": row.progress.latest,
+            "best": row.progress.best,
+            "last_at": row.progress.last_at.isoformat(),
+            "due_at": row.progress.due_at.isoformat(),
+            "weak": row.progress.weak,
+            "history": [
+                {"at": a.at.isoformat(), "score": a.score, "session_id": a.session_id} for a in row.progress.attempts
+            ],
+        }
+        for row in rows
+    ]
+    return {"items": items, "weakest": [item["requirement_id"] for item in items if item["weak"]][:WEAKEST_SHOWN]}

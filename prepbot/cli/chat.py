@@ -1,4 +1,4 @@
-"""``prepbot chat``: the mock interview in a terminal, over ``interview.Interview``.
+"""``prepbot chat``: the mock interview in a terminal, over ``prepbot.interview.Interview``.
 
 Input is prompt_toolkit's multi-line editor when stdin is a terminal: Enter on an empty line or Esc-Enter
 sends, a line starting with ``/`` is a command and sends at once, arrows and history (saved under
@@ -12,18 +12,19 @@ stays saved); Ctrl-C or Ctrl-D at the prompt ends the session, which ``--resume`
 from __future__ import annotations
 
 import sys
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
-from rich.console import Console, Group
+from rich.console import Console
 from rich.live import Live
 from rich.markup import escape
 from rich.text import Text
 
+from prepbot.cli import render
 from prepbot.errors import PrepbotError
 from prepbot.grading import MAX_ANSWER_CHARS, Grade
-from prepbot.interview import Interview
+from prepbot.interview import Interview, Turn
 from prepbot.text import LANGUAGES
-from prepbot.interview.sessions import Turn
 
 COMMANDS = {
     "/hint": "a hint: the item tested, then the rubric point by point",
@@ -69,8 +70,12 @@ def terminal_reader(history_path: Any) -> ReadInput:
         event.current_buffer.validate_and_handle()
 
     history_path.parent.mkdir(parents=True, exist_ok=True)
-    session: Any = PromptSession(history=FileHistory(str(history_path)), multiline=True, key_bindings=bindings,
-                                 prompt_continuation=lambda width, line, wrap: "… ".rjust(width))  # fmt: skip
+    session: Any = PromptSession(
+        history=FileHistory(str(history_path)),
+        multiline=True,
+        key_bindings=bindings,
+        prompt_continuation=lambda width, line, wrap: "… ".rjust(width),
+    )
 
     def read(prompt: str) -> str:
         return session.prompt(prompt)
@@ -126,15 +131,7 @@ class ChatUI:
     def next_turn(self) -> Turn | None:
         while True:
             try:
-                with self.console.status("Writing the next question…", spinner="dots") as status:
-                    tokens = [0]
-
-                    def progress(event: str, amount: int) -> None:
-                        if event == "token":
-                            tokens[0] += amount
-                            status.update(f"Writing the next question… {tokens[0]} tokens")
-
-                    return self.interview.next_turn(progress)
+                return self.write_next_turn()
             except KeyboardInterrupt:
                 self.say("[yellow]Cancelled.[/] Enter to go on, /quit to stop.")
                 self.command_or_continue()
@@ -142,6 +139,19 @@ class ChatUI:
                 self.say(f"[red]error:[/] {escape(str(exc))}")
                 self.say("Enter to try again, /quit to stop.")
                 self.command_or_continue()
+
+    def write_next_turn(self) -> Turn | None:
+        """The next turn, with a spinner counting the tokens while the model writes its question."""
+        with self.console.status("Writing the next question…", spinner="dots") as status:
+            tokens = 0
+
+            def progress(event: str, amount: int) -> None:
+                nonlocal tokens
+                if event == "token":
+                    tokens += amount
+                    status.update(f"Writing the next question… {tokens} tokens")
+
+            return self.interview.next_turn(progress)
 
     def command_or_continue(self) -> None:
         text = self.prompt("> ").strip()
@@ -170,7 +180,9 @@ class ChatUI:
                     return
                 continue
             if not stripped:
-                self.say("[dim]Type your answer; Enter on an empty line (or Esc-Enter) sends it. /help lists commands.[/]")
+                self.say(
+                    "[dim]Type your answer; Enter on an empty line (or Esc-Enter) sends it. /help lists commands.[/]"
+                )
                 continue
             if len(stripped) > MAX_ANSWER_CHARS:
                 self.say(f"[yellow]That answer has {len(stripped)} characters; keep it under {MAX_ANSWER_CHARS}.[/]")
@@ -184,8 +196,8 @@ class ChatUI:
         live = Live(Text("Grading…", style="dim"), console=self.console, refresh_per_second=8, transient=False)
         try:
             with live:
-                grade = self.interview.grade(turn, listener=lambda partial: live.update(render_partial(partial)))
-                live.update(render_partial(grade.model_dump()))
+                grade = self.interview.grade(turn, listener=lambda partial: live.update(render.partial_grade(partial)))
+                live.update(render.partial_grade(grade.model_dump()))
         except KeyboardInterrupt:
             self.say("[yellow]Grading cancelled; your answer is saved.[/] Answer again, or /skip.")
             return False
@@ -233,36 +245,48 @@ class ChatUI:
         done = len(session.main_turns)
         resumed = f", resuming after {done} asked" if session.turns else ""
         planned = len(session.plan)
-        self.say(f"{planned} question{'' if planned == 1 else 's'}, mode {session.mode}, language {session.language}{resumed}."
-                           f"  Session [bold]{session.id}[/].")  # fmt: skip
-        self.say("[dim]Enter on an empty line sends an answer. Commands: "
-                           + " ".join(c.split()[0] for c in COMMANDS) + "[/]")  # fmt: skip
+        self.say(
+            f"{planned} question{'' if planned == 1 else 's'}, mode {session.mode}, language {session.language}{resumed}."
+            f"  Session [bold]{session.id}[/]."
+        )
+        self.say(
+            "[dim]Enter on an empty line sends an answer. Commands: " + " ".join(c.split()[0] for c in COMMANDS) + "[/]"
+        )
         if interview.remaining() == 0 and interview.open_turn() is None and interview.pending_follow_up() is None:
             self.say("[dim]Nothing left to ask in this session.[/]")
 
     def show_question(self, turn: Turn) -> None:
-        label = "Follow-up" if turn.kind == "follow_up" else f"Question {len(self.interview.session.main_turns)}/{len(self.interview.session.plan)}"
+        label = (
+            "Follow-up"
+            if turn.kind == "follow_up"
+            else f"Question {len(self.interview.session.main_turns)}/{len(self.interview.session.plan)}"
+        )
         self.say()
         self.say(f"[bold cyan]{label}[/] [dim]({turn.difficulty or ''})[/]")
         self.say(Text(turn.question, style="bold"))
-        item = self.interview.index.get_requirements([turn.requirement_id]).get(turn.requirement_id) if turn.requirement_id else None
+        item = (
+            self.interview.index.get_requirements([turn.requirement_id]).get(turn.requirement_id)
+            if turn.requirement_id
+            else None
+        )
         if item:
-            self.say(f"[dim]tests {item.id}: \"{escape(item.text)}\"[/]")
+            self.say(f'[dim]tests {item.id}: "{escape(item.text)}"[/]')
 
     def show_citations(self, grade: Grade) -> None:
         if not grade.citations:
             return
         self.say()  # the streamed grade above may end without a line break (piped output)
         self.say("[bold]Requirements[/]")
-        for citation in grade.citations:
-            mark = "tested" if citation.relation == "tested" else "touched"
-            self.say(f"  [magenta]{citation.id}[/] [dim]({mark})[/] \"{escape(citation.quote)}\"")
+        for cited in grade.citations:
+            self.say(render.citation(cited))
 
     def show_score(self) -> None:
         board = self.interview.scoreboard()
         mean = board["mean_score"]
-        self.say(f"Asked {board['asked']} of {board['planned']}, graded {board['graded']}, "
-                           f"mean {mean if mean is not None else '-'} / 5")  # fmt: skip
+        self.say(
+            f"Asked {board['asked']} of {board['planned']}, graded {board['graded']}, "
+            f"mean {mean if mean is not None else '-'} / 5"
+        )
         for n, kind, score in board["scores"]:
             self.say(f"  turn {n} ({kind}): {score}/5")
 
@@ -282,29 +306,3 @@ class ChatUI:
             self.say(f"Interview over. `prepbot sessions export {session.id} --format md` writes the report.")
         else:
             self.say(f"Session saved. `prepbot chat --resume {session.id}` continues it.")
-
-
-def render_partial(partial: dict[str, Any]) -> Group:
-    """The grade so far, as it streams: the score first, then the rubric and the feedback."""
-    parts: list[Any] = []
-    score = partial.get("score")
-    if isinstance(score, int):
-        colour = "green" if score >= 4 else "yellow" if score == 3 else "red"
-        odds = partial.get("expected_score")
-        between = f" [dim](weighing 1-5 by the grader's odds: {odds:.1f})[/]" if isinstance(odds, float) else ""
-        parts.append(Text.from_markup(f"[bold {colour}]Score: {score}/5[/]{between}"))
-    else:
-        parts.append(Text("Grading…", style="dim"))
-    for mark in partial.get("rubric") or []:
-        if isinstance(mark, dict) and mark.get("point"):
-            sign = "[green]✓[/]" if mark.get("met") else "[red]✗[/]" if mark.get("met") is False else " "
-            parts.append(Text.from_markup(f"  {sign} {escape(str(mark['point']))}"))
-    for key, label in (("strengths", "Strengths"), ("gaps", "Gaps")):
-        values = [str(v) for v in partial.get(key) or [] if v]
-        if values:
-            parts.append(Text.from_markup(f"[bold]{label}:[/] " + escape("; ".join(values))))
-    if partial.get("better_answer"):
-        parts.append(Text.from_markup(f"[bold]Stronger answer:[/] {escape(str(partial['better_answer']))}"))
-    if partial.get("feedback_error"):
-        parts.append(Text.from_markup(f"[yellow]No feedback this time (the score stands): {escape(str(partial['feedback_error']))}[/]"))
-    return Group(*parts)
