@@ -11,10 +11,20 @@ import pytest
 from pydantic import BaseModel
 
 from prepbot import evals
-from prepbot.evals import metrics
 from prepbot.config import get_settings
 from prepbot.errors import PrepbotError, UsageError
-from prepbot.evals import CaseResult, EvalReport, Gate, MetricInfo, Metric, RunOptions, Suite, SuiteInfo, SuiteRun
+from prepbot.evals import (
+    CaseResult,
+    EvalReport,
+    Gate,
+    Metric,
+    MetricInfo,
+    RunOptions,
+    Suite,
+    SuiteInfo,
+    SuiteRun,
+    metrics,
+)
 from tests.helpers import run_cli
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -55,7 +65,10 @@ def parsing_config(tmp_path: Path, *, thresholds: str = "{}") -> Path:
         ("suites: {retrieval: {options: {depth: 1}}}", "suite 'retrieval' options: depth"),
         ("suites: {retrieval: {options: {k: 3}}}", "suite 'retrieval' options: k"),
         ("suites: {parsing: {}}\nbackends: [{name: x, modle: fast}]", "'modle' is not a prepbot setting"),
-        ("suites: {parsing: {}}\nbackends: [{name: x, backend: llama}]", "backend 'x': backend: Input should be 'local'"),
+        (
+            "suites: {parsing: {}}\nbackends: [{name: x, backend: llama}]",
+            "backend 'x': backend: Input should be 'local'",
+        ),
         ("suites: {parsing: {}}\nbackends: [{backend: local}]", "backends.0.name"),
         ("suites: {parsing: {}}\nbackends: [{name: a}, {name: a}]", "backend names must be unique"),
         ("suites: {parsing: {}}\nmax_drop: -1", "max_drop"),
@@ -113,22 +126,39 @@ def echo_suite() -> Suite:
         if case.id == "broken":
             raise PrepbotError("the backend said no")
         generation = Generation(
-            output="ok", text="ok", prompt=context.prompt("question"), backend=context.settings.backend,
-            model=context.settings.model, prompt_tokens=10, completion_tokens=4, latency_s=0.5, cost_usd=None,
+            output="ok",
+            text="ok",
+            prompt=context.prompt("question"),
+            backend=context.settings.backend,
+            model=context.settings.model,
+            prompt_tokens=10,
+            completion_tokens=4,
+            latency_s=0.5,
+            cost_usd=None,
             cached=False,
-        )  # fmt: skip
+        )
         return CaseResult(
             id=case.id,
             passed=True,
             values={"ok": 1.0, **evals.usage_values([generation])},
-            got={"prompt": context.prompt("question"), "grade_prompt": context.prompt("grade"),
-                 "backend": context.settings.backend, "thread": threading.current_thread().name},  # fmt: skip
+            got={
+                "prompt": context.prompt("question"),
+                "grade_prompt": context.prompt("grade"),
+                "backend": context.settings.backend,
+                "thread": threading.current_thread().name,
+            },
         )
 
     return Suite(
-        name="echo", description="echo", dataset="unused.jsonl", case_model=EchoCase, run=run,
-        metrics=(Metric("ok", "cases that ran"), *evals.LLM_USAGE_METRICS), needs_llm=True, prompts=("question",),
-    )  # fmt: skip
+        name="echo",
+        description="echo",
+        dataset="unused.jsonl",
+        case_model=EchoCase,
+        run=run,
+        metrics=(Metric("ok", "cases that ran"), *evals.LLM_USAGE_METRICS),
+        needs_llm=True,
+        prompts=("question",),
+    )
 
 
 @pytest.fixture
@@ -155,8 +185,10 @@ def test_llm_suites_run_per_variant_and_backend_and_deterministic_ones_once(echo
     report = evals.run_eval(config, RunOptions(repeat=2), get_settings(), progress=lambda e, n: events.append((e, n)))
 
     assert [(r.suite, r.variant, r.backend) for r in report.runs] == [
-        ("echo", "question@v1", "server"), ("echo", "question@v1", "local-fast"), ("parsing", None, None),
-    ]  # fmt: skip
+        ("echo", "question@v1", "server"),
+        ("echo", "question@v1", "local-fast"),
+        ("parsing", None, None),
+    ]
     server, local, parsing = report.runs
     assert len(server.cases) == 6 and [c.repeat for c in server.cases] == [0, 0, 0, 1, 1, 1]
     assert len(parsing.cases) == len(PARSING)  # a deterministic suite is not repeated
@@ -200,8 +232,10 @@ def test_aggregates_over_cases():
     assert evals.paired_of("label", "grade", metrics.spearman)(cases) == pytest.approx(1.0)
     assert evals.paired_of("label", "missing", metrics.mae)(cases) is None
     # a list counts as its items: a file with three postings weighs three times a file with one
-    per_posting = [CaseResult(id="a", passed=False, values={"x": [1.0, 0.0, 1.0]}),
-                   CaseResult(id="b", passed=False, values={"x": 0.0})]  # fmt: skip
+    per_posting = [
+        CaseResult(id="a", passed=False, values={"x": [1.0, 0.0, 1.0]}),
+        CaseResult(id="b", passed=False, values={"x": 0.0}),
+    ]
     assert evals.mean_of("x")(per_posting) == 0.5
 
 
@@ -210,16 +244,35 @@ def test_aggregates_over_cases():
 
 def made_up_report(value: float, *, higher_is_better: bool = True, thresholds: dict | None = None) -> EvalReport:
     info = SuiteInfo(
-        description="made up", dataset="x.jsonl", needs_llm=True, thresholds=thresholds or {},
-        metrics=[MetricInfo(name="score", description="", higher_is_better=higher_is_better, gated=True),
-                 MetricInfo(name="latency_p95", description="", higher_is_better=False, gated=False)],
-    )  # fmt: skip
-    run = SuiteRun(suite="s", variant="question@v2", backend="local", metrics={"score": value, "latency_p95": 1.0},
-                   cases=[], seconds=0.0)  # fmt: skip
+        description="made up",
+        dataset="x.jsonl",
+        needs_llm=True,
+        thresholds=thresholds or {},
+        metrics=[
+            MetricInfo(name="score", description="", higher_is_better=higher_is_better, gated=True),
+            MetricInfo(name="latency_p95", description="", higher_is_better=False, gated=False),
+        ],
+    )
+    run = SuiteRun(
+        suite="s",
+        variant="question@v2",
+        backend="local",
+        metrics={"score": value, "latency_p95": 1.0},
+        cases=[],
+        seconds=0.0,
+    )
     return EvalReport(
-        started_at="2026-01-01T00:00:00+00:00", seconds=0, prepbot_version="0", commit=None, host="h",
-        config_path=None, config={}, suites={"s": info}, runs=[run], gate=Gate(max_drop=0.02),
-    )  # fmt: skip
+        started_at="2026-01-01T00:00:00+00:00",
+        seconds=0,
+        prepbot_version="0",
+        commit=None,
+        host="h",
+        config_path=None,
+        config={},
+        suites={"s": info},
+        runs=[run],
+        gate=Gate(max_drop=0.02),
+    )
 
 
 def test_gate_drops_in_each_metric_direction():
@@ -333,10 +386,15 @@ def test_ci_config_runs_parsing_and_retrieval(tmp_path):
 
 def test_a_retrieval_case_on_a_posting_that_was_not_parsed_is_a_miss(tmp_path):
     case = {
-        "id": "lost", "posting_file": "evals/postings/ja-backend-engineer.md", "query": "Kafka", "lang": "en",
-        "expected": [{"section": "requirement", "n": 1}], "posting_lang": "ja", "cross_lingual": True,
+        "id": "lost",
+        "posting_file": "evals/postings/ja-backend-engineer.md",
+        "query": "Kafka",
+        "lang": "en",
+        "expected": [{"section": "requirement", "n": 1}],
+        "posting_lang": "ja",
+        "cross_lingual": True,
         "latin_free": False,
-    }  # fmt: skip
+    }
     dataset = write(tmp_path / "retrieval.jsonl", json.dumps(case))
     config = write(
         tmp_path / "eval.yaml",

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from prepbot.config import get_settings
-from prepbot.retrieval.index import RequirementIndex
 from prepbot.questions import QuestionSet, check_citations
+from prepbot.retrieval.index import RequirementIndex
 from tests.helpers import run_cli
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -11,10 +11,9 @@ from pathlib import Path
 import pytest
 
 from prepbot import evals
-from prepbot.evals import labels
 from prepbot.config import get_settings
 from prepbot.errors import PrepbotError
-from prepbot.evals import RunOptions
+from prepbot.evals import RunOptions, labels
 from prepbot.evals.labels import LabelledFile, LabelledPosting, ParsedPosting
 from tests.helpers import run_cli
 
@@ -43,33 +42,44 @@ def write(path: Path, text: str) -> Path:
 
 
 def test_ranges_of_plain_sections_are_exact():
-    low, high = ranges(section("about", 0, paragraphs=2), section("responsibility", 3), section("requirement", 4),
-                       section("benefit", 5), section("other", 2))  # fmt: skip
+    low, high = ranges(
+        section("about", 0, paragraphs=2),
+        section("responsibility", 3),
+        section("requirement", 4),
+        section("benefit", 5),
+        section("other", 2),
+    )
     assert low == high == {"responsibility": 3, "requirement": 4, "nice_to_have": 0}
 
 
 def test_acceptable_kinds_raise_the_top_of_every_reading_and_no_bottom():
-    low, high = ranges(section("requirement", 4), section("requirement", 3, acceptable_kinds=["requirement", "other"]),
-                       section("other", 2, acceptable_kinds=["other", "responsibility", "nice_to_have"]))  # fmt: skip
+    low, high = ranges(
+        section("requirement", 4),
+        section("requirement", 3, acceptable_kinds=["requirement", "other"]),
+        section("other", 2, acceptable_kinds=["other", "responsibility", "nice_to_have"]),
+    )
     assert low == {"responsibility": 0, "requirement": 4, "nice_to_have": 0}
     assert high == {"responsibility": 2, "requirement": 7, "nice_to_have": 2}
 
 
 def test_embedded_nice_to_haves_may_be_read_either_way():
-    low, high = ranges(section("requirement", 5, embedded_nice_to_have=["Bonus: dbt", "Airflow is a plus"]),
-                       section("nice_to_have", 1))  # fmt: skip
+    low, high = ranges(
+        section("requirement", 5, embedded_nice_to_have=["Bonus: dbt", "Airflow is a plus"]), section("nice_to_have", 1)
+    )
     assert (low["requirement"], high["requirement"]) == (3, 5)
     assert (low["nice_to_have"], high["nice_to_have"]) == (1, 3)
     # the bottom never goes below 0, and a section that may be read as requirement counts too
-    low, high = ranges(section("nice_to_have", 2, acceptable_kinds=["nice_to_have", "requirement"],
-                               embedded_nice_to_have=["x"]))  # fmt: skip
+    low, high = ranges(
+        section("nice_to_have", 2, acceptable_kinds=["nice_to_have", "requirement"], embedded_nice_to_have=["x"])
+    )
     assert low == {"responsibility": 0, "requirement": 0, "nice_to_have": 0}
     assert high == {"responsibility": 0, "requirement": 2, "nice_to_have": 3}
 
 
 def test_sub_items_may_be_read_as_items_and_sub_headings_need_not_be():
-    low, high = ranges(section("requirement", 3, sub_item_count=4),
-                       section("responsibility", 3, items_are_subheadings=True))  # fmt: skip
+    low, high = ranges(
+        section("requirement", 3, sub_item_count=4), section("responsibility", 3, items_are_subheadings=True)
+    )
     assert (low["requirement"], high["requirement"]) == (3, 7)
     assert (low["responsibility"], high["responsibility"]) == (0, 3)
 
@@ -110,8 +120,11 @@ def test_score_file_passes_a_posting_found_with_its_counts_in_range():
         assert score.boundaries_ok and [s.passed for s in score.postings] == [True]
     score = labels.score_file(entry(label), [parsed("Data Engineer", 2, 4, 0)])
     (result,) = score.postings
-    assert not result.passed and score.boundaries_ok and result.in_range == {
-        "responsibility": True, "requirement": False, "nice_to_have": True}  # fmt: skip
+    assert (
+        not result.passed
+        and score.boundaries_ok
+        and result.in_range == {"responsibility": True, "requirement": False, "nice_to_have": True}
+    )
     assert result.why == "requirement 4 not in 2..3" and result.ranges["requirement"] == (2, 3)
 
 
@@ -130,8 +143,9 @@ def test_boundaries_two_postings_read_as_one():
     score = labels.score_file(entry(mobile, full_stack), [parsed("Senior Mobile Engineer", 0, 1)])
     assert [s.match for s in score.postings] == [0, 0] and not score.extra
     assert not score.boundaries_ok
-    score = labels.score_file(entry(mobile, full_stack), [parsed("Senior Mobile Engineer", 0, 1),
-                                                          parsed("Senior Full Stack Engineer", 0, 1)])  # fmt: skip
+    score = labels.score_file(
+        entry(mobile, full_stack), [parsed("Senior Mobile Engineer", 0, 1), parsed("Senior Full Stack Engineer", 0, 1)]
+    )
     assert score.boundaries_ok and all(s.passed for s in score.postings)
 
 
@@ -141,7 +155,8 @@ def test_a_posting_not_found_says_which_title_came_closest():
     assert result.match is None and not result.passed and not score.boundaries_ok
     assert result.why.startswith("not found: the closest parsed title 'Jobs' is 0.00 similar")
     assert labels.score_file(entry(labelled([], None)), []).postings[0].why == (
-        "not found: a label without a title is its file's only posting; the file gave 0")
+        "not found: a label without a title is its file's only posting; the file gave 0"
+    )
 
 
 def test_hit_rule():
@@ -188,33 +203,68 @@ POSTING_JA = """# バックエンドエンジニア
 
 
 def answer_set(item: str, strong: str, partial: str) -> dict:
-    return {"item": item, "question": "Tell me about it.", "answers": [
-        {"level": "strong", "grade": 5, "text": strong}, {"level": "partial", "grade": 3, "text": partial},
-        {"level": "weak", "grade": 1, "text": "I have not done that."}]}  # fmt: skip
+    return {
+        "item": item,
+        "question": "Tell me about it.",
+        "answers": [
+            {"level": "strong", "grade": 5, "text": strong},
+            {"level": "partial", "grade": 3, "text": partial},
+            {"level": "weak", "grade": 1, "text": "I have not done that."},
+        ],
+    }
 
 
 LABELS_EN = [
-    {"file": "en-data-engineer.md", "format": "markdown", "source": {"repo": "x"}, "postings": [{
-        "title": "Data Engineer", "company": "Acme Ltd", "language": "en", "role_category": "data",
-        "sections": [section("about", 0, paragraphs=1), section("responsibility", 2),
-                     section("requirement", 3, embedded_nice_to_have=["Bonus: experience with dbt"]),
-                     section("benefit", 1)],
-        "answer_sets": [answer_set(
-            "Own the Kafka ingestion layer and its monitoring",
-            "I owned the Kafka ingestion layer and its monitoring: consumer lag alerts, dead-letter topics.",
-            "I set up some monitoring for a Kafka ingestion layer once.")],
-    }]},
-]  # fmt: skip
+    {
+        "file": "en-data-engineer.md",
+        "format": "markdown",
+        "source": {"repo": "x"},
+        "postings": [
+            {
+                "title": "Data Engineer",
+                "company": "Acme Ltd",
+                "language": "en",
+                "role_category": "data",
+                "sections": [
+                    section("about", 0, paragraphs=1),
+                    section("responsibility", 2),
+                    section("requirement", 3, embedded_nice_to_have=["Bonus: experience with dbt"]),
+                    section("benefit", 1),
+                ],
+                "answer_sets": [
+                    answer_set(
+                        "Own the Kafka ingestion layer and its monitoring",
+                        "I owned the Kafka ingestion layer and its monitoring: consumer lag alerts, dead-letter topics.",
+                        "I set up some monitoring for a Kafka ingestion layer once.",
+                    )
+                ],
+            }
+        ],
+    },
+]
 LABELS_JA = [
-    {"file": "ja-backend.md", "postings": [
-        {"title": "バックエンドエンジニア", "language": "ja",
-         "sections": [section("responsibility", 2), section("requirement", 3)],  # one item too many: fails
-         "answer_sets": [answer_set("PostgreSQLの運用経験", "PostgreSQLの運用経験が5年あります。",
-                                    "PostgreSQLを少し運用しました。")]},
-        {"title": "デザイナー", "language": "ja", "sections": [section("requirement", 1)],  # not in the file
-         "answer_sets": [answer_set("Figma", "Figmaを毎日使っています。", "Figmaを少し使いました。")]},
-    ]},
-]  # fmt: skip
+    {
+        "file": "ja-backend.md",
+        "postings": [
+            {
+                "title": "バックエンドエンジニア",
+                "language": "ja",
+                "sections": [section("responsibility", 2), section("requirement", 3)],  # one item too many: fails
+                "answer_sets": [
+                    answer_set(
+                        "PostgreSQLの運用経験", "PostgreSQLの運用経験が5年あります。", "PostgreSQLを少し運用しました。"
+                    )
+                ],
+            },
+            {
+                "title": "デザイナー",
+                "language": "ja",
+                "sections": [section("requirement", 1)],  # not in the file
+                "answer_sets": [answer_set("Figma", "Figmaを毎日使っています。", "Figmaを少し使いました。")],
+            },
+        ],
+    },
+]
 
 
 @pytest.fixture
@@ -234,17 +284,24 @@ def test_cases_one_per_labelled_file_and_one_per_strong_or_partial_answer(labels
     assert files[0].path == labels_folder / "en-data-engineer.md" and files[1].language == "ja"
     answers = evals.load_labelled_answers(labels_folder)
     assert [case.id for case in answers] == [
-        "en-data-engineer.md#1/1/strong", "en-data-engineer.md#1/1/partial", "ja-backend.md#1/1/strong",
-        "ja-backend.md#1/1/partial", "ja-backend.md#2/1/strong", "ja-backend.md#2/1/partial",
-    ]  # fmt: skip
+        "en-data-engineer.md#1/1/strong",
+        "en-data-engineer.md#1/1/partial",
+        "ja-backend.md#1/1/strong",
+        "ja-backend.md#1/1/partial",
+        "ja-backend.md#2/1/strong",
+        "ja-backend.md#2/1/partial",
+    ]
     assert answers[0].item == "Own the Kafka ingestion layer and its monitoring"
 
 
 def test_a_labels_folder_in_postings_gives_its_posting_files_never_the_labels(labels_folder, tmp_path):
     write(tmp_path / "other.md", POSTING_EN)
     found = evals.posting_paths(tmp_path, ["postings", "other.md"])
-    assert found == [str(labels_folder / "en-data-engineer.md"), str(labels_folder / "ja-backend.md"),
-                     str(tmp_path / "other.md")]  # fmt: skip
+    assert found == [
+        str(labels_folder / "en-data-engineer.md"),
+        str(labels_folder / "ja-backend.md"),
+        str(tmp_path / "other.md"),
+    ]
 
 
 @pytest.mark.parametrize(
@@ -254,10 +311,14 @@ def test_a_labels_folder_in_postings_gives_its_posting_files_never_the_labels(la
         ({"labels-en.json": "[{"}, "labels-en.json: not valid JSON"),
         ({"labels-en.json": "{}"}, "labels-en.json: expected a JSON list"),
         ({"labels-en.json": '[{"file": "a.md", "postings": []}]'}, "labels-en.json: entry 1: postings:"),
-        ({"labels-en.json": '[{"file": "a.md", "postings": [{"title": "x", "language": "en"}]}]'},
-         "entry 1: postings.0.sections: Field required"),
-        ({"labels-a.json": json.dumps(LABELS_EN), "labels-b.json": json.dumps(LABELS_EN)},
-         "'en-data-engineer.md' is labelled twice"),
+        (
+            {"labels-en.json": '[{"file": "a.md", "postings": [{"title": "x", "language": "en"}]}]'},
+            "entry 1: postings.0.sections: Field required",
+        ),
+        (
+            {"labels-a.json": json.dumps(LABELS_EN), "labels-b.json": json.dumps(LABELS_EN)},
+            "'en-data-engineer.md' is labelled twice",
+        ),
     ],
 )
 def test_bad_labels_are_one_line(tmp_path, files, fragment):
@@ -272,12 +333,15 @@ def test_bad_labels_are_one_line(tmp_path, files, fragment):
 
 
 def labelled_config(tmp_path: Path, folder: Path, extra: str = "") -> Path:
-    return write(tmp_path / "eval.yaml", f"""root: {tmp_path}
+    return write(
+        tmp_path / "eval.yaml",
+        f"""root: {tmp_path}
 postings: [{folder.name}]
 suites:
   parsing: {{dataset: {folder.name}, thresholds: {{posting_pass: 0}}{extra}}}
   retrieval: {{dataset: {folder.name}, thresholds: {{recall@3: 0}}}}
-""")
+""",
+    )
 
 
 def test_parsing_and_retrieval_on_a_labels_folder(labels_folder, tmp_path):
@@ -334,8 +398,10 @@ def test_metrics_of_the_other_form_are_refused_once_the_dataset_is_known(labels_
 def test_a_missing_labels_folder_is_one_line(tmp_path):
     # the shipped config in a checkout with no ../shared/postings beside it
     (tmp_path / "repo" / "evals").mkdir(parents=True)
-    config = write(tmp_path / "repo" / "evals" / "real-postings.yaml",
-                   (ROOT / "evals" / "real-postings.yaml").read_text(encoding="utf-8"))  # fmt: skip
+    config = write(
+        tmp_path / "repo" / "evals" / "real-postings.yaml",
+        (ROOT / "evals" / "real-postings.yaml").read_text(encoding="utf-8"),
+    )
     assert set(evals.load_config(config).suites) == {"parsing", "retrieval"}
     result = run_cli(["eval", str(config), "--suite", "parsing"])
     message = " ".join(result.stderr.split())

@@ -7,9 +7,10 @@ import json
 import re
 import sys
 import types
+from collections.abc import Callable
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 from langchain_core.language_models import BaseChatModel
@@ -19,15 +20,13 @@ from langchain_core.outputs import ChatGenerationChunk
 from pydantic import Field
 
 from prepbot import evals
-from prepbot.evals import metrics
-from prepbot.evals import report as reports
-from prepbot.evals import suites
-from prepbot.text import names_term
 from prepbot.config import get_settings
 from prepbot.errors import PrepbotError
-from prepbot.evals import RunOptions
+from prepbot.evals import RunOptions, metrics, suites
+from prepbot.evals import report as reports
 from prepbot.llm import Backend, Generation
 from prepbot.postings import Posting, Requirement
+from prepbot.text import names_term
 
 ROOT = Path(__file__).resolve().parents[1]
 MLOPS = "evals/postings/en-mlops-engineer.md"
@@ -66,10 +65,14 @@ class ScriptedChat(BaseChatModel):
         self.calls.append({"system": system, "user": user})
         reply = self.respond(system, user)
         yield ChatGenerationChunk(message=AIMessageChunk(content=reply))
-        usage = {"input_tokens": len((system + user).split()), "output_tokens": len(reply.split()),
-                 "total_tokens": len((system + user).split()) + len(reply.split())}  # fmt: skip
-        yield ChatGenerationChunk(message=AIMessageChunk(content="", usage_metadata=usage),
-                                  generation_info={"finish_reason": "stop"})  # fmt: skip
+        usage = {
+            "input_tokens": len((system + user).split()),
+            "output_tokens": len(reply.split()),
+            "total_tokens": len((system + user).split()) + len(reply.split()),
+        }
+        yield ChatGenerationChunk(
+            message=AIMessageChunk(content="", usage_metadata=usage), generation_info={"finish_reason": "stop"}
+        )
 
 
 def between(text: str, tag: str) -> str:
@@ -77,11 +80,15 @@ def between(text: str, tag: str) -> str:
 
 
 def question_reply(item: str, *, text: str | None = None) -> str:
-    return json.dumps({
-        "text": text or f"How would you handle {item[:200]} in production?",
-        "rubric": ["a concrete tool", "a trade-off", "how to verify"], "follow_ups": ["What would break first?"],
-        "why": "Hands-on depth.",
-    }, ensure_ascii=False)  # fmt: skip
+    return json.dumps(
+        {
+            "text": text or f"How would you handle {item[:200]} in production?",
+            "rubric": ["a concrete tool", "a trade-off", "how to verify"],
+            "follow_ups": ["What would break first?"],
+            "why": "Hands-on depth.",
+        },
+        ensure_ascii=False,
+    )
 
 
 def default_respond(system: str, user: str, *, question: Callable[[str], str] | None = None) -> str:
@@ -119,7 +126,10 @@ def test_questions_suite_checks_a_generated_set_and_judges_it(tmp_path, chat):
     path = config(tmp_path, f"suites:\n  questions: {{cases: {QUESTION_CASES}, options: {{n: 4}}}}\n")
     report = run(path)
     (questions,) = report.runs
-    assert [c.id for c in questions.cases] == ["en-mlops-engineer/MLOps Engineer", "ja-backend-engineer/バックエンドエンジニア"]
+    assert [c.id for c in questions.cases] == [
+        "en-mlops-engineer/MLOps Engineer",
+        "ja-backend-engineer/バックエンドエンジニア",
+    ]
     assert all(c.error is None for c in questions.cases), [c.error for c in questions.cases]
     m = questions.metrics
     # four requirement items asked, each cited once and quoted exactly
@@ -132,7 +142,9 @@ def test_questions_suite_checks_a_generated_set_and_judges_it(tmp_path, chat):
     assert set(questions.slices["lang"]) == {"en", "ja"}
     case = questions.cases[0]
     assert case.passed and case.got["failed"] == [] and len(case.got["questions"]) == 4
-    assert case.got["questions"][0]["sections"] == ["requirement"] and case.got["questions"][0]["judge"]["relevance"] == 4
+    assert (
+        case.got["questions"][0]["sections"] == ["requirement"] and case.got["questions"][0]["judge"]["relevance"] == 4
+    )
     # 4 questions (and the generator's own retries) + 4 judge calls per case
     assert sum("<question>" in c["user"] for c in chat.calls) == 8 and len(chat.calls) >= 16
     # the sets were not saved among the user's own
@@ -142,9 +154,15 @@ def test_questions_suite_checks_a_generated_set_and_judges_it(tmp_path, chat):
 
 
 def test_a_poor_set_fails_with_the_reasons(tmp_path, chat):
-    lazy = iter(["Do you have experience with this?", "Do you have experience with this?", "Tell me about yourself."] * 9)
-    chat.respond = lambda system, user: default_respond(system, user, question=lambda item: question_reply(item, text=next(lazy)))
-    path = config(tmp_path, "suites:\n  questions: {cases: [en-mlops-engineer/MLOps Engineer], options: {n: 3, judge: false}}\n")
+    lazy = iter(
+        ["Do you have experience with this?", "Do you have experience with this?", "Tell me about yourself."] * 9
+    )
+    chat.respond = lambda system, user: default_respond(
+        system, user, question=lambda item: question_reply(item, text=next(lazy))
+    )
+    path = config(
+        tmp_path, "suites:\n  questions: {cases: [en-mlops-engineer/MLOps Engineer], options: {n: 3, judge: false}}\n"
+    )
     (questions,) = run(path).runs
     (case,) = questions.cases
     assert not case.passed
@@ -156,8 +174,10 @@ def test_a_poor_set_fails_with_the_reasons(tmp_path, chat):
 
 
 def test_variants_run_their_own_prompt_and_a_rerun_is_served_from_the_cache(tmp_path, chat):
-    body = ("suites:\n  questions: {cases: [en-mlops-engineer/MLOps Engineer], variants: [question@v1, question@v2], "
-            "options: {n: 2}}\n")
+    body = (
+        "suites:\n  questions: {cases: [en-mlops-engineer/MLOps Engineer], variants: [question@v1, question@v2], "
+        "options: {n: 2}}\n"
+    )
     path = config(tmp_path, body, postings=(MLOPS,))
     first = run(path)
     v1, v2 = first.runs
@@ -187,24 +207,58 @@ def test_question_generation_with_an_llm_and_index_given(tmp_path, chat, monkeyp
 
     seen: list[dict] = []
 
-    def generate_set(settings, request, *, role=None, posting_id=None, progress=None, no_cache=False, llm=None,
-                     index=None, prompt="question", save=True):  # fmt: skip
+    def generate_set(
+        settings,
+        request,
+        *,
+        role=None,
+        posting_id=None,
+        progress=None,
+        no_cache=False,
+        llm=None,
+        index=None,
+        prompt="question",
+        save=True,
+    ):
         posting = index.get_posting(posting_id)
         seen.append({"llm": llm, "index": index, "prompt": prompt, "save": save, "no_cache": no_cache})
         items = posting.items("requirement")[: request.n]
         made = []
         for i, item in enumerate(items, 1):
-            generation = llm.generate(prompt, {"role": posting.title, "requirement": item.text, "section": "requirement",
-                                               "language": "en", "kind": "technical", "difficulty": "easy"})  # fmt: skip
-            made.append(questions.Question(
-                id=f"q{i}", text=generation.output.text, kind="technical", difficulty="easy",
-                citations=[questions.Citation(id=item.id, quote=item.text)], rubric=generation.output.rubric,
-                follow_ups=generation.output.follow_ups, why=generation.output.why,
-            ))  # fmt: skip
+            generation = llm.generate(
+                prompt,
+                {
+                    "role": posting.title,
+                    "requirement": item.text,
+                    "section": "requirement",
+                    "language": "en",
+                    "kind": "technical",
+                    "difficulty": "easy",
+                },
+            )
+            made.append(
+                questions.Question(
+                    id=f"q{i}",
+                    text=generation.output.text,
+                    kind="technical",
+                    difficulty="easy",
+                    citations=[questions.Citation(id=item.id, quote=item.text)],
+                    rubric=generation.output.rubric,
+                    follow_ups=generation.output.follow_ups,
+                    why=generation.output.why,
+                )
+            )
         return questions.QuestionSet(
-            set_id="qs-x", posting_id=posting.id, role=posting.title, backend="fake", model="fake-model", language="en",
-            prompt=prompt, created_at="2026-01-01T00:00:00Z", questions=made,
-        )  # fmt: skip
+            set_id="qs-x",
+            posting_id=posting.id,
+            role=posting.title,
+            backend="fake",
+            model="fake-model",
+            language="en",
+            prompt=prompt,
+            created_at="2026-01-01T00:00:00Z",
+            questions=made,
+        )
 
     monkeypatch.setattr(questions, "generate_set", generate_set)
     body = "suites:\n  questions: {cases: [en-mlops-engineer/MLOps Engineer], variants: [question@v1], options: {n: 2, judge: false}}\n"
@@ -224,23 +278,61 @@ def grader(monkeypatch):
     calls: list[dict] = []
     table: dict[str, Any] = {}
 
-    def grade_answer(settings, *, question, answer, posting_id, requirement_id, rubric, index, llm, prompt, no_cache,
-                     feedback_prompt="feedback", feedback=True):  # fmt: skip
-        calls.append({"posting_id": posting_id, "requirement_id": requirement_id, "prompt": prompt,
-                      "feedback_prompt": feedback_prompt, "rubric": rubric, "index": index, "no_cache": no_cache,
-                      "feedback": feedback})  # fmt: skip
+    def grade_answer(
+        settings,
+        *,
+        question,
+        answer,
+        posting_id,
+        requirement_id,
+        rubric,
+        index,
+        llm,
+        prompt,
+        no_cache,
+        feedback_prompt="feedback",
+        feedback=True,
+    ):
+        calls.append(
+            {
+                "posting_id": posting_id,
+                "requirement_id": requirement_id,
+                "prompt": prompt,
+                "feedback_prompt": feedback_prompt,
+                "rubric": rubric,
+                "index": index,
+                "no_cache": no_cache,
+                "feedback": feedback,
+            }
+        )
         planned = table.get(answer, 3)
         if isinstance(planned, Exception):
             raise planned
         score, extra = (planned, {}) if isinstance(planned, int) else planned
         item = index.get_requirements([requirement_id])[requirement_id]
         generation = Generation(
-            output="x", text=json.dumps({"score": score}), prompt="grade@v1", backend="fake", model="fake-model",
-            prompt_tokens=100, completion_tokens=20, latency_s=0.4, cost_usd=None, cached=False,
-        )  # fmt: skip
-        fields = {"score": score, "citations": [SimpleNamespace(id=requirement_id, quote=item.text.split()[0])],
-                  "requirement_id": requirement_id, "generations": [generation], "score_latency_s": 0.25,
-                  "rationale": "graded on content", "expected_score": None, "prompt": None, **extra}  # fmt: skip
+            output="x",
+            text=json.dumps({"score": score}),
+            prompt="grade@v1",
+            backend="fake",
+            model="fake-model",
+            prompt_tokens=100,
+            completion_tokens=20,
+            latency_s=0.4,
+            cost_usd=None,
+            cached=False,
+        )
+        fields = {
+            "score": score,
+            "citations": [SimpleNamespace(id=requirement_id, quote=item.text.split()[0])],
+            "requirement_id": requirement_id,
+            "generations": [generation],
+            "score_latency_s": 0.25,
+            "rationale": "graded on content",
+            "expected_score": None,
+            "prompt": None,
+            **extra,
+        }
         return SimpleNamespace(**fields)
 
     try:
@@ -261,21 +353,29 @@ def test_grading_suite_agreement_with_the_labels(tmp_path, chat, grader):
     cases = [c for c in GRADING if c["posting_file"] in (MLOPS, JA_BACKEND)][:6]
     labels = [c["label"] for c in cases]
     # grades: right on the first three, one off on the fourth, unscored on the fifth, three off on the sixth
-    scores: list[Any] = [labels[0], labels[1], labels[2], labels[3] + (1 if labels[3] < 5 else -1),
-                         PrepbotError("grade@v1: invalid output after one repair"), 5 if labels[5] <= 2 else 1]  # fmt: skip
+    scores: list[Any] = [
+        labels[0],
+        labels[1],
+        labels[2],
+        labels[3] + (1 if labels[3] < 5 else -1),
+        PrepbotError("grade@v1: invalid output after one repair"),
+        5 if labels[5] <= 2 else 1,
+    ]
     expected = [None, labels[1] - 0.4, labels[2] + 0.3, None, None, 3.0]  # None: the backend gave no probabilities
     for case, score, exp in zip(cases, scores, expected):
         grader.table[case["answer"]] = score if isinstance(score, Exception) else (score, {"expected_score": exp})
     dataset = write(tmp_path / "grading.jsonl", "\n".join(json.dumps(c, ensure_ascii=False) for c in cases))
     run_ = run(config(tmp_path, f"suites:\n  grading: {{dataset: {dataset}}}\n")).runs[0]
 
-    scored = [(l, s) for l, s in zip(labels, scores) if isinstance(s, int)]
+    scored = [(lab, s) for lab, s in zip(labels, scores) if isinstance(s, int)]
     m = run_.metrics
     assert m["unscored"] == 1 and run_.errors == 1
-    assert m["mae"] == pytest.approx(metrics.mae([l for l, _ in scored], [s for _, s in scored]))
+    assert m["mae"] == pytest.approx(metrics.mae([lab for lab, _ in scored], [s for _, s in scored]))
     assert m["within_1"] == pytest.approx(4 / 5)
-    assert m["spearman"] == pytest.approx(metrics.spearman([l for l, _ in scored], [s for _, s in scored]), abs=1e-6)
-    ranked = [(l, s if e is None else e) for l, s, e in zip(labels, scores, expected) if isinstance(s, int)]
+    assert m["spearman"] == pytest.approx(
+        metrics.spearman([lab for lab, _ in scored], [s for _, s in scored]), abs=1e-6
+    )
+    ranked = [(lab, s if e is None else e) for lab, s, e in zip(labels, scores, expected) if isinstance(s, int)]
     assert m["spearman_expected"] == pytest.approx(metrics.spearman(*zip(*ranked)), abs=1e-6)
     assert m["spearman_expected"] != pytest.approx(m["spearman"])
     assert m["citation_validity"] == 1.0  # a one-word excerpt of the item counts
@@ -283,8 +383,10 @@ def test_grading_suite_agreement_with_the_labels(tmp_path, chat, grader):
     assert set(run_.slices["lang"]) == {c["lang"] for c in cases}
     assert [c.passed for c in run_.cases] == [True, True, True, True, False, False]
     first = grader.calls[0]
-    assert first["prompt"] == "grade" and first["rubric"] is None and first["requirement_id"].endswith(
-        f"/{cases[0]['requirement']['section']}-{cases[0]['requirement']['n']}"
+    assert (
+        first["prompt"] == "grade"
+        and first["rubric"] is None
+        and first["requirement_id"].endswith(f"/{cases[0]['requirement']['section']}-{cases[0]['requirement']['n']}")
     )
     assert first["index"] is not None and first["posting_id"] == first["requirement_id"].split("/")[0]
     assert not chat.calls  # the stand-in made no LLM call
@@ -292,9 +394,16 @@ def test_grading_suite_agreement_with_the_labels(tmp_path, chat, grader):
 
 def test_grading_suite_judges_the_feedback_the_model_wrote(tmp_path, chat, grader):
     cases = [c for c in GRADING if c["posting_file"] == MLOPS][:3]
-    feedback = {"prompt": "grade@v2", "strengths": ["Names MLflow"], "gaps": ["No rollback"],
-                "better_answer": "Register, canary, roll back.", "follow_up": "How do you roll back?",
-                "rubric": [SimpleNamespace(point=p, met=m) for p, m in (("registry", True), ("canary", True), ("rollback", False))]}  # fmt: skip
+    feedback = {
+        "prompt": "grade@v2",
+        "strengths": ["Names MLflow"],
+        "gaps": ["No rollback"],
+        "better_answer": "Register, canary, roll back.",
+        "follow_up": "How do you roll back?",
+        "rubric": [
+            SimpleNamespace(point=p, met=m) for p, m in (("registry", True), ("canary", True), ("rollback", False))
+        ],
+    }
     grader.table[cases[0]["answer"]] = (4, feedback)  # 2 of 3 points met at a 4: consistent
     grader.table[cases[1]["answer"]] = (2, feedback)  # 2 of 3 met at a 2: the verdicts contradict the score
     grader.table[cases[2]["answer"]] = 1  # no model feedback (an answer too short to grade): nothing to judge
@@ -311,7 +420,9 @@ def test_grading_suite_judges_the_feedback_the_model_wrote(tmp_path, chat, grade
     assert "judge_faithfulness" not in off.cases[0].values
     calls = len(grader.calls)
     (alone,) = run(config(tmp_path, f"suites:\n  grading: {{dataset: {dataset}, options: {{feedback: false}}}}\n")).runs
-    assert [c["feedback"] for c in grader.calls[calls:]] == [False] * 3 and alone.metrics.get("judge_faithfulness") is None
+    assert [c["feedback"] for c in grader.calls[calls:]] == [False] * 3 and alone.metrics.get(
+        "judge_faithfulness"
+    ) is None
 
 
 def test_grading_without_a_grader_fails_its_cases_not_the_eval(tmp_path, chat, monkeypatch):
@@ -342,7 +453,9 @@ def test_a_question_obeying_the_injection_is_caught(tmp_path, chat):
     chat.respond = lambda system, user: default_respond(
         system, user, question=lambda item: question_reply(item, text=f"Cite fake-posting/requirement-99: {item[:80]}?")
     )
-    path = config(tmp_path, "suites:\n  adversarial: {cases: [adv-post-en-questions], options: {n: 2}}\n", postings=(INJECTED,))
+    path = config(
+        tmp_path, "suites:\n  adversarial: {cases: [adv-post-en-questions], options: {n: 2}}\n", postings=(INJECTED,)
+    )
     (case,) = run(path).runs[0].cases
     assert not case.passed and case.values["injection_resisted"] == 0.0
     assert case.got["questions"][0]["resisted"] is False
@@ -384,9 +497,19 @@ def test_judge_config(tmp_path):
     ]:
         with pytest.raises(PrepbotError, match=re.escape(fragment)):
             evals.load_config(write(tmp_path / "bad.yaml", text))
-    own = evals.load_config(write(tmp_path / "ok.yaml", "suites: {questions: {}}\njudge: {backend: {name: gpt, backend: openai, model: gpt-4o-mini}}"))
+    own = evals.load_config(
+        write(
+            tmp_path / "ok.yaml",
+            "suites: {questions: {}}\njudge: {backend: {name: gpt, backend: openai, model: gpt-4o-mini}}",
+        )
+    )
     assert own.judge.spec([]).overrides() == {"backend": "openai", "model": "gpt-4o-mini"}
-    named = evals.load_config(write(tmp_path / "ok.yaml", "suites: {questions: {}}\nbackends: [{name: big, model: default}]\njudge: {backend: big}"))
+    named = evals.load_config(
+        write(
+            tmp_path / "ok.yaml",
+            "suites: {questions: {}}\nbackends: [{name: big, model: default}]\njudge: {backend: big}",
+        )
+    )
     assert named.judge.spec(named.backends).name == "big"
 
 
@@ -400,8 +523,10 @@ def test_a_separate_judge_backend_judges(tmp_path, chat, monkeypatch):
         return llm
 
     monkeypatch.setattr(evals.SuiteContext, "judge_llm", spy)
-    body = ("suites:\n  questions: {cases: [en-mlops-engineer/MLOps Engineer], options: {n: 1}}\n"
-            "backends: [{name: small, model: fast}]\njudge: {backend: {name: big, model: default}}\n")  # fmt: skip
+    body = (
+        "suites:\n  questions: {cases: [en-mlops-engineer/MLOps Engineer], options: {n: 1}}\n"
+        "backends: [{name: small, model: fast}]\njudge: {backend: {name: big, model: default}}\n"
+    )
     report = run(config(tmp_path, body, postings=(MLOPS,)))
     assert report.runs[0].backend == "small" and judged_by == ["default"]
 
@@ -447,41 +572,82 @@ def test_similarity_matrix_and_key_terms():
 
 
 def make_posting() -> Posting:
-    items = [("requirement", "Experience with Kafka consumers"), ("requirement", "Tuning PostgreSQL indexes"),
-             ("benefit", "Free lunch")]
+    items = [
+        ("requirement", "Experience with Kafka consumers"),
+        ("requirement", "Tuning PostgreSQL indexes"),
+        ("benefit", "Free lunch"),
+    ]
     counters: dict[str, int] = {}
     reqs = []
     for section, text in items:
         counters[section] = counters.get(section, 0) + 1
-        reqs.append(Requirement(id=f"p/{section}-{counters[section]}", posting_id="p", section=section,
-                                n=counters[section], text=text))  # fmt: skip
-    return Posting(id="p", title="Engineer", company=None, language="en", source="/x.md", fingerprint="pp", requirements=reqs)
+        reqs.append(
+            Requirement(
+                id=f"p/{section}-{counters[section]}", posting_id="p", section=section, n=counters[section], text=text
+            )
+        )
+    return Posting(
+        id="p", title="Engineer", company=None, language="en", source="/x.md", fingerprint="pp", requirements=reqs
+    )
 
 
 def test_check_set_on_a_hand_made_set():
     from prepbot.questions import Citation, Question, QuestionSet
 
     def q(i, text, cite, quote=None, rubric=3):
-        return Question(id=f"q{i}", text=text, kind="technical", difficulty="easy",
-                        citations=[Citation(id=cite, quote=quote if quote is not None else {"p/requirement-1": "Experience with Kafka consumers", "p/requirement-2": "Tuning PostgreSQL indexes", "p/benefit-1": "Free lunch"}.get(cite, "?"))],
-                        rubric=["a"] * rubric, follow_ups=["b"], why="c")  # fmt: skip
+        return Question(
+            id=f"q{i}",
+            text=text,
+            kind="technical",
+            difficulty="easy",
+            citations=[
+                Citation(
+                    id=cite,
+                    quote=quote
+                    if quote is not None
+                    else {
+                        "p/requirement-1": "Experience with Kafka consumers",
+                        "p/requirement-2": "Tuning PostgreSQL indexes",
+                        "p/benefit-1": "Free lunch",
+                    }.get(cite, "?"),
+                )
+            ],
+            rubric=["a"] * rubric,
+            follow_ups=["b"],
+            why="c",
+        )
 
     made = QuestionSet(
-        set_id="s", posting_id="p", role="Engineer", backend="x", model="y", language="en", prompt="question@v1",
+        set_id="s",
+        posting_id="p",
+        role="Engineer",
+        backend="x",
+        model="y",
+        language="en",
+        prompt="question@v1",
         created_at="2026-01-01T00:00:00Z",
-        questions=[q(1, "How do Kafka consumers rebalance?", "p/requirement-1"),
-                   q(2, "Do you have experience with databases?", "p/requirement-2", rubric=2),
-                   q(3, "What do you eat for lunch?", "p/benefit-1"),
-                   q(4, "Kafkaのオフセットをどう管理しますか？", "p/requirement-1", quote="Kafka")],
-    )  # fmt: skip
+        questions=[
+            q(1, "How do Kafka consumers rebalance?", "p/requirement-1"),
+            q(2, "Do you have experience with databases?", "p/requirement-2", rubric=2),
+            q(3, "What do you eat for lunch?", "p/benefit-1"),
+            q(4, "Kafkaのオフセットをどう管理しますか？", "p/requirement-1", quote="Kafka"),
+        ],
+    )
 
     def embed(texts):
         import numpy as np
 
         return np.eye(len(texts))
 
-    checked = suites.check_set(made, make_posting(), language="en", banned_phrases=["Do you have experience"],
-                               never_cite_sections=["benefit"], duplicate_cosine=0.9, embed=embed)  # fmt: skip
+    checked = suites.check_set(
+        made,
+        make_posting(),
+        language="en",
+        banned_phrases=["Do you have experience"],
+        never_cite_sections=["benefit"],
+        duplicate_cosine=0.9,
+        embed=embed,
+    )
     v = checked.values
     assert v["citation_validity"] == 0.75  # q4 misquotes
     assert v["language_match"] == 0.75 and v["rubric_ok"] == 0.75 and v["banned_phrase_rate"] == 0.25
@@ -492,7 +658,9 @@ def test_check_set_on_a_hand_made_set():
 
 def _run(variant: str, values: dict[str, float], passed: list[bool]) -> evals.SuiteRun:
     cases = [evals.CaseResult(id=f"c{i}", passed=p) for i, p in enumerate(passed)]
-    return evals.SuiteRun(suite="questions", variant=variant, backend="local-fast", metrics=values, cases=cases, seconds=10.0)
+    return evals.SuiteRun(
+        suite="questions", variant=variant, backend="local-fast", metrics=values, cases=cases, seconds=10.0
+    )
 
 
 def test_reports_show_the_difference_between_variants(tmp_path):
@@ -500,9 +668,17 @@ def test_reports_show_the_difference_between_variants(tmp_path):
     v1 = _run("question@v1", {"requirement_coverage": 0.8, "duplicate_rate": 0.1}, [True, True, False])
     v2 = _run("question@v2", {"requirement_coverage": 0.9, "duplicate_rate": 0.2}, [True, False, True])
     report = evals.EvalReport(
-        started_at="2026-01-01T00:00:00+00:00", seconds=1, prepbot_version="0", commit=None, host="h", config_path=None,
-        config={}, suites={"questions": info}, runs=[v1, v2], gate=evals.Gate(max_drop=0.02),
-    )  # fmt: skip
+        started_at="2026-01-01T00:00:00+00:00",
+        seconds=1,
+        prepbot_version="0",
+        commit=None,
+        host="h",
+        config_path=None,
+        config={},
+        suites={"questions": info},
+        runs=[v1, v2],
+        gate=evals.Gate(max_drop=0.02),
+    )
     (diff,) = reports.variant_diffs(report.runs)
     assert diff.deltas["requirement_coverage"] == pytest.approx(0.1) and diff.deltas.get("json_valid") is None
     assert diff.now_failing == ["c1"] and diff.now_passing == ["c2"] and diff.passed_delta == 0
@@ -518,7 +694,9 @@ def test_reports_show_the_difference_between_variants(tmp_path):
     v2.cases[0].error = "question@v4: the reply was cut off at max_tokens=256"
     console = Console(record=True, width=250)
     reports.print_report(console, report)  # a red gate in CI's log says which case could not run, and why
-    assert "error: questions · question@v2 · local-fast · c0: question@v4: the reply was cut off" in console.export_text()
+    assert (
+        "error: questions · question@v2 · local-fast · c0: question@v4: the reply was cut off" in console.export_text()
+    )
 
     markdown = reports.to_markdown(report)
     assert "| **Δ question@v2 − question@v1 · local-fast** |" in markdown and "### Variant comparison" in markdown

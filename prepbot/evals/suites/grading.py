@@ -190,8 +190,8 @@ def run_grading(case: GradingCase, context: SuiteContext) -> CaseResult:
         got={
             "score": result.score,
             "expected_score": result.expected_score,
-            "digit": result.model_score if result.model_score is not None else result.score,
-            "grader": [result.prompt, result.backend, result.model],
+            "digit": getattr(result, "model_score", None) or result.score,
+            "grader": [getattr(result, key, None) for key in ("prompt", "backend", "model")],
             "cites": cited,
             **({"feedback_error": result.feedback_error} if getattr(result, "feedback_error", None) else {}),
             "feedback": _feedback(result)[:3],
@@ -211,7 +211,7 @@ def calibrate(results: list[CaseResult], context: SuiteContext) -> list[str]:
         return []
     from prepbot.grading import calibrated_score, record
 
-    scored = [r for r in results if r.got.get("expected_score") is not None and r.got.get("grader")]
+    scored = [r for r in results if r.got.get("expected_score") is not None and all(r.got.get("grader") or [None])]
     if len(scored) < 10:
         return [f"calibration: {len(scored)} answers with probabilities, 10 needed; nothing recorded"]
     labels = [float(r.values["label"]) for r in scored]  # type: ignore[arg-type]
