@@ -69,8 +69,8 @@ FLUSH_ITEMS = 1024  # embed and write in large batches: per-posting writes would
 WORKER_MIN_ITEMS = 2000
 # With the worker, a flush writes the older pending files and keeps the newest ones, holding at least
 # WORKER_LOOKAHEAD_ITEMS items, for the next: the worker embeds those while this process writes the last batch
-# and the posting records and parses on (a flush of everything left the worker idle ~0.6 s at each flush,
-# 8% of a 20,000-item ingest). Larger flushes cost the writes nothing and leave fewer boundaries.
+# and the posting records and parses on, instead of idling at each flush (docs/decisions.md). Larger flushes
+# cost the writes nothing and leave fewer boundaries.
 WORKER_FLUSH_ITEMS = 4 * FLUSH_ITEMS
 WORKER_LOOKAHEAD_ITEMS = FLUSH_ITEMS
 
