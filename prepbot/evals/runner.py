@@ -115,7 +115,7 @@ def plan(config: EvalConfig, options: RunOptions, settings: Settings) -> list[_J
         path = config.root / (conf.dataset or chosen.dataset)
         suite, cases = load_dataset(chosen, conf, path)  # a labels folder runs the suite's labelled form
         if conf.cases:
-            by_id = {case.id: case for case in cases}  # type: ignore[attr-defined]
+            by_id = {case_id(case): case for case in cases}
             if missing := [i for i in conf.cases if i not in by_id]:
                 raise PrepbotError(f"{path}: suite {suite.name!r} `cases` names no case {missing[0]!r}")
             cases = [by_id[i] for i in dict.fromkeys(conf.cases)]
@@ -193,7 +193,7 @@ def load_cases(path: Path, model: type[BaseModel]) -> list[BaseModel]:
             raise PrepbotError(f"{path}: line {number} is not valid JSON") from None
         except ValidationError as exc:
             raise PrepbotError(f"{path}: line {number}: {first_error(exc)}") from None
-    ids = [case.id for case in cases]  # type: ignore[attr-defined]
+    ids = [case_id(case) for case in cases]
     if duplicate := next((i for i in ids if ids.count(i) > 1), None):
         raise PrepbotError(f"{path}: case id {duplicate!r} appears twice")
     return cases
@@ -227,7 +227,7 @@ def _run_job(
         try:
             result = job.suite.run(case, context)
         except PrepbotError as exc:
-            result = CaseResult(id=case.id, passed=False, error=str(exc))  # type: ignore[attr-defined]
+            result = CaseResult(id=case_id(case), passed=False, error=str(exc))
         result.repeat, result.seconds = r, round(time.monotonic() - case_clock, 4)
         if progress:
             progress("case", 1)
@@ -280,3 +280,8 @@ def _commit(root: Path) -> str | None:
     except (OSError, subprocess.TimeoutExpired):
         return None
     return done.stdout.strip() or None
+
+
+def case_id(case: BaseModel) -> str:
+    """A case's ``id``: every case model has one, as a field or a property (``Suite.case_model``)."""
+    return str(cast(Any, case).id)

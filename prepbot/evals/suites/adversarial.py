@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Literal, cast
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -94,7 +94,7 @@ def _adversarial_questions(
     banned: list[str],
     slices: dict[str, str],
 ) -> CaseResult:
-    options: AdversarialOptions = context.options  # type: ignore[assignment]
+    options = cast(AdversarialOptions, context.options)
     expect = case.expect
     n = options.n or expect.min_questions or 8
     expected = {**expect.model_dump(mode="json"), "n": n, "banned_ids": banned, "behavior": case.expected_behavior}

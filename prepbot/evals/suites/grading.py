@@ -173,13 +173,14 @@ def run_grading(case: GradingCase, context: SuiteContext) -> CaseResult:
         "score_latency_s": getattr(result, "score_latency_s", None),
         **usage_values(result.generations),
     }
-    if context.options.feedback and getattr(result, "prompt", None):  # type: ignore[attr-defined]
+    options = cast(GradingOptions, context.options)
+    if options.feedback and getattr(result, "prompt", None):
         values["feedback_errors"] = 1.0 if getattr(result, "feedback_error", None) else 0.0
     marks = getattr(result, "rubric", None)
-    if context.options.feedback and getattr(result, "prompt", None) and marks:  # type: ignore[attr-defined]
+    if options.feedback and getattr(result, "prompt", None) and marks:
         values["rubric_consistent"] = float(rubric_agrees(result.score, [mark.met for mark in marks]))
     verdict = None
-    if context.options.judge and context.options.feedback:  # type: ignore[attr-defined]
+    if options.judge and options.feedback:
         judged, verdict = judge_feedback(context, case, result)
         values.update(judged)
     return CaseResult(
@@ -214,7 +215,7 @@ def calibrate(results: list[CaseResult], context: SuiteContext) -> list[str]:
     scored = [r for r in results if r.got.get("expected_score") is not None and all(r.got.get("grader") or [None])]
     if len(scored) < 10:
         return [f"calibration: {len(scored)} answers with probabilities, 10 needed; nothing recorded"]
-    labels = [float(r.values["label"]) for r in scored]  # type: ignore[arg-type]
+    labels = [float(cast(float, r.values["label"])) for r in scored]
     digits = [int(r.got["digit"]) for r in scored]
 
     def fit(stretch: float | None) -> tuple[float, float]:

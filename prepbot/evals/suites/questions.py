@@ -176,8 +176,9 @@ def judge_set(context: SuiteContext, question_set: QuestionSet, posting: Posting
         verdict = generation.output
         if not isinstance(verdict, BaseModel) or not {"relevance", "specificity"} <= set(type(verdict).model_fields):
             raise PrepbotError(f"judge prompt {generation.prompt} must output relevance and specificity")
-        relevance.append(float(verdict.relevance))  # type: ignore[attr-defined]
-        specificity.append(float(verdict.specificity))  # type: ignore[attr-defined]
+        scores = verdict.model_dump()
+        relevance.append(float(scores["relevance"]))
+        specificity.append(float(scores["specificity"]))
         verdicts.append(verdict.model_dump(mode="json"))
     values: dict[str, Value] = {
         "judge_relevance": metrics.mean(relevance),
@@ -232,7 +233,7 @@ def _posting(context: SuiteContext, file: str, title_contains: str | None) -> tu
 
 
 def run_questions(case: QuestionsCase, context: SuiteContext) -> CaseResult:
-    options: QuestionsOptions = context.options  # type: ignore[assignment]
+    options = cast(QuestionsOptions, context.options)
     expect = case.expect
     store, posting = _posting(context, case.posting_file, case.title_contains)
     n = options.n or case.n

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Literal, cast
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -47,7 +47,7 @@ class RetrievalOptions(BaseModel):
 
 
 def run_retrieval(case: RetrievalCase, context: SuiteContext) -> CaseResult:
-    options: RetrievalOptions = context.options  # type: ignore[assignment]
+    options = cast(RetrievalOptions, context.options)
     store = context.store()
     try:
         posting = store.posting(case.posting_file, case.title_contains)
@@ -129,7 +129,7 @@ def load_labelled_answers(folder: Path) -> list[LabelledAnswerCase]:
 
 
 def run_labelled_retrieval(case: LabelledAnswerCase, context: SuiteContext) -> CaseResult:
-    options: RetrievalOptions = context.options  # type: ignore[assignment]
+    options = cast(RetrievalOptions, context.options)
     store = context.labelled_store()
     read = store.read(case.path)
     titles = read.titles()
