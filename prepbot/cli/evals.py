@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from prepbot.cli.common import JsonFlag, console, err_console, print_json
+from prepbot.cli.common import JsonFlag, NoCacheOpt, console, err_console, print_json
 from prepbot.cli.progress_bars import progress_bars
 from prepbot.config import get_settings
 from prepbot.errors import UsageError
@@ -25,7 +25,7 @@ def eval_command(
         list[str] | None, typer.Option("--backend", help="A backend named in the config, or a kind (repeatable).")
     ] = None,
     repeat: Annotated[int | None, typer.Option("--repeat", min=1, help="Run each LLM case N times.")] = None,
-    no_cache: Annotated[bool, typer.Option("--no-cache", help="Call the LLM even when a cached reply exists.")] = False,
+    no_cache: NoCacheOpt = False,
     baseline: Annotated[
         Path | None, typer.Option("--baseline", help="An earlier JSON report: exit 1 when a metric drops.")
     ] = None,

@@ -13,7 +13,17 @@ from typing import TYPE_CHECKING, Annotated, Literal
 import typer
 
 from prepbot.cli import render
-from prepbot.cli.common import BackendOpt, JsonFlag, ModelOpt, NoCacheOpt, console, print_json, wrote
+from prepbot.cli.common import (
+    BackendOpt,
+    JsonFlag,
+    ModelOpt,
+    NoCacheOpt,
+    PostingOpt,
+    RoleOpt,
+    console,
+    print_json,
+    wrote,
+)
 from prepbot.cli.progress_bars import progress_bars
 from prepbot.config import get_settings
 from prepbot.text import LanguageChoice
@@ -33,10 +43,8 @@ OutOpt = Annotated[
 
 def questions(
     ctx: typer.Context,
-    role: Annotated[
-        str | None, typer.Option("--role", help="A job title in any language, matched to postings.")
-    ] = None,
-    posting: Annotated[str | None, typer.Option("--posting", help="A posting ID from `postings list`.")] = None,
+    role: RoleOpt = None,
+    posting: PostingOpt = None,
     n: Annotated[int, typer.Option("-n", min=1, max=50, help="How many questions.")] = 10,
     kind: Annotated[
         Literal["technical", "behavioral", "system-design", "mixed"],
