@@ -63,6 +63,8 @@ class PromptSpec(BaseModel):
     output: str = Field(pattern=r"^(text|[A-Za-z_][\w.]*:[A-Za-z_]\w*)$")
     temperature: float = Field(default=0.0, ge=0.0, le=2.0)
     max_tokens: int | None = Field(default=None, ge=1)
+    # for a prompt that takes a ``check`` input (grade@v3 on): the yes/no checks it can be asked, in order
+    checks: list[str] = Field(default_factory=list)
 
 
 class Prompt(BaseModel):

@@ -4,6 +4,11 @@
   known as soon as the answer is read; ``feedback`` then continues the same conversation and streams the
   rubric verdicts, strengths, gaps, a sketch of a stronger answer and a follow-up question (``feedback``).
   ``prewarm`` evaluates the grade prompt up to the answer while the candidate is still typing it.
+- ``checks``: grade@v3 asks the score and then yes/no checks of the answer (does it address the question,
+  does it say how, does it state something false), one token each, sharing the prefix up to the answer;
+  each reply is read from the model's probabilities. ``relevance``: the embedder's cosines of the answer with
+  the question, its item and the posting's other items. ``combination``: the score as a linear model of
+  those signals, fitted on labelled answers (``choose``, held out by posting) and kept as data.
 - ``calibration``: the model writes a digit (temperature 0); its probabilities over 1-5 give an expected
   grade, and where a grader (prompt version x backend x model) has been calibrated on the grading eval, the
   score is that expected grade stretched away from the middle. The calibrations are data
@@ -27,7 +32,9 @@ from prepbot.grading.calibration import (
     score_stretch,
     stretch_for,
 )
+from prepbot.grading.checks import Reading, read_answer, yes_probability
 from prepbot.grading.citations import MAX_TOUCHED, TOUCH_MIN_COSINE, cite, tested_item, touched_items
+from prepbot.grading.combination import Choice, Combination, choose
 from prepbot.grading.feedback import FEEDBACK_PROMPT, as_question, feedback_variables, whole_sentences
 from prepbot.grading.grade import ANSWER_MARK, PROMPT, SCORE_TOP_LOGPROBS, grade_answer, prewarm, score_variables
 from prepbot.grading.models import (
@@ -41,6 +48,7 @@ from prepbot.grading.models import (
     GradeFeedback,
     GradeListener,
     GradeScore,
+    QuotedFeedback,
     RubricMark,
     Score,
 )
@@ -58,6 +66,8 @@ __all__ = [
     "SHORT_MAX",
     "TOUCH_MIN_COSINE",
     "Calibration",
+    "Choice",
+    "Combination",
     "Grade",
     "GradeBody",
     "GradeCitation",
@@ -65,17 +75,21 @@ __all__ = [
     "GradeFeedback",
     "GradeListener",
     "GradeScore",
+    "QuotedFeedback",
+    "Reading",
     "RubricMark",
     "Score",
     "as_question",
     "calibrated_score",
     "calibrations",
     "check_answer",
+    "choose",
     "cite",
     "expected_score",
     "feedback_variables",
     "grade_answer",
     "prewarm",
+    "read_answer",
     "record",
     "score_stretch",
     "score_variables",
@@ -84,4 +98,5 @@ __all__ = [
     "too_short",
     "touched_items",
     "whole_sentences",
+    "yes_probability",
 ]

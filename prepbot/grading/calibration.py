@@ -23,6 +23,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from prepbot.errors import PrepbotError
+from prepbot.grading.combination import Combination
 
 if TYPE_CHECKING:
     from prepbot.config import Settings
@@ -40,7 +41,8 @@ class Calibration(BaseModel):
     prompt: str  # the grade prompt's version, name@vN
     backend: str
     model: str
-    stretch: float = Field(gt=0)  # s of score = round(3 + s * (expected - 3))
+    stretch: float | None = Field(default=None, gt=0)  # s of score = round(3 + s * (expected - 3))
+    combination: Combination | None = None  # the score from the expected grade, the checks and the embedder
     measured_on: str  # the eval, its data and the date
 
     @property
@@ -88,29 +90,52 @@ def stretch_for(settings: Settings, prompt_ref: str, backend: str, model: str) -
     return found.stretch if found else None
 
 
-def score_stretch(llm: LLM, prompt: str) -> float | None:
+def grader_calibration(llm: LLM, prompt: str) -> Calibration | None:
     """The calibration measured for this grader (prompt version x the LLM's backend and model), or None."""
     from prepbot.prompts import load_prompt
 
     ref = load_prompt(prompt, llm.settings).ref
-    return stretch_for(llm.settings, ref, llm.backend.name, llm.backend.model)
+    return calibrations(llm.settings).get((ref, llm.backend.name, llm.backend.model))
+
+
+def score_stretch(llm: LLM, prompt: str) -> float | None:
+    """The stretch measured for this grader, or None."""
+    found = grader_calibration(llm, prompt)
+    return found.stretch if found else None
 
 
 def record(
-    settings: Settings, *, prompt: str, backend: str, model: str, stretch: float, measured_on: str, **figures: Any
+    settings: Settings,
+    *,
+    prompt: str,
+    backend: str,
+    model: str,
+    measured_on: str,
+    stretch: float | None = None,
+    combination: Combination | None = None,
+    **figures: Any,
 ) -> Calibration:
     """Keep a measured calibration in the user's calibration file, replacing one of the same prompt version,
     backend and model; it overrides a shipped one from the next grade on. ``figures`` (``spearman=0.889``...)
     are kept with it as measured."""
     calibration = Calibration(
-        prompt=prompt, backend=backend, model=model, stretch=stretch, measured_on=measured_on, **figures
+        prompt=prompt,
+        backend=backend,
+        model=model,
+        stretch=stretch,
+        combination=combination,
+        measured_on=measured_on,
+        **figures,
     )
     own = _own(settings)
     own.records = [r for r in own.records if r.key != calibration.key] + [calibration]
     path = user_file(settings)
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(f".{FILE_NAME}.{os.getpid()}")
-    partial.write_text(json.dumps(own.model_dump(mode="json"), ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    partial.write_text(
+        json.dumps(own.model_dump(mode="json", exclude_none=True), ensure_ascii=False, indent=2) + "\n",
+        encoding="utf-8",
+    )
     partial.replace(path)  # whole or not at all: a grade reading it meanwhile sees the old file or the new one
     return calibration
 

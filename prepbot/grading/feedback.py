@@ -21,11 +21,15 @@ NO_FEEDBACK = GradeFeedback.model_construct(rubric=[], strengths=[], gaps=[], be
 _SENTENCE_END = re.compile(r"[.!?](?=\s|$)|[。！？]")
 
 
-def feedback_variables(llm: LLM, prompt: str, rubric: list[str], score: int, language: str | None) -> dict[str, Any]:
-    """The feedback prompt's inputs, those of them its version declares (feedback@v1 is not told the score)."""
+def feedback_variables(
+    llm: LLM, prompt: str, rubric: list[str], score: int, language: str | None, findings: list[str] | None = None
+) -> dict[str, Any]:
+    """The feedback prompt's inputs, those of them its version declares (feedback@v1 is not told the score,
+    feedback@v2 not the findings)."""
     from prepbot.prompts import load_prompt
 
-    return load_prompt(prompt, llm.settings).declared({"language": language or "", "rubric": rubric, "score": score})
+    given = {"language": language or "", "rubric": rubric, "score": score, "findings": findings or []}
+    return load_prompt(prompt, llm.settings).declared(given)
 
 
 def explain(
@@ -39,6 +43,7 @@ def explain(
     rubric: list[str],
     language: str | None,
     no_cache: bool,
+    findings: list[str] | None = None,
 ) -> tuple[Any, Generation | None, str | None]:
     """The feedback part of the grade (a ``GradeFeedback``, or the score reply itself where a one-call prompt
     such as grade@v1 wrote both), the feedback call's generation, and why the feedback failed (or None)."""
@@ -47,7 +52,7 @@ def explain(
     if not wanted:
         return NO_FEEDBACK, None, None
     stream.next_part()  # a score-only prompt: the feedback continues its conversation
-    variables = feedback_variables(llm, prompt, rubric, score, language)
+    variables = feedback_variables(llm, prompt, rubric, score, language, findings)
     try:
         explained = llm.generate(prompt, variables, after=scored, stream=stream.piece, no_cache=no_cache)
     except PrepbotError as exc:  # junk, cut off, timed out: the score is known and stands without feedback
@@ -55,23 +60,76 @@ def explain(
     return explained.output, explained, None
 
 
-def feedback_fields(points: list[str], written: Any) -> dict[str, Any]:
-    """The grade's feedback fields from what the model wrote, cut back to whole sentences and questions."""
+def feedback_fields(points: list[str], written: Any, answer: str = "") -> dict[str, Any]:
+    """The grade's feedback fields from what the model wrote, cut back to whole sentences and questions. Where
+    the model quoted the answer (feedback@v3), a strength or a point met whose quote is not in the answer is
+    dropped (the point marked not met), and counted in ``unsupported_claims``."""
+    strengths, quotes, unsupported = [], [], 0
+    for strength in written.strengths:
+        text = strength if isinstance(strength, str) else strength.text
+        quote = None if isinstance(strength, str) else in_answer(strength.quote, answer)
+        if not text.strip():
+            continue
+        if not isinstance(strength, str) and quote is None:
+            unsupported += 1
+            continue
+        strengths.append(whole_sentences(text, SHORT_MAX))
+        quotes += [quote] if quote else []
+    rubric = marks(points, written.rubric, answer)
+    unsupported += sum(1 for mark, given in zip(rubric, written.rubric) if given.met and not mark.met)
     return {
-        "rubric": marks(points, written.rubric),
-        "strengths": [whole_sentences(x, SHORT_MAX) for x in written.strengths if x.strip()],
+        "rubric": rubric,
+        "strengths": strengths,
+        "strength_quotes": quotes,
         "gaps": [whole_sentences(x, SHORT_MAX) for x in written.gaps if x.strip()],
         "better_answer": whole_sentences(written.better_answer, BETTER_ANSWER_MAX),
-        "follow_up": as_question(written.follow_up),
+        "follow_up": to_you(as_question(written.follow_up)),
+        "unsupported_claims": unsupported,
     }
 
 
-def marks(points: list[str], verdicts: list[RubricMark]) -> list[RubricMark]:
+def marks(points: list[str], verdicts: list[Any], answer: str = "") -> list[RubricMark]:
     """The given rubric's points with the model's verdicts in order; the model's own points when none was given
-    or when it marked a different number of points than it was shown."""
+    or when it marked a different number of points than it was shown. A verdict that carries a quote counts
+    as met only when the quote is in the answer."""
+
+    def mark(point: str, verdict: Any) -> RubricMark:
+        if getattr(verdict, "quote", None) is None:
+            return RubricMark(point=point, met=verdict.met)
+        quote = in_answer(verdict.quote, answer) if verdict.met else None
+        return RubricMark(point=point, met=quote is not None, quote=quote)
+
     if points and len(verdicts) == len(points):
-        return [RubricMark(point=point, met=mark.met) for point, mark in zip(points, verdicts)]
-    return [RubricMark(point=mark.point.strip(), met=mark.met) for mark in verdicts]
+        return [mark(point, verdict) for point, verdict in zip(points, verdicts)]
+    return [mark(verdict.point.strip(), verdict) for verdict in verdicts]
+
+
+_QUOTE_MARKS = "\"'“”‘’「」『』…. "
+
+
+def in_answer(quote: str, answer: str) -> str | None:
+    """The quote as it occurs in the answer (whitespace aside, quotation marks and ellipses around it
+    ignored), or None where the answer does not say it."""
+    wanted = " ".join(quote.split()).strip(_QUOTE_MARKS)
+    if len(wanted) < 2:
+        return None
+    return wanted if wanted in " ".join(answer.split()) else None
+
+
+_THIRD_PERSON = [
+    (re.compile(r"\bthe candidate's\b", re.IGNORECASE), "your"),
+    (re.compile(r"\bthe candidate\b", re.IGNORECASE), "you"),
+    (re.compile(r"(候选人|候選人|應徵者|应聘者)"), "你"),
+    (re.compile(r"候補者"), "あなた"),
+]
+
+
+def to_you(question: str) -> str:
+    """A follow-up spoken to the candidate: "the candidate" becomes "you" (the model slips into the third
+    person)."""
+    for pattern, replacement in _THIRD_PERSON:
+        question = pattern.sub(replacement, question)
+    return question[:1].upper() + question[1:] if question[:1].islower() else question
 
 
 def whole_sentences(text: str, limit: int) -> str:

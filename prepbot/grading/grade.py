@@ -15,14 +15,19 @@ from typing import TYPE_CHECKING, Any
 
 from prepbot.errors import PrepbotError, UsageError
 from prepbot.grading.answers import check_answer, too_short
-from prepbot.grading.calibration import calibrated_score, expected_score, score_stretch
+from prepbot.grading.calibration import calibrated_score, grader_calibration
+from prepbot.grading.checks import Reading, read_answer
 from prepbot.grading.citations import cite, tested_item, touched_items
+from prepbot.grading.combination import findings
 from prepbot.grading.feedback import FEEDBACK_PROMPT, explain, feedback_fields
 from prepbot.grading.models import Grade, GradeListener, RubricMark
+from prepbot.grading.relevance import relevance
+from prepbot.grading.shape import shape
 from prepbot.grading.stream import GradeStream
 
 if TYPE_CHECKING:
     from prepbot.config import Settings
+    from prepbot.grading.calibration import Calibration
     from prepbot.llm import LLM
     from prepbot.postings import Requirement
     from prepbot.retrieval.index import RequirementIndex
@@ -72,15 +77,14 @@ def grade_answer(
         return _non_answer(tested, points, started)
 
     llm = llm or get_llm(settings)
-    stretch = score_stretch(llm, prompt)
-    stream = GradeStream(started, listener, on_token, hold_score=stretch is not None)
+    calibration = grader_calibration(llm, prompt)
+    stream = GradeStream(started, listener, on_token, hold_score=calibration is not None)
     variables = score_variables(llm, prompt, tested.text, question, points, answer, language)
-    scored = llm.generate(prompt, variables, stream=stream.piece, no_cache=no_cache, top_logprobs=SCORE_TOP_LOGPROBS)
-    expected = expected_score(scored)
-    reply: Any = scored.output  # a GradeScore, or a GradeDraft where one call wrote score and feedback
-    digit: int = reply.score
-    score = calibrated_score(digit, expected, stretch)
-    stream.scored(score, expected)
+    reading, calls = read_answer(llm, prompt, variables, no_cache=no_cache, stream=stream.piece)
+    signals = {**reading.checks, **shape(answer), **relevance(index, posting_id, tested.id, question, answer)}
+    score, derived, found = _score(reading, signals, calibration)
+    stream.scored(score, reading.expected, found)
+    scored = calls[0]
     written, explained, feedback_error = explain(
         llm,
         scored,
@@ -91,15 +95,18 @@ def grade_answer(
         rubric=points,
         language=language,
         no_cache=no_cache,
+        findings=found,
     )
     touched = touched_items(index, posting_id, answer, exclude=tested.id)
     done = time.monotonic()
     return Grade(
         score=score,
-        expected_score=expected,
-        model_score=digit if stretch is not None and expected is not None else None,
+        expected_score=reading.expected,
+        model_score=reading.digit if derived else None,
+        signals=signals,
         requirement_id=tested.id,
-        **feedback_fields(points, written),
+        **feedback_fields(points, written, answer),
+        findings=found,
         citations=cite(tested, touched),
         prompt=scored.prompt,
         backend=scored.backend,
@@ -107,8 +114,23 @@ def grade_answer(
         score_latency_s=(stream.score_at or done) - started,
         first_token_s=None if stream.first_at is None else stream.first_at - started,
         latency_s=done - started,
-        generations=[scored] if explained is None else [scored, explained],
+        generations=calls if explained is None else [*calls, explained],
         feedback_error=feedback_error,
+    )
+
+
+def _score(reading: Reading, signals: dict[str, float], calibration: Calibration | None) -> tuple[int, bool, list[str]]:
+    """The score, whether it was derived from probabilities (not the digit as written), and what lowered it:
+    the grader's combination of signals, or its stretched expected grade, or the digit."""
+    if reading.expected is not None:
+        signals["expected"] = reading.expected
+    if calibration is not None and calibration.combination is not None:
+        return calibration.combination.score(signals), True, findings(calibration.combination, signals)
+    stretch = calibration.stretch if calibration else None
+    return (
+        calibrated_score(reading.digit, reading.expected, stretch),
+        stretch is not None and reading.expected is not None,
+        [],
     )
 
 
@@ -145,6 +167,7 @@ def score_variables(
         "rubric": rubric,
         "answer": answer,
         "language": language or "",
+        "check": "",
     }
     return load_prompt(prompt, llm.settings).declared(given)
 

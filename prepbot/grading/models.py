@@ -22,6 +22,7 @@ Short = Annotated[str, Field(max_length=SHORT_MAX)]
 class RubricMark(BaseModel):
     point: str = Field(max_length=80)
     met: bool
+    quote: str | None = None  # the answer's words that meet it (checked to occur in the answer)
 
 
 class GradeScore(BaseModel):
@@ -38,6 +39,27 @@ class GradeFeedback(BaseModel):
     gaps: list[Short] = Field(max_length=2)
     better_answer: str = Field(max_length=BETTER_ANSWER_MAX, description="A sketch of a stronger answer.")
     follow_up: str = Field(max_length=FOLLOW_UP_MAX, description="One question on the weakest part of the answer.")
+
+
+class QuotedMark(BaseModel):
+    point: str = Field(max_length=80)
+    met: bool
+    quote: Short
+
+
+class Strength(BaseModel):
+    text: Short
+    quote: Short
+
+
+class QuotedFeedback(BaseModel):
+    """What ``feedback@v3`` writes: every strength and every point met with the answer's words that show it."""
+
+    rubric: list[QuotedMark] = Field(min_length=1, max_length=5)
+    strengths: list[Strength] = Field(max_length=2)
+    gaps: list[Short] = Field(max_length=2)
+    better_answer: str = Field(max_length=BETTER_ANSWER_MAX)
+    follow_up: str = Field(max_length=FOLLOW_UP_MAX)
 
 
 # Score and feedback in one reply, score first (``grade@v1``, kept for comparison in the evals).
@@ -57,9 +79,14 @@ class GradeBody(BaseModel):
     score: int = Field(ge=1, le=5)
     expected_score: float | None = None  # sum of k * P(k) over the model's probabilities for 1-5, when known
     model_score: int | None = None  # the digit the model wrote, where the score was calibrated from its odds
+    # what was measured of the answer: the checks' P(yes) (addresses, how, wrong), the expected grade, the
+    # embedder's cosines (sim_question, sim_item, item_margin); the score combines them where calibrated
+    signals: dict[str, float] = Field(default_factory=dict)
+    findings: list[str] = Field(default_factory=list)  # the signals that lowered the score most, as short lines
     requirement_id: str | None
     rubric: list[RubricMark]
     strengths: list[str]
+    strength_quotes: list[str] = Field(default_factory=list)  # per strength, the answer's words that show it
     gaps: list[str]
     better_answer: str
     follow_up: str
@@ -68,6 +95,7 @@ class GradeBody(BaseModel):
     backend: str | None = None
     model: str | None = None
     feedback_error: str | None = None  # why the feedback after the score could not be written (the score stands)
+    unsupported_claims: int = 0  # strengths and points met that the model wrote with a quote not in the answer: dropped
 
 
 class Grade(GradeBody):

@@ -50,9 +50,11 @@ class GradeStream:
                     partial.pop("score", None)
                 self.listener({**self.known, **partial})
 
-    def scored(self, score: int, expected: float | None) -> None:
+    def scored(self, score: int, expected: float | None, findings: list[str] | None = None) -> None:
         self.score_at = self.score_at or time.monotonic()
         self.known.update(score=score, **({"expected_score": expected} if expected is not None else {}))
+        if findings:
+            self.known["findings"] = list(findings)
         if self.listener:
             self.listener(dict(self.known))
 

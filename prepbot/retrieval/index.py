@@ -280,6 +280,14 @@ class RequirementIndex:
             for rid, doc, meta in zip(got["ids"], got["documents"] or [], got["metadatas"] or [])
         }
 
+    def item_vectors(self, posting_id: str) -> tuple[list[str], np.ndarray]:
+        """A posting's item IDs and their stored vectors (unit length), in the store's order."""
+        got = self.items.get(where={"posting_id": posting_id}, include=["embeddings"])
+        vectors = np.asarray(got["embeddings"] if got["embeddings"] is not None else [], dtype=np.float32)
+        if len(vectors):
+            vectors = vectors / (np.linalg.norm(vectors, axis=1, keepdims=True) + 1e-9)
+        return list(got["ids"]), vectors
+
     def search(
         self, query: str, *, posting_id: str | None = None, section: str | None = None, k: int = 5
     ) -> list[SearchHit]:
