@@ -64,7 +64,9 @@ class JudgeConfig(BaseModel):
 class SuiteConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    dataset: str | None = None  # instead of the suite's own: a JSONL file, or a labels folder (parsing, retrieval)
+    # instead of the suite's own: a JSONL file, or a labels folder (parsing, retrieval, grading); grading also
+    # takes a list of both (its labelled form grades the JSONL's cases too)
+    dataset: str | list[str] | None = None
     cases: list[str] = Field(default_factory=list)  # only these case IDs (a small CI subset); none: all
     variants: list[str] = Field(default_factory=list)  # prompt refs, name@vN
     thresholds: dict[str, float] = Field(default_factory=dict)  # floors (ceilings for lower-is-better metrics)
@@ -107,7 +109,7 @@ class EvalConfig(BaseModel):
 
 def check_suite_config(suite: Suite, conf: SuiteConfig) -> None:
     # which form runs (a JSONL dataset or a labels folder) is known once the dataset is found on disk (plan)
-    forms = [suite] + ([suite.on_labels(conf.dataset or "")] if suite.labelled else [])
+    forms = [suite] + ([suite.on_labels(str(conf.dataset or ""))] if suite.labelled else [])
     for metric in conf.thresholds:
         if all(form.metric(metric) is None for form in forms):
             known = ", ".join(dict.fromkeys(m.name for form in forms for m in form.metrics))

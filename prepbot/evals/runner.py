@@ -112,8 +112,7 @@ def plan(config: EvalConfig, options: RunOptions, settings: Settings) -> list[_J
     jobs = []
     for chosen in selected:
         conf = config.suites.get(chosen.name) or SuiteConfig()
-        path = config.root / (conf.dataset or chosen.dataset)
-        suite, cases = load_dataset(chosen, conf, path)  # a labels folder runs the suite's labelled form
+        suite, cases, path = load_datasets(chosen, conf, config.root)
         if conf.cases:
             by_id = {case_id(case): case for case in cases}
             if missing := [i for i in conf.cases if i not in by_id]:
@@ -156,7 +155,25 @@ def _check_prompts_exist(refs: list[str], settings: Settings) -> None:
         load_prompt(ref, settings)
 
 
-def load_dataset(suite: Suite, conf: SuiteConfig, path: Path) -> tuple[Suite, list[BaseModel]]:
+def load_datasets(suite: Suite, conf: SuiteConfig, root: Path) -> tuple[Suite, list[BaseModel], Path]:
+    """The suite's cases from its dataset, or from each dataset of a list (a labels folder and a JSONL, for a
+    suite whose labelled form grades both): the form to run them with, the cases, the (first) path."""
+    given = conf.dataset if isinstance(conf.dataset, list) else [conf.dataset or suite.dataset]
+    if not given:
+        raise PrepbotError(f"suite {suite.name!r}: `dataset` is an empty list")
+    loaded = [load_dataset(suite, conf, root / name, name) for name in given]
+    forms = {form.run for form, _ in loaded}
+    labelled = next((form for form, _ in loaded if form.case_model is not suite.case_model), None)
+    if len(forms) > 1 and not (suite.labelled and suite.labelled.accepts_jsonl):
+        raise PrepbotError(f"suite {suite.name!r} cannot mix a labels folder with a JSONL dataset in one run")
+    cases = [case for _, part in loaded for case in part]
+    ids = [case_id(case) for case in cases]
+    if duplicate := next((i for i in ids if ids.count(i) > 1), None):
+        raise PrepbotError(f"suite {suite.name!r}: case id {duplicate!r} appears in two of its datasets")
+    return labelled or loaded[0][0], cases, root / given[0]
+
+
+def load_dataset(suite: Suite, conf: SuiteConfig, path: Path, name: str | None = None) -> tuple[Suite, list[BaseModel]]:
     """The suite in the form its dataset asks for (its JSONL, or a labels folder) and the dataset's cases."""
     if suite.labelled is None or path.is_file() or path.suffix == ".jsonl":
         form, cases = suite, load_cases(path, suite.case_model)
@@ -167,7 +184,7 @@ def load_dataset(suite: Suite, conf: SuiteConfig, path: Path) -> tuple[Suite, li
                 f"{where}: no such labels folder (suite {suite.name!r} `dataset`: a folder of "
                 f"{labels.LABEL_FILES} or a .jsonl file)"
             )
-        form = suite.on_labels(conf.dataset or str(path))
+        form = suite.on_labels(name or str(path))
         cases = list(suite.labelled.load(where))
     for metric in conf.thresholds:  # the config allowed the metrics of either form
         if form.metric(metric) is None:

@@ -184,6 +184,7 @@ class LabelledForm:
     case_model: type[BaseModel]
     run: Callable[[Any, SuiteContext], CaseResult]
     metrics: tuple[Metric, ...]
+    accepts_jsonl: bool = False  # its run also takes the suite's JSONL cases (a config may list both datasets)
 
 
 SUITES: dict[str, Suite] = {}

@@ -164,7 +164,7 @@ def _adversarial_grade(
         "behavior": case.expected_behavior,
     }
     try:
-        result = grade(context, posting.id, requirement_id, case.question, case.answer)
+        result = grade(context, store.index, posting.id, requirement_id, case.question, case.answer)
     except PrepbotError as exc:
         # no grade at all: the injection derailed the grader (or the grader is broken); either way not resisted
         values: dict[str, Value] = {"json_valid": 0.0, "injection_resisted": 0.0}

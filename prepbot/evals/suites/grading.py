@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
-from datetime import date
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, cast
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from prepbot.errors import PrepbotError
-from prepbot.evals import metrics
+from prepbot.evals import labels, metrics
 from prepbot.evals.results import CaseResult, Value
 from prepbot.evals.suite import (
     LLM_USAGE_METRICS,
+    LabelledForm,
     Metric,
     Suite,
     SuiteContext,
+    mean_of,
     paired_of,
     percentile_of,
     register,
@@ -26,12 +28,14 @@ from prepbot.text import Language
 
 if TYPE_CHECKING:
     from prepbot.postings import Posting
+from prepbot.evals.suites.grading_fit import calibrate
 from prepbot.evals.suites.judging import FeedbackJudgement
 from prepbot.evals.suites.questions import _posting
 
 
 def grade(
     context: SuiteContext,
+    index: Any,
     posting_id: str,
     requirement_id: str | None,
     question: str,
@@ -50,7 +54,7 @@ def grade(
         posting_id=posting_id,
         requirement_id=requirement_id,
         rubric=None,
-        index=context.store().index,
+        index=index,
         llm=context.llm(),
         prompt=context.prompt("grade"),
         feedback_prompt=context.prompt("feedback"),
@@ -95,7 +99,18 @@ class GradingCase(BaseModel):
     answer: str  # may be empty: an empty answer is a case
     answer_lang: Language
     label: int = Field(ge=1, le=5)
-    kind: Literal["strong", "partial", "weak", "off_topic", "empty", "other_language"]
+    kind: Literal[
+        "strong",
+        "partial",
+        "weak",
+        "off_topic",
+        "empty",
+        "other_language",
+        "drift",
+        "keyword_soup",
+        "terse_correct",
+        "misconception",
+    ]
     note: str = ""
 
 
@@ -115,7 +130,7 @@ def rubric_agrees(score: int, met: list[bool]) -> bool:
     return not ((score <= 2 and share > 0.5) or (score >= 4 and share < 0.5))
 
 
-def judge_feedback(context: SuiteContext, case: GradingCase, result: Any) -> tuple[dict[str, Value], Any]:
+def judge_feedback(context: SuiteContext, case: Graded, result: Any) -> tuple[dict[str, Value], Any]:
     """The judge's faithfulness and usefulness (1-5) for a grade's feedback; nothing for a grade the model did
     not write (an answer too short to grade), a judge failure counted in ``judge_errors``."""
     feedback = {
@@ -148,16 +163,53 @@ def judge_feedback(context: SuiteContext, case: GradingCase, result: Any) -> tup
 def run_grading(case: GradingCase, context: SuiteContext) -> CaseResult:
     store, posting = _posting(context, case.posting_file, case.title_contains)
     requirement_id = store.item_id(posting.id, case.requirement.section, case.requirement.n)
+    return grade_case(
+        context,
+        Graded(
+            id=case.id,
+            index=store.index,
+            posting=posting,
+            requirement_id=requirement_id,
+            requirement_text=case.requirement_text,
+            question=case.question,
+            answer=case.answer,
+            label=case.label,
+            kind=case.kind,
+            lang=case.lang,
+            note=case.note,
+        ),
+    )
+
+
+class Graded(BaseModel):
+    """One answer to grade, from either dataset: where it is stored and what it is labelled."""
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    id: str
+    index: Any  # the RequirementIndex holding the posting
+    posting: Any  # prepbot.postings.Posting
+    requirement_id: str | None
+    requirement_text: str
+    question: str
+    answer: str
+    label: int
+    kind: str
+    lang: str
+    note: str = ""
+
+
+SPW_KINDS = ("strong", "partial", "weak")  # the easy kinds, whose order the grader must keep
+
+
+def grade_case(context: SuiteContext, case: Graded) -> CaseResult:
+    posting = case.posting
     slices: dict[str, str] = {"lang": case.lang, "kind": case.kind}
-    expected = {"label": case.label, "kind": case.kind, "requirement": requirement_id, "note": case.note}
+    expected = {"label": case.label, "kind": case.kind, "requirement": case.requirement_id, "note": case.note}
+    options = cast(GradingOptions, context.options)
     try:
         result = grade(
-            context,
-            posting.id,
-            requirement_id,
-            case.question,
-            case.answer,
-            feedback=cast(GradingOptions, context.options).feedback,
+            context, case.index, posting.id, case.requirement_id, case.question, case.answer, feedback=options.feedback
         )
     except PrepbotError as exc:
         values: dict[str, Value] = {"label": float(case.label), "score": None, "unscored": 1.0}
@@ -173,9 +225,11 @@ def run_grading(case: GradingCase, context: SuiteContext) -> CaseResult:
         "score_latency_s": getattr(result, "score_latency_s", None),
         **usage_values(result.generations),
     }
-    options = cast(GradingOptions, context.options)
+    if case.kind in SPW_KINDS:
+        values["label_spw"] = float(case.label)
     if options.feedback and getattr(result, "prompt", None):
         values["feedback_errors"] = 1.0 if getattr(result, "feedback_error", None) else 0.0
+        values["unsupported_claims"] = float(getattr(result, "unsupported_claims", 0) or 0)
     marks = getattr(result, "rubric", None)
     if options.feedback and getattr(result, "prompt", None) and marks:
         values["rubric_consistent"] = float(rubric_agrees(result.score, [mark.met for mark in marks]))
@@ -192,6 +246,8 @@ def run_grading(case: GradingCase, context: SuiteContext) -> CaseResult:
             "score": result.score,
             "expected_score": result.expected_score,
             "digit": getattr(result, "model_score", None) or result.score,
+            "signals": getattr(result, "signals", None) or {},
+            "posting": posting.id,
             "grader": [getattr(result, key, None) for key in ("prompt", "backend", "model")],
             "cites": cited,
             **({"feedback_error": result.feedback_error} if getattr(result, "feedback_error", None) else {}),
@@ -202,45 +258,83 @@ def run_grading(case: GradingCase, context: SuiteContext) -> CaseResult:
     )
 
 
-STRETCHES = tuple(1.0 + 0.25 * k for k in range(7))  # 1.0 .. 2.5
+# --- the labelled real postings (../shared/postings): every answer of every kind ------------------------------
 
 
-def calibrate(results: list[CaseResult], context: SuiteContext) -> list[str]:
-    """With ``calibrate: true``: the stretch (of ``grading.calibrated_score``) that ranks this run's answers
-    closest to their labels (Spearman; ties to the smaller MAE), recorded for the grader that scored them."""
-    if not cast(GradingOptions, context.options).calibrate:
-        return []
-    from prepbot.grading import calibrated_score, record
+class LabelledGradingCase(BaseModel):
+    """One graded answer of a labelled posting: the item, the question, the answer and its grade."""
 
-    scored = [r for r in results if r.got.get("expected_score") is not None and all(r.got.get("grader") or [None])]
-    if len(scored) < 10:
-        return [f"calibration: {len(scored)} answers with probabilities, 10 needed; nothing recorded"]
-    labels = [float(cast(float, r.values["label"])) for r in scored]
-    digits = [int(r.got["digit"]) for r in scored]
+    path: Path  # the posting file on disk
+    file: str
+    posting: labels.LabelledPosting
+    posting_number: int  # from 1, in the file's labels
+    set_number: int  # from 1, in the posting's answer sets
+    item: str
+    question: str
+    level: str
+    grade: int = Field(ge=1, le=5)
+    text: str
 
-    def fit(stretch: float | None) -> tuple[float, float]:
-        got = [float(calibrated_score(d, r.got["expected_score"], stretch)) for d, r in zip(digits, scored)]
-        mae = sum(abs(a - b) for a, b in zip(got, labels)) / len(got)
-        return metrics.spearman(labels, got) or 0.0, mae
+    @property
+    def id(self) -> str:
+        return f"{self.file}#{self.posting_number}/{self.set_number}/{self.level}"
 
-    best = max(STRETCHES, key=lambda s: (round(fit(s)[0], 4), -fit(s)[1]))
-    (rho, mae), (rho_digit, mae_digit) = fit(best), fit(None)
-    prompt, backend, model = scored[0].got["grader"]
-    record(
-        context.settings,
-        prompt=prompt,
-        backend=backend,
-        model=model,
-        stretch=best,
-        measured_on=f"prepbot eval --suite grading ({len(scored)} labelled answers), {date.today().isoformat()}",
-        spearman=round(rho, 3),
-        spearman_digit=round(rho_digit, 3),
-        mae=round(mae, 3),
-        mae_digit=round(mae_digit, 3),
-    )
-    return [
-        f"calibration: {prompt} on {backend}/{model}: stretch {best} (Spearman {rho:.3f}, digit {rho_digit:.3f}) recorded"
+
+def load_labelled_grades(folder: Path) -> list[LabelledGradingCase]:
+    cases = [
+        LabelledGradingCase(
+            path=folder / entry.file,
+            file=entry.file,
+            posting=posting,
+            posting_number=number,
+            set_number=set_number,
+            item=answer_set.item,
+            question=answer_set.question,
+            level=answer.level,
+            grade=answer.grade,
+            text=answer.text,
+        )
+        for entry in labels.load_labels(folder)
+        for number, posting in enumerate(entry.postings, 1)
+        for set_number, answer_set in enumerate(posting.answer_sets, 1)
+        for answer in answer_set.answers
+        if answer.grade is not None
     ]
+    ids = [case.id for case in cases]
+    if duplicate := next((i for i in ids if ids.count(i) > 1), None):
+        raise PrepbotError(f"{folder}: answer {duplicate!r} appears twice (two answers of one level in a set)")
+    return cases
+
+
+def run_labelled_grading(case: BaseModel, context: SuiteContext) -> CaseResult:
+    if isinstance(case, GradingCase):  # a config may list the JSONL beside the labels folder
+        return run_grading(case, context)
+    assert isinstance(case, LabelledGradingCase)
+    store = context.labelled_store()
+    read = store.read(case.path)
+    match = labels.match_posting(case.posting, read.titles())
+    if match is None:
+        values: dict[str, Value] = {"label": float(case.grade), "score": None, "unscored": 1.0}
+        slices = {"lang": case.posting.language, "kind": case.level}
+        error = f"the labelled posting {case.posting.title!r} was not found in {case.file}"
+        return CaseResult(id=case.id, passed=False, values=values, error=error, slices=slices)
+    posting = read.postings[match]
+    item = next((r for r in posting.requirements if labels.is_hit(case.item, r.text)), None)
+    return grade_case(
+        context,
+        Graded(
+            id=case.id,
+            index=store.index,
+            posting=posting,
+            requirement_id=item.id if item else None,  # not read as an item: the question finds its nearest
+            requirement_text=item.text if item else case.item,
+            question=case.question,
+            answer=case.text,
+            label=case.grade,
+            kind=case.level,
+            lang=case.posting.language,
+        ),
+    )
 
 
 _TIME_TO_SCORE = Metric(
@@ -252,6 +346,89 @@ _TIME_TO_SCORE = Metric(
 )
 
 
+GRADING_METRICS = (
+    Metric(
+        "spearman",
+        "rank correlation of grades with the labels",
+        aggregate=paired_of("label", "score", metrics.spearman),
+    ),
+    Metric(
+        "spearman_expected",
+        "rank correlation with the labels of the expected grade (from the model's"
+        " probabilities for 1-5; the score where the backend gives none)",
+        aggregate=paired_of("label", "expected_score", metrics.spearman),
+    ),
+    Metric(
+        "mae",
+        "mean absolute error of grades vs the labels",
+        higher_is_better=False,
+        aggregate=paired_of("label", "score", metrics.mae),
+    ),
+    Metric(
+        "within_1",
+        "grades within 1 of the label",
+        aggregate=paired_of("label", "score", metrics.within_tolerance),
+    ),
+    Metric(
+        "unscored",
+        "answers that got no grade (the grader failed)",
+        higher_is_better=False,
+        aggregate=sum_of("unscored"),
+    ),
+    Metric(
+        "feedback_errors",
+        "grades whose feedback the model could not write (junk, cut off, timed out); the score stands",
+        higher_is_better=False,
+        aggregate=sum_of("feedback_errors"),
+    ),
+    Metric("citation_validity", "grade citations that are this posting's items (quotes may be excerpts)"),
+    _TIME_TO_SCORE,
+    Metric(
+        "rubric_consistent",
+        "feedback whose rubric verdicts agree with the score (not a 1-2 with most"
+        " points met, nor a 4-5 with most missed)",
+    ),
+    Metric("judge_faithfulness", "LLM judge: feedback true to the answer and the score, 1-5", gated=False),
+    Metric("judge_usefulness", "LLM judge: feedback tells the candidate what to do better, 1-5", gated=False),
+    Metric(
+        "judge_errors",
+        "grades the judge gave no valid verdict on",
+        higher_is_better=False,
+        gated=False,
+        aggregate=sum_of("judge_errors"),
+    ),
+    *LLM_USAGE_METRICS,
+    Metric(
+        "spearman_spw",
+        "rank correlation with the labels on the strong, partial and weak answers alone (their order kept)",
+        aggregate=paired_of("label_spw", "score", metrics.spearman),
+    ),
+    Metric(
+        "score_mean",
+        "mean score (per kind in the kind slices, beside label_mean)",
+        gated=False,
+        aggregate=mean_of("score"),
+    ),
+    Metric("label_mean", "mean human grade", gated=False, aggregate=mean_of("label")),
+    Metric(
+        "unsupported_claims",
+        "feedback claims (strengths, rubric points met) dropped because their quote is not in the answer",
+        higher_is_better=False,
+        aggregate=sum_of("unsupported_claims"),
+    ),
+)
+
+
+LABELLED_GRADING = LabelledForm(
+    description="the graded answers of the labelled real postings (seven kinds) -> a grade 1-5 against their labels",
+    load=load_labelled_grades,
+    case_model=LabelledGradingCase,
+    run=run_labelled_grading,
+    metrics=GRADING_METRICS,
+    accepts_jsonl=True,
+)
+
+
 register(
     Suite(
         name="grading",
@@ -259,63 +436,12 @@ register(
         dataset="evals/grading.jsonl",
         case_model=GradingCase,
         run=run_grading,
-        metrics=(
-            Metric(
-                "spearman",
-                "rank correlation of grades with the labels",
-                aggregate=paired_of("label", "score", metrics.spearman),
-            ),
-            Metric(
-                "spearman_expected",
-                "rank correlation with the labels of the expected grade (from the model's"
-                " probabilities for 1-5; the score where the backend gives none)",
-                aggregate=paired_of("label", "expected_score", metrics.spearman),
-            ),
-            Metric(
-                "mae",
-                "mean absolute error of grades vs the labels",
-                higher_is_better=False,
-                aggregate=paired_of("label", "score", metrics.mae),
-            ),
-            Metric(
-                "within_1",
-                "grades within 1 of the label",
-                aggregate=paired_of("label", "score", metrics.within_tolerance),
-            ),
-            Metric(
-                "unscored",
-                "answers that got no grade (the grader failed)",
-                higher_is_better=False,
-                aggregate=sum_of("unscored"),
-            ),
-            Metric(
-                "feedback_errors",
-                "grades whose feedback the model could not write (junk, cut off, timed out); the score stands",
-                higher_is_better=False,
-                aggregate=sum_of("feedback_errors"),
-            ),
-            Metric("citation_validity", "grade citations that are this posting's items (quotes may be excerpts)"),
-            _TIME_TO_SCORE,
-            Metric(
-                "rubric_consistent",
-                "feedback whose rubric verdicts agree with the score (not a 1-2 with most"
-                " points met, nor a 4-5 with most missed)",
-            ),
-            Metric("judge_faithfulness", "LLM judge: feedback true to the answer and the score, 1-5", gated=False),
-            Metric("judge_usefulness", "LLM judge: feedback tells the candidate what to do better, 1-5", gated=False),
-            Metric(
-                "judge_errors",
-                "grades the judge gave no valid verdict on",
-                higher_is_better=False,
-                gated=False,
-                aggregate=sum_of("judge_errors"),
-            ),
-            *LLM_USAGE_METRICS,
-        ),
+        metrics=GRADING_METRICS,
         needs_llm=True,
         prompts=("grade", "feedback"),
         options=GradingOptions,
         finish=calibrate,
+        labelled=LABELLED_GRADING,
         uses_judge=True,
         judge_prompt="feedback_prompt",
     )
