@@ -135,7 +135,11 @@ def main() -> None:
                 messages=[m.model_dump() for m in messages],
                 temperature=0,
                 stream=True,
-                response_format={"type": "json_object", "schema": prompt.output_schema()},
+                **(
+                    {"response_format": {"type": "json_object", "schema": schema}}
+                    if (schema := prompt.output_schema())
+                    else {}
+                ),
                 max_tokens=prompt.spec.max_tokens,
             ):
                 if chunk["choices"][0]["delta"].get("content"):

@@ -28,21 +28,40 @@ ANSWER = (
 )
 
 
-def grade_reply(score: int = 4, **fields) -> tuple[str, str]:
-    """The two replies of one grade: the score, then the feedback (the same conversation continued)."""
+def grade_reply(score: int = 4, **fields) -> tuple[str, ...]:
+    """The replies of one grade: the score digit, a yes for each check the shipped grade prompt asks, then
+    the feedback (the same conversation continued), whose quotes are words of ANSWER."""
     body = {
         "rubric": [
-            {"point": "partitions", "met": True},
-            {"point": "lag", "met": True},
-            {"point": "checkpoints", "met": False},
+            {"point": "partitions", "met": True, "quote": "add partitions and consumers"},
+            {"point": "lag", "met": True, "quote": "consumer lag per partition"},
+            {"point": "checkpoints", "met": False, "quote": ""},
         ],
-        "strengths": ["Concrete about partitions"],
+        "strengths": [{"text": "Concrete about partitions", "quote": "add partitions and consumers in the group"}],
         "gaps": ["No word on backpressure"],
         "better_answer": "Size partitions for peak, alert on lag, and let Flink backpressure.",
         "follow_up": "How would you handle backpressure in Flink?",
         **fields,
     }
+    return (str(score), *checks_replies(), json.dumps(body))
+
+
+def grade_reply_v2(score: int = 4) -> tuple[str, str]:
+    """grade@v2's two replies: '{"score": n}', then feedback@v2's (no quotes)."""
+    body = json.loads(grade_reply(score)[-1])
+    body["rubric"] = [{"point": m["point"], "met": m["met"]} for m in body["rubric"]]
+    body["strengths"] = [s["text"] for s in body["strengths"]]
     return json.dumps({"score": score}), json.dumps(body)
+
+
+V2 = {"prompt": "grade@v2", "feedback_prompt": "feedback@v2"}  # the previous grader, its calibration by stretch
+
+
+def checks_replies(answer: str = "yes") -> list[str]:
+    """One reply per check the shipped grade prompt asks after the score."""
+    from prepbot.prompts import load_prompt
+
+    return [answer for _ in load_prompt("grade").spec.checks]
 
 
 @pytest.fixture
@@ -64,12 +83,18 @@ def test_the_score_is_asked_alone_and_the_feedback_continues_the_conversation(in
         index=None,
         language="ja",
     )
-    scored, explained = fake_chat.calls
+    scored, *checks, explained = fake_chat.calls
+    assert len(checks) == len(checks_replies())
     assert [m.type for m in scored["messages"]] == ["system", "human"]
+    assert scored["max_tokens"] == 1 and scored["top_logprobs"] == 10  # the score is one token, read from its odds
+    for check in checks:  # every check shares the system message and the user message up to the answer
+        assert check["messages"][0] == scored["messages"][0]
+        head = scored["messages"][1].text.split("</answer>")[0]
+        assert check["messages"][1].text.startswith(head) and check["messages"][1].text != scored["messages"][1].text
     assert [m.type for m in explained["messages"]] == ["system", "human", "ai", "human"]
-    assert explained["messages"][:2] == scored["messages"] and explained["messages"][2].text == '{"score": 4}'
+    assert explained["messages"][:2] == scored["messages"] and explained["messages"][2].text == "4"
     assert "Japanese" in explained["messages"][3].text
-    assert "the score of 4" in explained["messages"][3].text  # feedback@v2 is told the score it must agree with
+    assert "the score of 4" in explained["messages"][3].text  # the feedback is told the score it must agree with
 
 
 def test_feedback_cut_by_its_bounds_ends_whole_and_a_follow_up_is_a_question(index, fake_llm, fake_chat):
@@ -110,14 +135,20 @@ def test_the_expected_grade_comes_from_the_probabilities_of_1_to_5_where_the_sco
     import math
 
     fake_chat.alternatives = {"4": {"4": math.log(0.5), "3": math.log(0.2), "5": math.log(0.1), "\n": math.log(0.2)}}
-    fake_chat.enqueue('{"score": 4 }', grade_reply()[1])
+    fake_chat.enqueue('{"score": 4 }', grade_reply_v2()[1])
     grade = grade_answer(
-        get_settings(), question="Kafka lag?", answer=ANSWER, posting_id=DATA.id, requirement_id=KAFKA, index=index
+        get_settings(),
+        question="Kafka lag?",
+        answer=ANSWER,
+        posting_id=DATA.id,
+        requirement_id=KAFKA,
+        index=index,
+        **V2,
     )
     assert fake_chat.calls[0]["top_logprobs"] == 10 and "logprobs" not in fake_chat.calls[1]
     assert grade.score == 4 and grade.expected_score == pytest.approx((4 * 0.5 + 3 * 0.2 + 5 * 0.1) / 0.8)
     fake_chat.alternatives = {}
-    fake_chat.enqueue('{"score": 2 }', grade_reply()[1])  # a backend that reports no probabilities
+    fake_chat.enqueue('{"score": 2 }', grade_reply_v2()[1])  # a backend that reports no probabilities
     grade = grade_answer(
         get_settings(),
         question="Kafka lag?",
@@ -125,6 +156,7 @@ def test_the_expected_grade_comes_from_the_probabilities_of_1_to_5_where_the_sco
         posting_id=DATA.id,
         requirement_id=KAFKA,
         index=index,
+        **V2,
     )
     assert grade.score == 2 and grade.expected_score is None
 
@@ -152,7 +184,7 @@ def test_a_calibrated_grader_scores_its_expected_grade_stretched_and_keeps_the_d
     assert stretch_for(settings, "grade@v2", "local", "default") == 2.0  # the user's record overrides the shipped one
     # the model writes 4 with more probability on 3: expected 3.45 -> 3 + 1.75 * 0.45 = 3.79 -> 4
     fake_chat.alternatives = {"4": {"4": math.log(0.45), "3": math.log(0.55)}}
-    fake_chat.enqueue('{"score": 4 }', grade_reply()[1])
+    fake_chat.enqueue('{"score": 4 }', grade_reply_v2()[1])
     partials: list[dict] = []
     grade = grade_answer(
         get_settings(),
@@ -162,10 +194,11 @@ def test_a_calibrated_grader_scores_its_expected_grade_stretched_and_keeps_the_d
         requirement_id=KAFKA,
         index=index,
         listener=partials.append,
+        **V2,
     )
     assert grade.expected_score == pytest.approx(3.45) and grade.score == 4 and grade.model_score == 4
     fake_chat.alternatives = {"4": {"4": math.log(0.2), "3": math.log(0.6), "2": math.log(0.2)}}  # 3.0 -> 3
-    fake_chat.enqueue('{"score": 4 }', grade_reply()[1])
+    fake_chat.enqueue('{"score": 4 }', grade_reply_v2()[1])
     partials = []
     grade = grade_answer(
         get_settings(),
@@ -175,13 +208,14 @@ def test_a_calibrated_grader_scores_its_expected_grade_stretched_and_keeps_the_d
         requirement_id=KAFKA,
         index=index,
         listener=partials.append,
+        **V2,
     )
     assert grade.score == 3 and grade.model_score == 4 and grade.expected_score == pytest.approx(3.0)
     assert {p.get("score") for p in partials} == {None, 3}  # the digit 4 is never shown as the score
     assert "the score of 3" in fake_chat.calls[-1]["messages"][-1].text  # the feedback explains the 3
     # no probabilities from the backend: the digit is the score
     fake_chat.alternatives = {}
-    fake_chat.enqueue('{"score": 2 }', grade_reply()[1])
+    fake_chat.enqueue('{"score": 2 }', grade_reply_v2()[1])
     grade = grade_answer(
         get_settings(),
         question="Kafka lag?",
@@ -189,6 +223,7 @@ def test_a_calibrated_grader_scores_its_expected_grade_stretched_and_keeps_the_d
         posting_id=DATA.id,
         requirement_id=KAFKA,
         index=index,
+        **V2,
     )
     assert grade.score == 2 and grade.model_score is None and grade.expected_score is None
     assert [calibrated_score(3, e, 1.75) for e in (1.0, 1.9, 2.5, 3.0, 3.7, 4.2, 5.0)] == [1, 1, 2, 3, 4, 5, 5]
@@ -196,7 +231,7 @@ def test_a_calibrated_grader_scores_its_expected_grade_stretched_and_keeps_the_d
 
 
 def test_the_score_alone_when_no_feedback_is_wanted(index, fake_llm, fake_chat):
-    fake_chat.enqueue(grade_reply(2)[0])
+    fake_chat.enqueue(*grade_reply(2)[:-1])
     grade = grade_answer(
         get_settings(),
         question="Kafka lag?",
@@ -206,12 +241,13 @@ def test_the_score_alone_when_no_feedback_is_wanted(index, fake_llm, fake_chat):
         index=index,
         feedback=False,
     )
-    assert grade.score == 2 and len(fake_chat.calls) == 1 and grade.rubric == [] and grade.better_answer == ""
+    assert grade.score == 2 and len(fake_chat.calls) == 1 + len(checks_replies())
+    assert grade.rubric == [] and grade.better_answer == ""
     assert grade.citations[0].id == KAFKA
 
 
 def test_a_one_call_prompt_variant_needs_no_feedback_call(index, fake_llm, fake_chat):
-    score, feedback = grade_reply(3)
+    score, feedback = grade_reply_v2(3)
     fake_chat.enqueue(json.dumps({**json.loads(score), **json.loads(feedback)}))
     grade = grade_answer(
         get_settings(),
@@ -246,7 +282,10 @@ def test_a_grade_cites_the_tested_item_and_items_the_answer_touches(index, fake_
     # The listener saw the score before any feedback field: it is the first thing the model writes.
     first_scored = next(p for p in partials if "score" in p)
     assert "rubric" not in first_scored and 0 <= grade.score_latency_s <= grade.latency_s
-    assert grade.prompt == "grade@v2" and grade.backend == "fake" and len(grade.generations) == 2
+    assert (
+        grade.prompt == "grade@v3" and grade.backend == "fake" and len(grade.generations) == 2 + len(checks_replies())
+    )
+    assert grade.strength_quotes == ["add partitions and consumers in the group"] and grade.unsupported_claims == 0
 
 
 def test_the_tested_item_is_found_by_retrieval_when_not_given(index, fake_llm, fake_chat):
@@ -323,35 +362,26 @@ def test_an_injected_answer_is_data_between_tags(index, fake_llm, fake_chat):
 
 
 def test_junk_from_the_model_is_repaired_once_then_a_one_line_error(index, fake_llm, fake_chat):
-    fake_chat.enqueue("not json", *grade_reply(5))
-    assert (
-        grade_answer(
-            get_settings(), question="Kafka lag?", answer=ANSWER, posting_id=DATA.id, requirement_id=KAFKA, index=index
-        ).score
-        == 5
-    )
+    fake_chat.enqueue("not json", *grade_reply_v2(5))  # grade@v2 writes JSON: junk is repaired once
+    v2 = {"question": "Kafka lag?", "answer": ANSWER, "posting_id": DATA.id, "requirement_id": KAFKA, "index": index}
+    assert grade_answer(get_settings(), **v2, **V2).score == 5
     fake_chat.enqueue('{"score": 9}', '{"score": 7}')  # out of range, and again after the repair
     with pytest.raises(PrepbotError, match="invalid output after one repair"):
-        grade_answer(
-            get_settings(),
-            question="Kafka lag?",
-            answer=ANSWER,
-            posting_id=DATA.id,
-            requirement_id=KAFKA,
-            index=index,
-            no_cache=True,
-        )
+        grade_answer(get_settings(), **v2, **V2, no_cache=True)
+    fake_chat.enqueue("nine")  # grade@v3 reads one token: no score in it is a one-line error
+    with pytest.raises(PrepbotError, match="where a score 1-5 was asked for"):
+        grade_answer(get_settings(), **v2, no_cache=True)
 
 
 def test_feedback_the_model_cannot_write_leaves_the_score_standing(index, fake_llm, fake_chat):
-    fake_chat.enqueue('{"score": 2}', "not json", '{"rubric": "still not"}')  # the feedback: junk, and after a repair
+    fake_chat.enqueue("2", *checks_replies(), "not json", '{"rubric": "still not"}')  # junk feedback, twice
     grade = grade_answer(
         get_settings(), question="Kafka lag?", answer=ANSWER, posting_id=DATA.id, requirement_id=KAFKA, index=index
     )
     assert grade.score == 2 and "invalid output after one repair" in grade.feedback_error
     assert grade.rubric == [] and grade.gaps == [] and grade.follow_up == ""  # no verdicts made up
     assert grade.citations[0].id == KAFKA
-    fake_chat.enqueue('{"score": 2}', "not json", "junk again")
+    fake_chat.enqueue("2", *checks_replies(), "not json", "junk again")
     shown = run_cli(
         [
             "grade",

@@ -564,7 +564,7 @@ def test_e2e_ctrl_c_stops_generation_and_the_model_still_works():
 
 @pytest.mark.e2e
 def test_e2e_local_model_reports_the_probabilities_of_the_score_it_writes():
-    from prepbot.grading import GradeScore, expected_score
+    from prepbot.grading import expected_score, yes_probability
 
     fast = get_llm(settings(model="fast"))
     variables = {
@@ -572,13 +572,16 @@ def test_e2e_local_model_reports_the_probabilities_of_the_score_it_writes():
         "question": "How do you size partitions?",
         "rubric": [],
         "answer": "I count peak messages per second and divide by what one consumer handles.",
+        "check": "",
     }
     scored = fast.generate("grade", variables, top_logprobs=10, no_cache=True)
-    assert isinstance(scored.output, GradeScore)
-    digit = next(t for t in scored.logprobs if t.token.strip() in "12345" and t.token.strip())
-    assert int(digit.token) == scored.output.score and digit.logprob is not None and digit.logprob <= 0
+    assert scored.completion_tokens == 1 and scored.text.strip() in {"1", "2", "3", "4", "5"}  # one token: the digit
+    (digit,) = scored.logprobs
+    assert digit.token.strip() == scored.text.strip() and digit.logprob is not None and digit.logprob <= 0
     assert 1 <= expected_score(scored) <= 5
     assert fast.generate("grade", variables, top_logprobs=10).logprobs == scored.logprobs  # cached with them
+    checked = fast.generate("grade", {**variables, "check": "how"}, top_logprobs=10, no_cache=True)
+    assert 0.0 <= yes_probability(checked) <= 1.0 and checked.completion_tokens == 1
 
 
 @pytest.fixture(scope="module")

@@ -1,9 +1,10 @@
-"""Mock interviews: ``chat`` (in the terminal), ``grade`` (one answer, for scripts) and ``progress``."""
+"""Mock interviews: ``chat`` (in the terminal), ``grade`` (one answer, or a JSONL file of them, for scripts) and
+``progress``."""
 
 from __future__ import annotations
 
 from contextlib import nullcontext
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 import typer
 
@@ -22,6 +23,9 @@ from prepbot.cli.common import (
 from prepbot.config import get_settings
 from prepbot.errors import UsageError
 from prepbot.text import LanguageChoice
+
+if TYPE_CHECKING:
+    from prepbot.config import Settings
 
 
 def chat(
@@ -68,7 +72,7 @@ def chat(
 
 
 def grade(
-    question: Annotated[str, typer.Option("--question", help="The question that was asked.")],
+    question: Annotated[str | None, typer.Option("--question", help="The question that was asked.")] = None,
     role: RoleOpt = None,
     posting: PostingOpt = None,
     requirement: Annotated[
@@ -78,22 +82,38 @@ def grade(
     answer_file: Annotated[
         str | None, typer.Option("--answer-file", help="Read the answer from a file, or - for stdin.")
     ] = None,
+    answers: Annotated[
+        str | None,
+        typer.Option(
+            "--answers",
+            help="Score many answers, one model load: a JSONL file (or - for stdin), one object a line with "
+            "question, answer, posting or role, and optionally requirement and id. Prints one JSON line each.",
+        ),
+    ] = None,
     as_json: JsonFlag = False,
     backend: BackendOpt = None,
     model: ModelOpt = None,
     no_cache: NoCacheOpt = False,
 ) -> None:
-    """Grade one answer with the interview's grader, without a session."""
+    """Grade one answer with the interview's grader, without a session (or score a file of them)."""
     from rich.live import Live
 
     from prepbot.interview import grade_one
 
+    settings = get_settings(backend=backend, model=model)
+    if answers is not None:
+        if question or answer is not None or answer_file is not None:
+            raise UsageError("--answers takes the questions and answers from its file: no --question or --answer")
+        _grade_file(settings, answers, no_cache)
+        return
+    if not question:
+        raise UsageError("give --question TEXT (with --answer or --answer-file), or --answers FILE.jsonl")
     text = _answer_text(answer, answer_file)
     live = Live(console=err_console, refresh_per_second=8, transient=True)
     stream = not as_json and err_console.is_terminal
     with live if stream else nullcontext():
         result = grade_one(
-            get_settings(backend=backend, model=model),
+            settings,
             question=question,
             answer=text,
             role=role,
@@ -106,6 +126,22 @@ def grade(
         print_json(result.model_dump(mode="json"))
     else:
         render.grade_result(console, result)
+
+
+def _grade_file(settings: Settings, answers: str, no_cache: bool) -> None:
+    """One JSON line per answer on stdout as each is scored; a summary on stderr; exit 1 if any failed."""
+    import json
+
+    from prepbot.interview.batch import grade_batch
+    from prepbot.postings.readers import read_answer_file
+
+    failed = scored = 0
+    for result in grade_batch(settings, read_answer_file(answers), no_cache=no_cache):
+        print(json.dumps(result.model_dump(mode="json", exclude_none=True), ensure_ascii=False), flush=True)
+        failed, scored = failed + (result.error is not None), scored + (result.error is None)
+    err_console.print(f"scored {scored} answer(s)" + (f", {failed} could not be scored" if failed else ""))
+    if failed:
+        raise typer.Exit(1)
 
 
 def _answer_text(answer: str | None, answer_file: str | None) -> str:

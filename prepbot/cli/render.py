@@ -294,10 +294,13 @@ def partial_grade(partial: dict[str, Any]) -> Group:
         parts.append(Text.from_markup(f"[bold {colour}]Score: {score}/5[/]{between}"))
     else:
         parts.append(Text("Grading…", style="dim"))
+    for line in partial.get("findings") or []:
+        parts.append(Text.from_markup(f"  [yellow]![/] {escape(str(line))}"))
     for mark in partial.get("rubric") or []:
         if isinstance(mark, dict) and mark.get("point"):
             sign = "[green]✓[/]" if mark.get("met") else "[red]✗[/]" if mark.get("met") is False else " "
-            parts.append(Text.from_markup(f"  {sign} {escape(str(mark['point']))}"))
+            quote = f' [dim]"{escape(str(mark["quote"]))}"[/]' if mark.get("quote") else ""
+            parts.append(Text.from_markup(f"  {sign} {escape(str(mark['point']))}{quote}"))
     for key, label in (("strengths", "Strengths"), ("gaps", "Gaps")):
         values = [str(v) for v in partial.get(key) or [] if v]
         if values:
