@@ -173,25 +173,33 @@ def choose(
     return Choice(name=best, combination=fit(rows, labels, sets[best]), held_out=held_out)
 
 
-# What a signal that lowered the score says, for the feedback and the chat (products of signals say nothing)
-FINDINGS = {
-    "addresses": "the grader doubts the answer responds to this question",
-    "how": "the answer names things without saying how they were used",
-    "wrong": "the grader suspects a claim in the answer is wrong",
-    "sim_question": "the answer says little about what the question asks",
-    "sim_item": "the answer says little about the requirement the question tests",
-    "item_margin": "the answer is nearer another requirement of the posting than the one asked about",
-    "digits": "the answer gives no numbers or concrete detail of what was done",
-    "enumeration": "the answer lists names (tools, terms) rather than saying what was done with them",
+# What a signal says when it lowered the score, and which way of it is the bad one (+1: high is bad, -1: low
+# is bad). A signal that lowered the score from its good side (a fitted weight against its meaning) is not
+# named: that is a correlation of the data it was fitted on, not something to tell a candidate.
+FINDINGS: dict[str, tuple[str, int]] = {
+    "addresses": ("the grader doubts the answer responds to this question", -1),
+    "how": ("the answer names things without saying how they were used", -1),
+    "wrong": ("the grader suspects a claim in the answer is wrong", +1),
+    "sim_question": ("the answer says little about what the question asks", -1),
+    "sim_item": ("the answer says little about the requirement the question tests", -1),
+    "item_margin": ("the answer is nearer another requirement of the posting than the one asked about", -1),
+    "digits": ("the answer gives no numbers or concrete detail of what was done", -1),
+    "enumeration": ("the answer lists names (tools, terms) rather than saying what was done with them", +1),
 }
-FINDING_MIN = 0.25  # a signal is named when it lowered the score by at least this much against the mean
+FINDING_MIN = 0.25  # a signal is named when it lowered the raw score by at least this much against its mean
 
 
 def findings(combination: Combination, signals: Mapping[str, float | None]) -> list[str]:
-    """The signals that pulled this answer's score down the most, most first, as short lines."""
+    """The signals that pulled this answer's score down the most, most first, as short lines: each signal's
+    pull is the raw score less the raw score with that signal at its mean (its products included)."""
+    means = dict(zip(combination.features, combination.means))
+    raw = combination.raw(signals)
     pulls = []
-    for name, weight, mean in zip(combination.features, combination.weights, combination.means):
-        value = signals.get(name)
-        if name in FINDINGS and value is not None and weight * (value - mean) <= -FINDING_MIN:
-            pulls.append((weight * (value - mean), FINDINGS[name]))
+    for name, (line, bad) in FINDINGS.items():
+        value, mean = signals.get(name), means.get(name)
+        if value is None or mean is None or (value - mean) * bad <= 0:
+            continue
+        pull = raw - combination.raw({**signals, name: mean})
+        if pull <= -FINDING_MIN:
+            pulls.append((pull, line))
     return [line for _, line in sorted(pulls)]
