@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
+from typing import TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -23,6 +24,7 @@ LABEL_FILES = "labels-*.json"
 CORE_KINDS = ("responsibility", "requirement", "nice_to_have")  # the kinds whose item counts are checked
 TITLE_SIMILARITY = 0.3  # a parsed title matches a labelled one from this bigram Jaccard on
 SEARCHED_LEVELS = ("strong", "partial")  # answers that should find their item (weak ones need not)
+T = TypeVar("T")
 HIT_K = 3  # an answer finds its item when it is among this many hits
 
 
@@ -168,6 +170,14 @@ def is_hit(item: str, text: str | None) -> bool:
     it at least a quarter as long, or is nearly the same text."""
     t, wanted = norm(text), norm(item)
     return bool(t) and (wanted in t or (t in wanted and len(t) >= 0.25 * len(wanted)) or similar(text, item) > 0.8)
+
+
+def unique_answers(folder: Path, cases: list[T]) -> list[T]:
+    """The cases made of a folder's answers, refused when two share an ID (two answers of one level in a set)."""
+    ids = [str(getattr(case, "id", "")) for case in cases]
+    if duplicate := next((i for i in ids if ids.count(i) > 1), None):
+        raise PrepbotError(f"{folder}: answer {duplicate!r} appears twice (two answers of one level in a set)")
+    return cases
 
 
 def answers_to_search(posting: LabelledPosting) -> list[tuple[int, AnswerSet, Answer]]:

@@ -300,10 +300,7 @@ def load_labelled_grades(folder: Path) -> list[LabelledGradingCase]:
         for answer in answer_set.answers
         if answer.grade is not None
     ]
-    ids = [case.id for case in cases]
-    if duplicate := next((i for i in ids if ids.count(i) > 1), None):
-        raise PrepbotError(f"{folder}: answer {duplicate!r} appears twice (two answers of one level in a set)")
-    return cases
+    return labels.unique_answers(folder, cases)
 
 
 def run_labelled_grading(case: BaseModel, context: SuiteContext) -> CaseResult:

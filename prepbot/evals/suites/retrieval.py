@@ -122,10 +122,7 @@ def load_labelled_answers(folder: Path) -> list[LabelledAnswerCase]:
                         text=answer.text,
                     )
                 )
-    ids = [case.id for case in cases]
-    if duplicate := next((i for i in ids if ids.count(i) > 1), None):
-        raise PrepbotError(f"{folder}: answer {duplicate!r} appears twice (two answers of one level in a set)")
-    return cases
+    return labels.unique_answers(folder, cases)
 
 
 def run_labelled_retrieval(case: LabelledAnswerCase, context: SuiteContext) -> CaseResult:
