@@ -126,6 +126,14 @@ def test_a_claim_whose_quote_is_not_in_the_answer_is_dropped_and_counted():
     assert all(quote in ANSWER for quote in fields["strength_quotes"])
 
 
+def test_a_stronger_answer_that_repeats_the_answer_is_dropped():
+    from prepbot.grading.feedback import echoes
+
+    assert echoes(ANSWER + " That is all.", ANSWER)
+    assert not echoes("Say how you would roll the index back and how you watched the lock waits.", ANSWER)
+    assert echoes("我加了复合索引并用执行计划检查", "我加了复合索引并用执行计划检查了一遍")
+
+
 def test_quotes_and_the_second_person():
     assert in_answer("「索引」", "我加了索引") == "索引"
     assert in_answer("x", ANSWER) is None  # too short to show anything

@@ -82,7 +82,9 @@ def feedback_fields(points: list[str], written: Any, answer: str = "") -> dict[s
         "strengths": strengths,
         "strength_quotes": quotes,
         "gaps": [whole_sentences(x, SHORT_MAX) for x in written.gaps if x.strip()],
-        "better_answer": whole_sentences(written.better_answer, BETTER_ANSWER_MAX),
+        "better_answer": ""
+        if echoes(written.better_answer, answer)
+        else whole_sentences(written.better_answer, BETTER_ANSWER_MAX),
         "follow_up": to_you(as_question(written.follow_up)),
         "unsupported_claims": unsupported,
     }
@@ -102,6 +104,23 @@ def marks(points: list[str], verdicts: list[Any], answer: str = "") -> list[Rubr
     if points and len(verdicts) == len(points):
         return [mark(point, verdict) for point, verdict in zip(points, verdicts)]
     return [mark(verdict.point.strip(), verdict) for verdict in verdicts]
+
+
+ECHO_SHARE = 0.5  # a "stronger answer" that repeats this much of the answer (in runs of 6 words) is no sketch
+
+
+def echoes(text: str, answer: str) -> bool:
+    """Whether a text mostly repeats the answer: half or more of its runs of six words (or twelve characters,
+    for Chinese and Japanese) occur in the answer."""
+    words = text.split()
+    if len(words) >= 6:
+        runs = [" ".join(words[i : i + 6]) for i in range(len(words) - 5)]
+        haystack = " ".join(answer.split())
+    else:
+        compact = "".join(words)
+        runs = [compact[i : i + 12] for i in range(max(0, len(compact) - 11))]
+        haystack = "".join(answer.split())
+    return bool(runs) and sum(run in haystack for run in runs) / len(runs) >= ECHO_SHARE
 
 
 _QUOTE_MARKS = "\"'“”‘’「」『』…. "
