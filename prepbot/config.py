@@ -20,6 +20,8 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from prepbot.errors import PrepbotError
+
 APP_NAME = "prepbot"
 
 # The user's backends, and "scripted": replies a test wrote beforehand (prepbot/llm/backends/scripted.py).
@@ -58,6 +60,11 @@ class Settings(BaseSettings):
     timeout_s: float = 120.0
     max_retries: int = 3
     cache: bool = True
+    # The LLM call log (which is also the reply cache) keeps calls this many days and at most this many calls;
+    # older ones are deleted when a process first opens the database. 0 keeps everything.
+    log_keep_days: int = Field(default=90, ge=0)
+    log_max_calls: int = Field(default=20000, ge=0)
+    history_max_entries: int = Field(default=1000, ge=1)  # chat input history (home/chat_history)
     # local: keep the model's state after each prompt's system message on disk (home/prefixes, ~10 MB each),
     # so a new process does not read it again; see llm/backends/local/prefixes.py.
     prefix_cache: bool = True
@@ -85,9 +92,13 @@ class Settings(BaseSettings):
         return self.home / "prepbot.sqlite3"
 
     def resolved_api_key(self) -> str | None:
+        """The key for the server ``base_url`` names: ``api_key`` (PREPBOT_API_KEY) wherever that is, and
+        OPENAI_API_KEY only to OpenAI's own API over https, never to another server it was not issued for."""
         if self.api_key is not None:
             return self.api_key.get_secret_value()
-        return os.environ.get("OPENAI_API_KEY")
+        if is_openai_endpoint(self.base_url):
+            return os.environ.get("OPENAI_API_KEY")
+        return None
 
     def with_overrides(self, **overrides: Any) -> Settings:
         """Command-line flags win over everything; None means "flag not given"."""
@@ -95,9 +106,40 @@ class Settings(BaseSettings):
         return self.model_copy(update=given) if given else self
 
 
+OPENAI_HOSTS = ("api.openai.com",)
+
+
+def is_openai_endpoint(base_url: str | None) -> bool:
+    """Whether requests go to OpenAI's API: no base_url (the client's default), or https to its host."""
+    if not base_url:
+        return True
+    from urllib.parse import urlsplit
+
+    url = urlsplit(base_url)
+    return url.scheme == "https" and (url.hostname or "").lower() in OPENAI_HOSTS
+
+
 @lru_cache(maxsize=1)
 def _load() -> Settings:
-    return Settings()
+    from pydantic import ValidationError
+
+    try:
+        return Settings()
+    except ValidationError as exc:  # a bad PREPBOT_* value or config.toml key: say which, in one line
+        raise _settings_error(exc) from None
+    except (OSError, ValueError) as exc:  # an unreadable or malformed config.toml (tomllib raises ValueError)
+        raise PrepbotError(f"cannot read the configuration {config_file()}: {exc}") from None
+
+
+def _settings_error(exc: Any) -> PrepbotError:
+    problems = []
+    for error in exc.errors():
+        name = ".".join(str(part) for part in error["loc"])
+        given = error.get("input")
+        shown = f" (got {str(given)[:60]!r})" if given is not None and not isinstance(given, dict) else ""
+        problems.append(f"{name}: {error['msg']}{shown}")
+    where = f"PREPBOT_* variables or {config_file()}"
+    return PrepbotError(f"bad setting in {where}: {'; '.join(problems)}")
 
 
 def get_settings(**overrides: Any) -> Settings:

@@ -7,11 +7,13 @@ has shipped, since databases in the wild have already applied it. Each runs once
 from __future__ import annotations
 
 import sqlite3
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import NamedTuple
 
 from prepbot.config import Settings, get_settings
 from prepbot.errors import PrepbotError
+from prepbot.files import private_home, tighten
 
 
 class Migration(NamedTuple):
@@ -136,7 +138,7 @@ def connect(settings: Settings | None = None) -> sqlite3.Connection:
     """A new connection to the migrated database; close it when done (``with closing(connect()) as db``)."""
     path = (settings or get_settings()).db_path
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        private_home(path.parent)
         # Autocommit mode: each statement commits unless the caller opens a transaction with ``with db:``.
         db = sqlite3.connect(path, timeout=10.0, isolation_level=None)
         db.row_factory = sqlite3.Row
@@ -144,11 +146,25 @@ def connect(settings: Settings | None = None) -> sqlite3.Connection:
         db.execute("PRAGMA journal_mode=WAL")
         db.execute("PRAGMA foreign_keys=ON")
         if path not in _migrated:
+            tighten(path, 0o600)
             migrate(db)
+            prune_calls(db, settings or get_settings())
             _migrated.add(path)
     except sqlite3.Error as exc:
         raise PrepbotError(f"cannot open or migrate the database {path}: {exc}") from exc
     return db
+
+
+def prune_calls(db: sqlite3.Connection, settings: Settings) -> int:
+    """Delete LLM calls older than ``log_keep_days`` and all but the newest ``log_max_calls``; how many went."""
+    deleted = 0
+    if settings.log_keep_days:
+        cutoff = (datetime.now(timezone.utc) - timedelta(days=settings.log_keep_days)).isoformat()
+        deleted += db.execute("DELETE FROM llm_calls WHERE created_at < ?", (cutoff,)).rowcount
+    if settings.log_max_calls:
+        sql = "DELETE FROM llm_calls WHERE id <= (SELECT id FROM llm_calls ORDER BY id DESC LIMIT 1 OFFSET ?)"
+        deleted += db.execute(sql, (settings.log_max_calls,)).rowcount
+    return deleted
 
 
 def migrate(db: sqlite3.Connection) -> list[int]:

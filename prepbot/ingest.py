@@ -11,13 +11,16 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from prepbot.config import Settings
 from prepbot.errors import PrepbotError
+from prepbot.files import Lock
 from prepbot.postings import NEAR_DUPLICATE_JACCARD, Posting, carry_ids, parse_document
 from prepbot.postings.corrections import for_file as corrections_for_file
 from prepbot.postings.parse import Corrections
@@ -329,7 +332,7 @@ def ingest(
     """``worker``: embed in a worker process (True), in this one (False), or by size (None: WORKER_MIN_ITEMS)."""
     files = expand_paths(paths)
     use_worker = worker is not False and EmbedWorker.supports(index.embedder)
-    with EmbedWorker(index.embedder) as embed_worker:
+    with ingest_lock(index.settings), EmbedWorker(index.embedder) as embed_worker:
         run = _Run(index, progress, embed_worker if use_worker else None, files=len(files))
         index.sweep_orphans()
         if worker:
@@ -351,6 +354,25 @@ def ingest(
         message = f"{embed_worker.failure}; embedded in this process instead"
         run.report.warnings.append(FileProblem(file="", message=message))
     return run.report
+
+
+INGEST_LOCK_WAIT_S = 600.0  # another ingest of this home runs first; past this the user is told why
+
+
+@contextmanager
+def ingest_lock(settings: Settings) -> Iterator[None]:
+    """One writer of the store per home at a time (files.Lock): ingests, corrections and removals queue."""
+    lock = Lock(settings.home / "locks" / "store.lock")
+    if not lock.acquire(INGEST_LOCK_WAIT_S):
+        holder = lock.holder()
+        raise PrepbotError(
+            f"another prepbot process{f' (pid {holder})' if holder else ''} has been writing to the store "
+            f"{settings.home} for over {INGEST_LOCK_WAIT_S:.0f} s; let it finish, then retry"
+        )
+    try:
+        yield
+    finally:
+        lock.release()
 
 
 def _cores() -> int:

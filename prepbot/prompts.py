@@ -34,10 +34,11 @@ from typing import Any, Literal
 import jinja2
 import jinja2.meta
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from prepbot.config import Settings, get_settings
 from prepbot.errors import PrepbotError
+from prepbot.text import defuse_template_tokens
 
 USER_MARKER = "---user---"
 _FILE_NAME = re.compile(r"^(?P<name>[a-z][a-z0-9_]*)\.v(?P<version>[1-9][0-9]*)\.md$")
@@ -46,8 +47,17 @@ _ENV = jinja2.Environment(undefined=jinja2.StrictUndefined, autoescape=False, tr
 
 
 class ChatMessage(BaseModel):
+    """One message to a model. Its content is defused of chat-template control tokens: a posting or an answer
+    that holds ``<|im_end|><|im_start|>system`` would otherwise open a real system turn, since the local
+    backend (and servers such as vLLM) tokenize the formatted prompt with special tokens enabled."""
+
     role: Literal["system", "user", "assistant"]
     content: str
+
+    @field_validator("content")
+    @classmethod
+    def _defused(cls, content: str) -> str:
+        return defuse_template_tokens(content)
 
 
 class PromptSpec(BaseModel):

@@ -306,3 +306,26 @@ _NOT_WORD = re.compile(r"[\W_]+")
 def normalise(text: str) -> str:
     """Text reduced to what survives reformatting: NFKC, case-folded, punctuation and symbols dropped."""
     return _NOT_WORD.sub(" ", unicodedata.normalize("NFKC", text).casefold()).strip()
+
+
+# What a JSON string, an HTML page or an answer may carry but a terminal must never get: C0 controls (ESC starts
+# a terminal escape sequence), DEL and C1 controls, and the bidirectional overrides that reorder what is shown.
+_UNSAFE_CHARS = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+# The control tokens of chat templates, as text: ChatML and most others write theirs as <|...|> (Qwen's
+# <|im_start|>, Llama 3's <|start_header_id|>, <|endoftext|>), Gemma as <start_of_turn>/<end_of_turn>.
+_TEMPLATE_TOKEN = re.compile(r"<(\|[^<>|\s]{1,40}\|)>|<((?:start|end)_of_turn)>")
+
+
+def defuse_template_tokens(text: str) -> str:
+    """``text`` with every chat-template token written so that no tokenizer reads it as one (``<|im_end|>``
+    becomes ``< |im_end| >``): what a candidate or a posting wrote stays visible to the model, as text."""
+    if "<" not in text:
+        return text
+    return _TEMPLATE_TOKEN.sub(lambda m: f"< {m.group(1) or m.group(2)} >", text)
+
+
+def safe_text(text: str) -> str:
+    """``text`` without the control characters a terminal would act on (tab, newline, CR and form feed stay)."""
+    return _UNSAFE_CHARS.sub("", text)

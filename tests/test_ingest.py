@@ -120,9 +120,13 @@ def test_bad_files_are_reported_and_the_good_ones_still_ingest(tmp_path):
     (tmp_path / "binary.txt").write_bytes(bytes(range(256)) * 40)
     shutil.copy(SEEDS / "job-postings.md", tmp_path / "good.md")
     result, report = ingest_json(str(tmp_path))
-    assert result.exit_code == 0
+    assert result.exit_code == 1  # not everything was indexed, and the exit code says so
     assert sorted(Path(e["file"]).name for e in report["errors"]) == ["binary.txt", "empty.md"]
     assert sum(p["outcome"] == "added" for p in report["postings"]) == 3
+    assert len(json.loads(run_cli(["postings", "list", "--json"]).stdout)) == 3
+    shown = run_cli(["ingest", str(tmp_path)])
+    assert shown.exit_code == 1
+    assert "2 file(s) failed:" in shown.stderr and "binary.txt" in shown.stderr and "empty.md" in shown.stderr
 
 
 def test_only_bad_files_exit_non_zero_with_one_line_each(tmp_path):

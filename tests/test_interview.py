@@ -100,6 +100,58 @@ def test_every_part_of_a_turn_is_saved_as_it_happens_and_resume_continues(index,
     assert shown["turns"][0]["score"] == 5 and shown["turns"][0]["citations"][0]["id"] == f"{DATA.id}/requirement-1"
 
 
+def test_ctrl_c_during_the_feedback_keeps_the_score_already_known(index, fake_llm, fake_chat):
+    interview = start(n=1)
+    fake_chat.enqueue(DATA_DRAFTS[0])
+    turn = interview.next_turn()
+    interview.answer(turn, ANSWER)
+    fake_chat.enqueue("2", *checks_replies(), KeyboardInterrupt())  # the score, the checks, then Ctrl-C
+    grade = interview.grade(turn)
+    assert grade.score == 2 and "cancelled" in (grade.feedback_error or "")
+    stored = load_session(interview.session.id, get_settings()).turns[0]
+    assert stored.grade is not None and stored.grade.score == 2  # saved: the turn is graded, not lost
+
+
+def test_a_session_open_in_another_process_is_not_resumed_twice(index, fake_llm, fake_chat, tmp_path):
+    import subprocess
+    import sys
+    import textwrap
+
+    interview = start(n=1)
+    session_id = interview.session.id
+    del interview  # this process lets the session go
+    holder = textwrap.dedent(
+        f"""
+        import sys, time
+        from prepbot.config import get_settings
+        from prepbot.interview.store import session_lock
+        lock = session_lock(get_settings(), {session_id!r})
+        print("held", flush=True)
+        sys.stdin.readline()
+        """
+    )
+    other = subprocess.Popen([sys.executable, "-c", holder], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert other.stdout.readline().strip() == "held"
+        with pytest.raises(PrepbotError, match=f"session {session_id} is open in another prepbot process"):
+            Interview.resume(get_settings(), session_id)
+        result = run_cli(["chat", "--resume", session_id])
+        assert result.exit_code == 1 and "open in another prepbot process" in result.stderr
+        assert "Traceback" not in result.stderr
+    finally:
+        other.communicate("\n", timeout=30)
+    assert Interview.resume(get_settings(), session_id).session.id == session_id  # free again
+
+
+def test_two_writers_of_one_turn_get_one_line_not_an_integrity_error(index, fake_llm, fake_chat):
+    first = start(n=2)
+    second = Interview.resume(get_settings(), first.session.id)  # one process: the lock is re-entrant
+    fake_chat.enqueue(DATA_DRAFTS[0], DATA_DRAFTS[0])
+    first.next_turn()
+    with pytest.raises(PrepbotError, match="turn 1 of session .* was saved by another prepbot process"):
+        second.next_turn()
+
+
 def test_skip_hint_and_language(index, fake_llm, fake_chat):
     interview = start(n=1)
     fake_chat.enqueue(DATA_DRAFTS[0])

@@ -6,15 +6,18 @@ module only says which command is which. Commands are listed in ``--help`` in th
 
 from __future__ import annotations
 
+import os
 from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.markup import escape
 from typer.core import TyperGroup
+from typer.exceptions import TyperException
 
 from prepbot.cli import evals, interview, models, postings, question_sets, sessions, system
 from prepbot.cli.common import err_console
 from prepbot.errors import PrepbotError
+from prepbot.files import private_process
 
 if TYPE_CHECKING:
     from typer._click import Context  # the vendored click's Context, which TyperGroup.invoke is typed with
@@ -32,6 +35,20 @@ class ErrorBoundary(TyperGroup):
         except KeyboardInterrupt:
             err_console.print("[yellow]interrupted[/]")
             raise typer.Exit(130) from None
+        except (typer.Exit, typer.Abort, TyperException):
+            raise  # Typer's own ways out: --help, usage errors, an exit code chosen by a command
+        except OSError as exc:  # a file or folder prepbot cannot read or write (permissions, a full disk)
+            where = f": {exc.filename}" if exc.filename else ""
+            err_console.print(f"[bold red]error:[/] {escape((exc.strerror or str(exc)) + where)}", highlight=False)
+            raise typer.Exit(1) from None
+        except Exception as exc:
+            # Never a traceback for a user: one line that says what broke, the traceback on request.
+            if os.environ.get("PREPBOT_DEBUG"):
+                raise
+            text = " ".join(str(exc).split())[:300]
+            message = f"internal error ({type(exc).__name__}: {text}); PREPBOT_DEBUG=1 shows the traceback"
+            err_console.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
+            raise typer.Exit(1) from None
 
 
 app = typer.Typer(
@@ -88,4 +105,5 @@ app.command("eval")(evals.eval_command)
 
 
 def main() -> None:
+    private_process()  # files under the home are the user's alone (prepbot/files.py)
     app()

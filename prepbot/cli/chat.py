@@ -22,6 +22,7 @@ from rich.text import Text
 
 from prepbot.cli import render
 from prepbot.errors import PrepbotError
+from prepbot.files import prune_history, tighten
 from prepbot.grading import MAX_ANSWER_CHARS, Grade
 from prepbot.interview import Interview, Turn
 from prepbot.text import LANGUAGES
@@ -43,7 +44,7 @@ class _Quit(Exception):
     pass
 
 
-def terminal_reader(history_path: Any) -> ReadInput:
+def terminal_reader(history_path: Any, keep: int = 1000) -> ReadInput:
     """The multi-line editor on a terminal; plain line reading otherwise."""
     if not (sys.stdin.isatty() and sys.stdout.isatty()):
         return _read_lines
@@ -70,6 +71,8 @@ def terminal_reader(history_path: Any) -> ReadInput:
         event.current_buffer.validate_and_handle()
 
     history_path.parent.mkdir(parents=True, exist_ok=True)
+    prune_history(history_path, keep)
+    tighten(history_path, 0o600)
     session: Any = PromptSession(
         history=FileHistory(str(history_path)),
         multiline=True,

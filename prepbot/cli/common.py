@@ -15,6 +15,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from prepbot.errors import PrepbotError
+from prepbot.files import exported
 
 console = Console()
 err_console = Console(stderr=True)
@@ -40,6 +41,7 @@ def write_file(path: Path, text: str) -> None:
         path.write_text(text, encoding="utf-8")
     except OSError as exc:
         raise PrepbotError(f"cannot write {path}: {exc.strerror or exc}") from exc
+    exported(path)
     wrote(path)
 
 

@@ -68,7 +68,7 @@ def chat(
         n=n,
         no_cache=no_cache,
     )
-    ChatUI(interview, console, terminal_reader(settings.home / "chat_history")).run()
+    ChatUI(interview, console, terminal_reader(settings.home / "chat_history", settings.history_max_entries)).run()
 
 
 def grade(

@@ -46,8 +46,7 @@ def ingest(
         print_json(report.model_dump())
     else:
         render.ingest_report(console, err_console, report)
-    nothing_indexed = not any(p.outcome != "duplicate" for p in report.postings)
-    if report.errors and nothing_indexed:
+    if report.errors:  # the other files are indexed; the exit code says that not everything was
         raise SystemExit(1)
 
 
@@ -126,6 +125,11 @@ def postings_fix(
 
 def remove(posting_id: PostingArg) -> None:
     """Delete one posting and its items from the index."""
-    if not open_index(get_settings()).remove_posting(posting_id):
+    from prepbot.ingest import ingest_lock
+
+    settings = get_settings()
+    with ingest_lock(settings):
+        removed = open_index(settings).remove_posting(posting_id)
+    if not removed:
         raise no_posting(posting_id)
     console.print(f"removed {posting_id}")

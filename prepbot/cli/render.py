@@ -53,6 +53,9 @@ def ingest_report(out: Console, err: Console, report: IngestReport) -> None:
     if not report.changed and not report.errors:
         summary = (summary + "; " if summary else "") + "nothing changed"
     out.print(summary or "nothing ingested", highlight=False)
+    failed = sorted({problem.file for problem in report.errors if problem.file})
+    if failed:
+        err.print(f"[red]{len(failed)} file(s) failed:[/] {escape(', '.join(failed))}", highlight=False, soft_wrap=True)
 
 
 def search_hits(out: Console, hits: list[SearchHit]) -> None:

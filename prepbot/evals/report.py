@@ -20,6 +20,7 @@ from rich.table import Table
 from prepbot.errors import UsageError
 from prepbot.evals.charts import bar_chart, fmt
 from prepbot.evals.results import CaseResult, EvalReport, Gate, SuiteInfo, SuiteRun
+from prepbot.files import exported
 
 FORMATS = (".json", ".md", ".html")
 
@@ -33,6 +34,7 @@ def write_report(report: EvalReport, path: Path) -> None:
         raise UsageError(f"--out {path}: the report format is chosen by the suffix: {', '.join(FORMATS)}")
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(writer(report), encoding="utf-8")
+    exported(path)
 
 
 def to_json(report: EvalReport) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from prepbot.errors import UsageError
-from prepbot.text import CJK
+from prepbot.text import CJK, safe_text
 
 MAX_ANSWER_CHARS = 6000  # about 1,500 tokens: a long spoken answer; past that the context gets tight
 MIN_ANSWER_WORDS = 3
@@ -20,7 +20,7 @@ def too_short(answer: str) -> bool:
 
 def check_answer(answer: str) -> str:
     """The answer, stripped; an empty one is a non-answer and scores 1 (see too_short)."""
-    answer = answer.strip()
+    answer = safe_text(answer).strip()
     if len(answer) > MAX_ANSWER_CHARS:
         raise UsageError(f"the answer has {len(answer)} characters; the grader takes at most {MAX_ANSWER_CHARS}")
     return answer

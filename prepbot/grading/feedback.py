@@ -32,6 +32,9 @@ def feedback_variables(
     return load_prompt(prompt, llm.settings).declared(given)
 
 
+FEEDBACK_CANCELLED = "feedback cancelled (Ctrl-C); the score stands"
+
+
 def explain(
     llm: LLM,
     scored: Generation,
@@ -57,6 +60,8 @@ def explain(
         explained = llm.generate(prompt, variables, after=scored, stream=stream.piece, no_cache=no_cache)
     except PrepbotError as exc:  # junk, cut off, timed out: the score is known and stands without feedback
         return NO_FEEDBACK, None, str(exc)
+    except KeyboardInterrupt:  # Ctrl-C once the score is shown stops the feedback only: the score stands
+        return NO_FEEDBACK, None, FEEDBACK_CANCELLED
     return explained.output, explained, None
 
 

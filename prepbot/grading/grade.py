@@ -57,8 +57,8 @@ def grade_answer(
 ) -> Grade:
     """Grade ``answer`` to ``question`` against the posting item it tests.
 
-    ``listener`` gets the grade parsed so far each time the streamed reply grows (the score arrives first);
-    ``on_token`` gets the raw streamed text. Ctrl-C stops the generation and propagates. ``feedback=False``
+    ``listener`` gets the grade parsed so far as the reply streams (the score first); ``on_token`` the raw
+    text. Ctrl-C before the score propagates; during the feedback it ends the feedback (``feedback_error``). ``feedback=False``
     asks for the score alone (a few tokens; what the agreement evals need): no rubric verdicts or feedback.
     """
     from prepbot.llm import get_llm

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from prepbot.config import Settings
 from prepbot.errors import PrepbotError, UsageError
+from prepbot.files import Lock
 from prepbot.grading import Grade, GradeListener, grade_answer, prewarm
 from prepbot.interview import store
 from prepbot.interview.plan import DEFAULT_QUESTIONS, MODES, posting_plan, set_plan, weak_plan
@@ -68,6 +69,7 @@ class Interview:
         self._writer: QuestionWriter | None = None
         self.hints_shown: dict[int, int] = {}
         self._prewarm: Any = None
+        self.session_lock: Lock | None = None  # taken by start() and resume(), released when the process ends
 
     # --- starting ------------------------------------------------------------------------------------------
 
@@ -116,7 +118,9 @@ class Interview:
             backend=settings.backend,
             model=settings.model,
         )
-        return cls(settings, session, posting, index, llm, no_cache)
+        interview = cls(settings, session, posting, index, llm, no_cache)
+        interview.session_lock = store.session_lock(settings, session.id)
+        return interview
 
     @classmethod
     def resume(
@@ -125,6 +129,7 @@ class Interview:
         from prepbot.retrieval.index import RequirementIndex
 
         session = store.load_session(session_id, settings)
+        lock = store.session_lock(settings, session.id)  # held while this object lives (the chat's process)
         index = RequirementIndex(settings)
         posting = index.get_posting(session.posting_id)
         if posting is None:
@@ -133,7 +138,9 @@ class Interview:
             )
         if session.ended_at is not None and not cls(settings, session, posting, index).remaining():
             raise PrepbotError(f"session {session_id} is finished; `prepbot sessions show {session_id}` shows it")
-        return cls(settings, session, posting, index, llm, no_cache)
+        interview = cls(settings, session, posting, index, llm, no_cache)
+        interview.session_lock = lock
+        return interview
 
     # --- state ---------------------------------------------------------------------------------------------
 

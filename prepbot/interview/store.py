@@ -11,13 +11,15 @@ from __future__ import annotations
 import json
 import secrets
 import sqlite3
-from contextlib import closing
+from collections.abc import Iterator
+from contextlib import closing, contextmanager
 from datetime import datetime, timezone
 from typing import Any, NamedTuple
 
 from prepbot import db
 from prepbot.config import Settings
 from prepbot.errors import PrepbotError
+from prepbot.files import Lock
 from prepbot.grading import Grade
 from prepbot.interview.sessions import Mode, PlannedStep, Session, SessionSummary, Turn, TurnGrade, mean_score
 from prepbot.text import Language
@@ -63,7 +65,7 @@ def create_session(
 
 def add_turn(settings: Settings, session: Session, turn: Turn) -> Turn:
     body = json.dumps({"rubric": turn.rubric, "difficulty": turn.difficulty}, ensure_ascii=False)
-    with closing(db.connect(settings)) as conn:
+    with closing(db.connect(settings)) as conn, _one_writer(session, turn):
         conn.execute(
             "INSERT INTO turns (session_id, n, kind, follows, requirement_id, question, body, asked_at)"
             " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -81,6 +83,30 @@ def add_turn(settings: Settings, session: Session, turn: Turn) -> Turn:
         _touch(conn, session.id)
     session.turns.append(turn)
     return turn
+
+
+@contextmanager
+def _one_writer(session: Session, turn: Turn) -> Iterator[None]:
+    """Turn n of a session is written once: a second process resuming the same session is told so."""
+    try:
+        yield
+    except sqlite3.IntegrityError:
+        raise PrepbotError(
+            f"turn {turn.n} of session {session.id} was saved by another prepbot process; "
+            f"`prepbot chat --resume {session.id}` continues from what it saved"
+        ) from None
+
+
+def session_lock(settings: Settings, session_id: str) -> Lock:
+    """The lock a chat holds on its session while it runs; a second chat of the session is refused."""
+    lock = Lock(settings.home / "locks" / f"session-{session_id}.lock")
+    if not lock.acquire():
+        holder = lock.holder()
+        raise PrepbotError(
+            f"session {session_id} is open in another prepbot process{f' (pid {holder})' if holder else ''}; "
+            "finish or quit it there, then resume"
+        )
+    return lock
 
 
 def record_answer(settings: Settings, session: Session, turn: Turn, answer: str) -> None:

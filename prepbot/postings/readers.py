@@ -21,8 +21,14 @@ import yaml
 from pydantic import BaseModel
 
 from prepbot.errors import PrepbotError
+from prepbot.text import safe_text
 
 MAX_FILE_BYTES = 20 * 1024 * 1024  # postings are a few KB; anything this big is a mistake, not a posting
+MAX_PDF_PAGES = 200  # a posting or a CV is a few pages; a PDF of more is a book, or a bomb of blank pages
+MAX_PDF_TEXT_CHARS = 2_000_000
+MAX_LIST_INDENT = 8  # list nesting kept in HTML text: deeper lists read as that depth (40,000 nested <ul> once
+# cost 80,000 spaces a line)
+MAX_INT_DIGITS = 1000  # a JSON number longer than this stays a string (int() refuses over 4,300 digits)
 
 TEXT_SUFFIXES = (".md", ".markdown", ".txt", ".text")
 HTML_SUFFIXES = (".html", ".htm")
@@ -41,6 +47,7 @@ _BOMS = (
 )
 # C0 controls other than tab, newline, form feed and carriage return: text files do not contain them.
 _CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b\x0e-\x1f]")
+
 _FRONT_MATTER = re.compile(r"\A---[ \t]*\n(.*?\n)---[ \t]*(?:\n|\Z)", re.DOTALL)
 _TOML_FRONT_MATTER = re.compile(r"\A\+\+\+[ \t]*\n(.*?\n)\+\+\+[ \t]*(?:\n|\Z)", re.DOTALL)
 _HTML_LINE = re.compile(r"^\s*</?[A-Za-z][A-Za-z0-9]*(?:\s[^>]*)?/?>")
@@ -174,6 +181,7 @@ def _checked_text(text: str, path: Path) -> str:
 
 
 def _document(path: Path, source: str, text: str, title: Any = None, company: Any = None) -> Document:
+    text = safe_text(text)
     if not text.strip():
         raise PrepbotError(f"{path}: no text in file")
     return Document(source=source, text=text, title=_field(title), company=_field(company))
@@ -181,7 +189,8 @@ def _document(path: Path, source: str, text: str, title: Any = None, company: An
 
 def _field(value: Any) -> str | None:
     """A title or company field: a non-empty string, else absent (a number or a list is not a name)."""
-    return value.strip() if isinstance(value, str) and value.strip() else None
+    value = safe_text(value).strip() if isinstance(value, str) else None
+    return value or None
 
 
 def _markdown_document(path: Path, text: str) -> Document:
@@ -215,16 +224,29 @@ def _front_matter(text: str) -> tuple[dict[str, Any], str]:
     if match:
         try:
             meta = yaml.safe_load(match.group(1))
-        except yaml.YAMLError:
+        except (yaml.YAMLError, RecursionError):  # an anchor that contains itself recurses in the constructor
             meta = None
         if isinstance(meta, dict):
             return meta, text[match.end() :]
     return {}, text
 
 
+def _json_loads(text: str, path: Path, where: str) -> Any:
+    """JSON, with the two ways a valid file can still break the decoder turned into one-line errors: nesting
+    deeper than the recursion limit, and numbers too long for ``int`` (kept as their digits)."""
+    try:
+        return json.loads(text, parse_int=_json_int)
+    except RecursionError:
+        raise PrepbotError(f"{path}: {where} is nested too deeply to be a posting") from None
+
+
+def _json_int(digits: str) -> int | str:
+    return int(digits) if len(digits) <= MAX_INT_DIGITS else digits
+
+
 def _json_documents(path: Path, text: str) -> list[Document]:
     try:
-        data = json.loads(text)
+        data = _json_loads(text, path, "the JSON")
     except json.JSONDecodeError as exc:
         raise PrepbotError(f"{path}: not valid JSON (line {exc.lineno}, column {exc.colno})") from None
     if isinstance(data, dict):
@@ -239,7 +261,7 @@ def _jsonl_documents(path: Path, text: str) -> list[Document]:
     documents = []
     for k, (lineno, line) in enumerate(lines, 1):
         try:
-            record = json.loads(line)
+            record = _json_loads(line, path, f"line {lineno}")
         except json.JSONDecodeError:
             raise PrepbotError(f"{path}: line {lineno} is not valid JSON") from None
         documents.append(_record_document(path, f"{path}#{k}", record, f"line {lineno}"))
@@ -265,7 +287,9 @@ def _pdf_text(path: Path, data: bytes) -> str:
     try:
         reader = PdfReader(BytesIO(data))
         encrypted = reader.is_encrypted
-        text = "" if encrypted else "\n\n".join(page.extract_text() or "" for page in reader.pages)
+        text = "" if encrypted else _pdf_pages_text(path, reader)
+    except PrepbotError:
+        raise
     except Exception as exc:  # a damaged PDF fails inside pypdf with many exception types
         raise PrepbotError(f"{path}: not a readable PDF ({type(exc).__name__}: {exc})") from None
     if encrypted:
@@ -273,6 +297,22 @@ def _pdf_text(path: Path, data: bytes) -> str:
     if not text.strip():
         raise PrepbotError(f"{path}: the PDF has no text layer (a scan?); paste its text into a .txt file")
     return text
+
+
+def _pdf_pages_text(path: Path, reader: Any) -> str:
+    """The text of a PDF's pages, refused past MAX_PDF_PAGES pages or MAX_PDF_TEXT_CHARS characters (pypdf
+    itself caps the output of each decompression filter)."""
+    pages = len(reader.pages)
+    if pages > MAX_PDF_PAGES:
+        raise PrepbotError(f"{path}: {pages} pages; a posting has a few (the limit is {MAX_PDF_PAGES})")
+    texts, total = [], 0
+    for page in reader.pages:
+        text = page.extract_text() or ""
+        total += len(text)
+        if total > MAX_PDF_TEXT_CHARS:
+            raise PrepbotError(f"{path}: over {MAX_PDF_TEXT_CHARS:,} characters of text; not a posting")
+        texts.append(text)
+    return "\n\n".join(texts)
 
 
 def html_to_text(html: str) -> str:
@@ -333,7 +373,7 @@ class _HTMLText(HTMLParser):
             self.current = "#" * self._HEADINGS[tag] + " "
         elif tag == "li":
             self._line()
-            self.current = "  " * max(self.list_depth - 1, 0) + "- "
+            self.current = "  " * min(max(self.list_depth - 1, 0), MAX_LIST_INDENT) + "- "
         elif tag in ("b", "strong"):
             self.current += "**"
         elif tag == "br":

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Literal
 
 from prepbot.errors import UsageError
+from prepbot.files import exported
 from prepbot.questions.models import Question, QuestionSet
 
 Format = Literal["md", "json", "csv", "anki"]
@@ -79,6 +80,7 @@ def write_export(question_set: QuestionSet, fmt: Format, out: Path) -> Path:
         write_anki(question_set, out)
     else:
         out.write_text(export_text(question_set, fmt), encoding="utf-8", newline="")
+    exported(out)
     return out
 
 
@@ -114,22 +116,30 @@ def to_csv(question_set: QuestionSet) -> str:
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(CSV_COLUMNS)
     for q in question_set.questions:
-        writer.writerow(
-            [
-                question_set.set_id,
-                q.id,
-                q.kind,
-                q.difficulty,
-                q.text,
-                " | ".join(q.rubric),
-                " | ".join(q.follow_ups),
-                q.why,
-                " | ".join(c.id for c in q.citations),
-                " | ".join(c.quote for c in q.citations),
-                "; ".join(q.flags),
-            ]
-        )
+        row = [
+            question_set.set_id,
+            q.id,
+            q.kind,
+            q.difficulty,
+            q.text,
+            " | ".join(q.rubric),
+            " | ".join(q.follow_ups),
+            q.why,
+            " | ".join(c.id for c in q.citations),
+            " | ".join(c.quote for c in q.citations),
+            "; ".join(q.flags),
+        ]
+        writer.writerow([spreadsheet_safe(cell) for cell in row])
     return buffer.getvalue()
+
+
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_safe(cell: str) -> str:
+    """A cell a spreadsheet shows as text: one that starts like a formula (``=HYPERLINK(...)`` quoted from a
+    posting) gets a leading apostrophe, as OWASP advises for CSV injection."""
+    return f"'{cell}" if cell.startswith(_FORMULA_START) else cell
 
 
 def write_anki(question_set: QuestionSet, out: Path) -> None:

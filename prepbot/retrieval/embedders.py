@@ -22,6 +22,8 @@ from chromadb.utils.embedding_functions import register_embedding_function
 
 from prepbot.errors import PrepbotError
 
+EMBED_MAX_CHARS = 4000  # the local embedder reads this much of a text at most
+
 
 class Embedder(Protocol):
     spec: str
@@ -59,7 +61,10 @@ class UniversalSentenceEncoder:
     def embed(self, texts: list[str]) -> np.ndarray:
         if not texts:
             return np.zeros((0, 512), dtype=np.float32)
-        return _normalise(np.asarray(self._load().encode(list(texts)), dtype=np.float32))
+        # A text past EMBED_MAX_CHARS is cut: the model reads its start only, and a 80,000-character item (the
+        # detail lines of a hostile page's 40,000 nested lists) cost 18 s and 0.9 GB to tokenize.
+        cut = [text[:EMBED_MAX_CHARS] for text in texts]
+        return _normalise(np.asarray(self._load().encode(cut), dtype=np.float32))
 
 
 class OpenAIEmbedder:

@@ -22,6 +22,7 @@ from pydantic import BaseModel
 
 from prepbot.config import Settings
 from prepbot.errors import PrepbotError
+from prepbot.files import private_home
 from prepbot.postings import CORE_SECTIONS, SECTIONS, OutlineSection, Posting, Requirement
 from prepbot.retrieval.embedders import Embedder, PrepbotEmbeddingFunction, get_embedder
 from prepbot.retrieval.ranking import (
@@ -110,6 +111,7 @@ class RequirementIndex:
                 )
                 client.heartbeat()
                 return client
+            private_home(settings.home)
             settings.chroma_dir.mkdir(parents=True, exist_ok=True)
             _check_not_locked(settings.chroma_dir)
             return chromadb.PersistentClient(path=str(settings.chroma_dir), settings=chroma_settings)

@@ -41,6 +41,7 @@ def grade(
     question: str,
     answer: str,
     feedback: bool = True,
+    rubric: list[str] | None = None,
 ) -> Any:
     """``prepbot.grading.grade_answer`` with the run's backend, ``grade`` prompt variant and ``--no-cache``."""
     try:
@@ -53,7 +54,7 @@ def grade(
         answer=answer,
         posting_id=posting_id,
         requirement_id=requirement_id,
-        rubric=None,
+        rubric=rubric,
         index=index,
         llm=context.llm(),
         prompt=context.prompt("grade"),

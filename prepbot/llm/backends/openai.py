@@ -10,7 +10,7 @@ from langchain_core.runnables import Runnable
 from langchain_core.utils.function_calling import convert_to_openai_function
 from pydantic import BaseModel, SecretStr
 
-from prepbot.config import Settings
+from prepbot.config import Settings, is_openai_endpoint
 from prepbot.errors import PrepbotError
 from prepbot.llm.backend import Backend, Capabilities
 
@@ -94,7 +94,12 @@ class OpenAIBackend(Backend):
     def from_settings(cls, settings: Settings) -> Backend:
         key = settings.resolved_api_key()
         if not key:
-            raise PrepbotError("the openai backend needs an API key: set OPENAI_API_KEY or api_key in config.toml")
+            if is_openai_endpoint(settings.base_url):
+                raise PrepbotError("the openai backend needs an API key: set OPENAI_API_KEY or api_key in config.toml")
+            raise PrepbotError(
+                f"no API key for {settings.base_url}: OPENAI_API_KEY goes only to api.openai.com; "
+                "set PREPBOT_API_KEY (or api_key in config.toml) for this server"
+            )
         return cls(settings.backend, settings.model, chat_openai(settings, key), settings.n_ctx, settings.base_url)
 
     def bind(
