@@ -114,9 +114,9 @@ class _Run:
             result = parse_document(document, classifier=self.classifier, corrections=corrections)
             parsed.extend(result.postings)
             warnings.extend(FileProblem(file=str(path), message=w) for w in result.warnings)
-        self.report.warnings.extend(warnings)
-        if not parsed:
+        if not parsed:  # the error says it all; the parser's warnings would say it twice
             raise PrepbotError(f"{path}: no posting found (no text items)")
+        self.report.warnings.extend(warnings)
 
         in_file = self.indexed.in_file(str(path.resolve()))
         kept: set[str] = set()

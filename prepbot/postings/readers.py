@@ -11,6 +11,7 @@ import codecs
 import glob
 import json
 import re
+import unicodedata
 from html.parser import HTMLParser
 from io import BytesIO
 from pathlib import Path
@@ -136,7 +137,7 @@ def _read_bytes(path: Path) -> bytes:
 def _decode(data: bytes, path: Path) -> str:
     """Text from bytes: a BOM decides, then strict UTF-8, then charset-normalizer's best guess
     (which tells Big5, GB18030 and Shift-JIS apart well on posting-sized text)."""
-    text = _decode_declared(data)
+    text = _decode_declared(data) or _utf16_without_bom(data)
     if text is None:
         if b"\x00" in data:
             raise PrepbotError(f"{path}: binary file (NUL bytes), not text")
@@ -155,6 +156,21 @@ def _decode_clean(data: bytes, path: Path) -> str:
     return _checked_text(text, path)
 
 
+def _utf16_without_bom(data: bytes) -> str | None:
+    """UTF-16 text saved without its byte-order mark (some Windows editors): mostly-Latin text has a NUL in
+    every other byte, on the high side of each character. None when the bytes do not look like that."""
+    if len(data) < 8 or len(data) % 2:
+        return None
+    even, odd = data[0::2], data[1::2]
+    for zeros, others, encoding in ((odd, even, "utf-16-le"), (even, odd, "utf-16-be")):
+        if zeros.count(0) >= 0.6 * len(zeros) and others.count(0) <= 0.02 * len(others):
+            try:
+                return data.decode(encoding)
+            except UnicodeDecodeError:
+                return None
+    return None
+
+
 def _decode_declared(data: bytes) -> str | None:
     """Decoded by its BOM or as strict UTF-8; None when neither applies."""
     for bom, encoding in _BOMS:
@@ -167,7 +183,9 @@ def _decode_declared(data: bytes) -> str | None:
         return None
     try:
         return data.decode("utf-8")
-    except UnicodeDecodeError:
+    except UnicodeDecodeError as exc:
+        if exc.reason == "unexpected end of data" and exc.start >= len(data) - 3:
+            return data[: exc.start].decode("utf-8", errors="strict")  # a file cut inside its last character
         return None
 
 
@@ -175,9 +193,19 @@ def _checked_text(text: str, path: Path) -> str:
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     if _CONTROL_CHARS.search(text):
         raise PrepbotError(f"{path}: binary file (control bytes), not text")
+    if _mostly_unreadable(text):
+        raise PrepbotError(f"{path}: binary file or unknown encoding, not text")
     if not text.strip():
         raise PrepbotError(f"{path}: no text in file")
     return text
+
+
+def _mostly_unreadable(text: str) -> bool:
+    """Whether over a tenth of the characters are ones no text holds: unassigned code points, private use,
+    surrogates, replacement characters (binary bytes that a byte-order mark made "decodable")."""
+    sample = text[:20_000]
+    bad = sum(1 for ch in sample if ch == "\ufffd" or unicodedata.category(ch) in ("Cn", "Co", "Cs"))
+    return bad > 0.1 * max(len(sample), 1)
 
 
 def _document(path: Path, source: str, text: str, title: Any = None, company: Any = None) -> Document:
@@ -282,7 +310,11 @@ def _record_document(path: Path, source: str, record: Any, where: str) -> Docume
 
 
 def _pdf_text(path: Path, data: bytes) -> str:
+    import logging
+
     from pypdf import PdfReader  # imported here: only PDF files pay for it
+
+    logging.getLogger("pypdf").setLevel(logging.CRITICAL)  # its warnings on damaged files are not ours to print
 
     try:
         reader = PdfReader(BytesIO(data))
