@@ -23,6 +23,7 @@ from prepbot.errors import PrepbotError
 from prepbot.files import Lock
 from prepbot.postings import NEAR_DUPLICATE_JACCARD, Posting, carry_ids, parse_document
 from prepbot.postings.corrections import for_file as corrections_for_file
+from prepbot.postings.identity import with_longer_id
 from prepbot.postings.parse import Corrections
 from prepbot.postings.readers import expand_paths, read_documents
 from prepbot.postings.sections import SectionClassifier
@@ -133,6 +134,8 @@ class _Run:
             if k in unchanged:
                 self.report.postings.append(_outcome(posting, "unchanged", posting_id=unchanged[k].id))
                 continue
+            if self._taken(posting.id) not in (None, posting.fingerprint):
+                posting = with_longer_id(posting, self._taken)  # same slug and 24-bit hash, other items
             existing = self.indexed.get(posting.id)
             if existing is not None:
                 kept.add(posting.id)
@@ -176,6 +179,11 @@ class _Run:
         self.queued_items += len(posting.requirements)
         if self.worker is not None and self.worker.running:
             self.worker.submit(_texts(posting))
+
+    def _taken(self, posting_id: str) -> str | None:
+        """The fingerprint of the posting that holds ``posting_id``, indexed or queued in this run; None if free."""
+        indexed = self.indexed.get(posting_id)
+        return indexed.fingerprint if indexed is not None else self.seen.fingerprint_of(posting_id)
 
     def start_worker(self) -> None:
         """Start the worker and send it what is already pending; flush embeds in-process where it cannot start."""
@@ -301,14 +309,20 @@ class _SeenPostings:
         self.keys: dict[str, frozenset[str]] = {}
         self.by_key: dict[str, set[str]] = {}
         self.by_fingerprint: dict[str, str] = {}
+        self.fingerprints: dict[str, str] = {}  # posting ID -> its fingerprint
 
     def add(self, posting: Posting) -> None:
+        self.fingerprints[posting.id] = posting.fingerprint
         self.by_fingerprint.setdefault(posting.fingerprint, posting.id)
         self.keys[posting.id] = keys = posting.item_keys()
         for key in keys:
             self.by_key.setdefault(key, set()).add(posting.id)
 
+    def fingerprint_of(self, posting_id: str) -> str | None:
+        return self.fingerprints.get(posting_id)
+
     def discard(self, posting: Posting) -> None:
+        self.fingerprints.pop(posting.id, None)
         if self.by_fingerprint.get(posting.fingerprint) == posting.id:
             del self.by_fingerprint[posting.fingerprint]
         for key in self.keys.pop(posting.id, frozenset()):

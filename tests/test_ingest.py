@@ -643,3 +643,47 @@ def test_postings_show_draws_the_posting_as_a_tree(tmp_path):
     assert "Requirements  requirement by its words" in out
     assert "Languages  requirement by its parent heading" in out
     assert "generics" in out and "└──" in out
+
+
+def test_postings_whose_short_ids_collide_are_all_kept(tmp_path, monkeypatch):
+    from prepbot.postings import identity
+
+    monkeypatch.setattr(identity, "ID_HASH_CHARS", 1)  # 16 IDs for 400 postings of one title: many collisions
+    jobs = tmp_path / "jobs.jsonl"
+    records = [
+        {"title": "Software Engineer", "description": f"Requirements:\n- Skill {k} of area {k * 7}\n- Python\n"}
+        for k in range(400)
+    ]
+    jobs.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
+    result, report = ingest_json(str(jobs))
+    assert result.exit_code == 0 and [p["outcome"] for p in report["postings"]] == ["added"] * 400
+    ids = [p["posting_id"] for p in report["postings"]]
+    assert len(set(ids)) == 400 and any(len(i.rsplit("-", 1)[1]) > 1 for i in ids)
+    listed = json.loads(run_cli(["postings", "list", "--json"]).stdout)
+    assert len(listed) == 400
+    _, again = ingest_json(str(jobs))  # the next run finds each under its own ID: unchanged, none lost
+    assert [p["outcome"] for p in again["postings"]] == ["unchanged"] * 400 and not again["removed"]
+    more = tmp_path / "more.jsonl"  # another file, across runs: a colliding posting is added, not a "duplicate"
+    more.write_text(json.dumps({"title": "Software Engineer", "description": "Requirements:\n- Rust\n"}) + "\n")
+    _, third = ingest_json(str(more))
+    assert [p["outcome"] for p in third["postings"]] == ["added"]
+
+
+def test_an_unreadable_file_is_one_error_and_the_others_still_ingest(tmp_path, monkeypatch):
+    shutil.copy(SEEDS / "job-postings.md", tmp_path / "good.md")
+    locked = tmp_path / "locked.md"
+    locked.write_text("# Engineer\n\n## Requirements\n- Go\n", encoding="utf-8")
+    real = Path.read_bytes
+
+    def read_bytes(self):
+        if self.name == "locked.md":  # chmod 000 does not stop root, which CI may be
+            raise PermissionError(13, "Permission denied", str(self))
+        return real(self)
+
+    monkeypatch.setattr(Path, "read_bytes", read_bytes)
+    result, report = ingest_json(str(tmp_path))
+    assert result.exit_code == 1
+    assert [
+        (Path(e["file"]).name, e["message"].endswith("cannot read it (Permission denied)")) for e in report["errors"]
+    ] == [("locked.md", True)]
+    assert sum(p["outcome"] == "added" for p in report["postings"]) == 3

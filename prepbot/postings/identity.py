@@ -13,7 +13,7 @@ import hashlib
 import re
 import unicodedata
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from prepbot.postings.models import SECTIONS, Posting, Requirement
 from prepbot.text import CJK_CHARS, normalise
@@ -42,6 +42,29 @@ def fingerprint(items: Iterable[tuple[str, str]]) -> str:
 
 def posting_id(company: str | None, title: str, fingerprint_hex: str) -> str:
     return f"{slug(company, title)}-{fingerprint_hex[:ID_HASH_CHARS]}"
+
+
+def with_longer_id(posting: Posting, taken: Callable[[str], str | None]) -> Posting:
+    """``posting`` under the shortest ID with more of its fingerprint that ``taken`` (ID -> the fingerprint
+    holding it, or None) leaves free: two postings whose 24-bit IDs collide are both kept, not one taken for a
+    duplicate of the other (400 postings titled "Software Engineer" once indexed as 0)."""
+    base = posting.id.rsplit("-", 1)[0]
+    for chars in range(ID_HASH_CHARS + 2, len(posting.fingerprint) + 1, 2):
+        pid = f"{base}-{posting.fingerprint[:chars]}"
+        if taken(pid) in (None, posting.fingerprint):
+            return renamed(posting, pid)
+    return posting  # equal fingerprints: the same posting, which the caller treats as a duplicate
+
+
+def renamed(posting: Posting, pid: str) -> Posting:
+    """``posting`` and its items under posting ID ``pid``."""
+    prefix = f"{posting.id}/"
+    ids = {item.id: f"{pid}/{item.id[len(prefix) :]}" for item in posting.requirements}
+    requirements = [item.model_copy(update={"id": ids[item.id], "posting_id": pid}) for item in posting.requirements]
+    outline = [
+        section.model_copy(update={"items": [ids.get(i, i) for i in section.items]}) for section in posting.outline
+    ]
+    return posting.model_copy(update={"id": pid, "requirements": requirements, "outline": outline})
 
 
 def number_items(pid: str, items: Iterable[tuple[str, str | None, str, str | None]]) -> list[Requirement]:

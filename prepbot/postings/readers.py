@@ -126,12 +126,16 @@ def _supported_files(folder: Path) -> list[Path]:
 
 def _read_bytes(path: Path) -> bytes:
     # The size check comes from stat(), so a huge file is refused without reading it.
-    size = path.stat().st_size
-    if size == 0:
-        raise PrepbotError(f"{path}: empty file")
-    if size > MAX_FILE_BYTES:
-        raise PrepbotError(f"{path}: too large ({size / 2**20:.1f} MB; the limit is {MAX_FILE_BYTES / 2**20:.0f} MB)")
-    return path.read_bytes()
+    try:
+        size = path.stat().st_size
+        if size == 0:
+            raise PrepbotError(f"{path}: empty file")
+        if size > MAX_FILE_BYTES:
+            limit = MAX_FILE_BYTES / 2**20
+            raise PrepbotError(f"{path}: too large ({size / 2**20:.1f} MB; the limit is {limit:.0f} MB)")
+        return path.read_bytes()
+    except OSError as exc:  # unreadable (permissions), a folder's entry gone, a device that fails
+        raise PrepbotError(f"{path}: cannot read it ({exc.strerror or exc})") from None
 
 
 def _decode(data: bytes, path: Path) -> str:
