@@ -11,9 +11,12 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Collection, Iterable, Mapping, Sequence
-from typing import Any
 
 from pydantic import BaseModel, ValidationError
+
+from prepbot.stats import average_ranks as average_ranks  # re-exported: the evals name their metrics here
+from prepbot.stats import same_length
+from prepbot.stats import spearman as spearman
 
 # --- aggregation ---------------------------------------------------------------------------------------
 
@@ -71,52 +74,16 @@ def reciprocal_rank(ranked: Sequence[str], relevant: Collection[str]) -> float:
 # --- agreement with reference labels -------------------------------------------------------------------
 
 
-def average_ranks(values: Sequence[float]) -> list[float]:
-    """1-based ranks, ties sharing the mean of the ranks they span: [10, 20, 20, 30] -> [1, 2.5, 2.5, 4]."""
-    order = sorted(range(len(values)), key=lambda i: values[i])
-    ranks = [0.0] * len(values)
-    start = 0
-    while start < len(order):
-        end = start
-        while end + 1 < len(order) and values[order[end + 1]] == values[order[start]]:
-            end += 1
-        for position in range(start, end + 1):
-            ranks[order[position]] = (start + end) / 2 + 1
-        start = end + 1
-    return ranks
-
-
-def spearman(xs: Sequence[float], ys: Sequence[float]) -> float | None:
-    """Spearman's rank correlation: Pearson's r of the tie-averaged ranks. None for fewer than two pairs or
-    when either side is constant (a grader that gives everyone 3 has no ordering to correlate)."""
-    _same_length(xs, ys)
-    if len(xs) < 2:
-        return None
-    rx, ry = average_ranks(xs), average_ranks(ys)
-    mx, my = sum(rx) / len(rx), sum(ry) / len(ry)
-    cov = sum((a - mx) * (b - my) for a, b in zip(rx, ry))
-    var_x = sum((a - mx) ** 2 for a in rx)
-    var_y = sum((b - my) ** 2 for b in ry)
-    if var_x == 0 or var_y == 0:
-        return None
-    return cov / math.sqrt(var_x * var_y)
-
-
 def mae(labels: Sequence[float], predictions: Sequence[float]) -> float | None:
     """Mean absolute error."""
-    _same_length(labels, predictions)
+    same_length(labels, predictions)
     return mean(abs(p - t) for t, p in zip(labels, predictions))
 
 
 def within_tolerance(labels: Sequence[float], predictions: Sequence[float], tolerance: float = 1) -> float | None:
     """Share of predictions within ``tolerance`` of their label (within-1 accuracy by default)."""
-    _same_length(labels, predictions)
+    same_length(labels, predictions)
     return rate(abs(p - t) <= tolerance for t, p in zip(labels, predictions))
-
-
-def _same_length(a: Sequence[Any], b: Sequence[Any]) -> None:
-    if len(a) != len(b):
-        raise ValueError(f"paired values differ in length: {len(a)} and {len(b)}")
 
 
 # --- generated output ----------------------------------------------------------------------------------

@@ -17,6 +17,8 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 from pydantic import BaseModel, Field
 
+from prepbot.stats import spearman
+
 CHECKS = ("addresses", "how", "wrong")
 EMBEDDER = ("sim_question", "sim_item", "item_margin")
 SHAPE = ("digits", "enumeration")
@@ -119,25 +121,6 @@ def cross_validate(
         for i in test:
             predicted[i] = float(model.score(rows[i])) if scores else model.raw(rows[i])
     return predicted
-
-
-def _ranks(values: Sequence[float]) -> np.ndarray:
-    """Ranks from 1, ties given their mean rank."""
-    array = np.asarray(values, dtype=float)
-    order = array.argsort(kind="stable")
-    ranks = np.empty(len(array))
-    ranks[order] = np.arange(1, len(array) + 1)
-    for value in np.unique(array):
-        tied = array == value
-        ranks[tied] = ranks[tied].mean()
-    return ranks
-
-
-def spearman(a: Sequence[float], b: Sequence[float]) -> float | None:
-    """Spearman's rank correlation; None where either side is constant or there are fewer than 3 pairs."""
-    if len(a) < 3 or len(set(a)) < 2 or len(set(b)) < 2:
-        return None
-    return float(np.corrcoef(_ranks(a), _ranks(b))[0, 1])
 
 
 class Choice(BaseModel):
