@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from typing import Literal, get_args
+from functools import lru_cache
+from typing import Any, Literal, get_args
 
 Language = Literal["en", "zh-Hant", "zh-Hans", "ja"]
 LANGUAGES: tuple[Language, ...] = get_args(Language)
@@ -324,6 +325,21 @@ def defuse_template_tokens(text: str) -> str:
     if "<" not in text:
         return text
     return _TEMPLATE_TOKEN.sub(lambda m: f"< {m.group(1) or m.group(2)} >", text)
+
+
+def in_script(text: str, language: str) -> str:
+    """Chinese text in the script its language asks for: Simplified characters in a Traditional set become
+    Traditional, with Taiwan's words (OpenCC's s2twp: 软件 -> 軟體), and the reverse for a Simplified set."""
+    if language not in ("zh-Hant", "zh-Hans") or not _HAN.search(text):
+        return text
+    return _converter("s2twp" if language == "zh-Hant" else "t2s").convert(text)
+
+
+@lru_cache(maxsize=2)
+def _converter(config: str) -> Any:
+    import opencc
+
+    return opencc.OpenCC(config)
 
 
 def safe_text(text: str) -> str:

@@ -30,11 +30,78 @@ DUPLICATE_COSINE = 0.9
 COPY_NGRAM = 6  # words in a row shared with the system prompt that make a draft an echo of it
 
 
-def draft_problems(draft: QuestionCore, terms: list[str], language: Language) -> list[str]:
+# Rubric points that are a bare category, not something an answer says (the grader checks answers against
+# them). A point is generic when, its filler words gone, all that is left is one of these.
+_CATEGORY_WORDS = {
+    "communication", "communications", "leadership", "teamwork", "collaboration", "scalability", "reliability",
+    "performance", "security", "system design", "design", "trade off", "trade offs", "tradeoffs", "tradeoff",
+    "problem solving", "interpersonal", "interpersonal skills", "soft skills", "experience", "knowledge",
+    "technical knowledge", "technical skills", "critical thinking", "creativity", "ownership", "attention to detail",
+    "time management", "adaptability", "flexibility", "motivation", "passion", "clarity", "efficiency", "quality",
+    "best practices", "stakeholder management", "project management", "analytical skills", "analysis",
+    "溝通", "沟通", "領導", "领导", "團隊合作", "团队合作", "協作", "协作", "擴展性", "扩展性", "可擴展性", "可扩展性",
+    "系統設計", "系统设计", "權衡", "权衡", "解決問題", "解决问题", "經驗", "经验", "知識", "知识", "效率", "品質", "质量",
+    "コミュニケーション", "リーダーシップ", "チームワーク", "協調性", "拡張性", "スケーラビリティ", "システム設計",
+    "トレードオフ", "問題解決", "経験", "効率",
+}  # fmt: skip
+_FILLER = re.compile(
+    r"\b(skills?|abilit(?:y|ies)|strong|good|clear|effective|excellent|demonstrates?|shows?|the|of|and|a|an)\b"
+    r"|能力|技巧|良好的?|良好|優秀的?|优秀的?|清楚的?|展現|展现|力$|スキル|能力|力",
+    re.I,
+)
+# A question cut at its bound ends on a word that cannot end one ("... the product was not meeting the?").
+_CUT_END = re.compile(
+    r"(?:\b(?:the|a|an|and|or|of|to|with|for|in|on|by|from|that|which|your|their|its|is|are|was|were|be|as|at)"
+    r"|[的和與与或及、，,]|[のをにがはでと])\s*[?？]$",
+    re.I,
+)
+ECHO_SHARE = 0.6  # share of an item's words a question may repeat in one run before it is an echo of the item
+ECHO_MIN_RUN = 5  # ... and never fewer words than this in the run (short items share their tool's name)
+
+
+def generic_points(rubric: list[str]) -> list[str]:
+    """The rubric points that are a bare category ("leadership", "溝通能力") rather than something said."""
+    generic = []
+    for point in rubric:
+        core = " ".join(_FILLER.sub(" ", re.sub(r"[-_/、,，.。:：]", " ", point.lower())).split())
+        if not core or core in _CATEGORY_WORDS:
+            generic.append(point)
+    return generic
+
+
+def is_cut(text: str) -> bool:
+    """Whether a question ends mid-sentence at its length bound."""
+    return bool(_CUT_END.search(text.strip()))
+
+
+def _tokens(text: str) -> list[str]:
+    """Words of Latin script and single CJK characters, lower case: the units an echo is counted in."""
+    return re.findall(r"[a-z0-9]+|[\u3040-\u30ff\u3400-\u9fff]", text.lower())
+
+
+def echoes_item(question: str, item: str) -> bool:
+    """Whether the question repeats a long run of its item's words ("How would you manage multiple projects
+    simultaneously and work effectively in a fast-paced environment?" for that very item)."""
+    from difflib import SequenceMatcher
+
+    q, i = _tokens(question), _tokens(item)
+    if len(i) < ECHO_MIN_RUN:
+        return False
+    run = SequenceMatcher(None, q, i, autojunk=False).find_longest_match(0, len(q), 0, len(i)).size
+    return run >= max(ECHO_MIN_RUN, ECHO_SHARE * len(i))
+
+
+def draft_problems(draft: QuestionCore, terms: list[str], language: Language, item: str = "") -> list[str]:
     """What makes a draft unfit, one short phrase each; [] when it is fine."""
     problems = []
     if _GENERIC.search(draft.text):
         problems.append("generic question")
+    if item and echoes_item(draft.text, item):
+        problems.append("echoes its item")
+    if is_cut(draft.text):
+        problems.append("cut off")
+    if generic := generic_points(draft.rubric):
+        problems.append(f"generic rubric point: {generic[0]}")
     if terms and not any(names_term(draft.text, term) for term in terms):
         problems.append(f"names none of: {', '.join(terms[:5])}")
     written = detect_language(" ".join([draft.text, *draft.rubric]))
@@ -56,6 +123,12 @@ def retry_note(problems: list[str], language: Language) -> str:
             said.append("it repeated an earlier question")
         elif problem == "echoes the prompt":
             said.append("it copied a line of these instructions")
+        elif problem == "echoes its item":
+            said.append("it repeated the item's sentence instead of asking about a situation")
+        elif problem == "cut off":
+            said.append("it was cut off: write a shorter question")
+        elif problem.startswith("generic rubric point: "):
+            said.append(f"the rubric point {problem.split(': ', 1)[1]!r} named a category, not what an answer says")
         else:
             said.append(f"it was a {problem}")
     return "; ".join(said)

@@ -19,7 +19,9 @@ from prepbot.questions.find import find_posting
 from prepbot.questions.kinds import item_kinds
 from prepbot.questions.models import Citation, PlannedQuestion, Progress, Question, QuestionSet, SetRequest
 from prepbot.questions.plan import PLANNED_SECTIONS, plan_questions, writing_order
+from prepbot.questions.roles import item_competency
 from prepbot.questions.store import save_set
+from prepbot.questions.terms import key_terms
 from prepbot.questions.writer import PROMPT, QuestionWriter
 from prepbot.text import Language
 
@@ -90,10 +92,15 @@ def _plan(
     loading = load_in_background(settings) if load_model else None  # while the items are embedded and planned
     try:
         kinds = None
+        planned_items = [item for item in posting.requirements if item.section in PLANNED_SECTIONS]
         if request.kind == "mixed":
-            planned_items = [item for item in posting.requirements if item.section in PLANNED_SECTIONS]
             kinds = item_kinds(planned_items, index.embedder)
-        return plan_questions(posting, request, kinds)
+        competencies = {
+            item.id: competency
+            for item in planned_items
+            if (competency := item_competency(item, key_terms(item.text, posting.company)))
+        }
+        return plan_questions(posting, request, kinds, competencies)
     finally:
         if loading:
             loading.join()

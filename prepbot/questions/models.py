@@ -86,6 +86,7 @@ class Question(BaseModel):
     follow_ups: list[str]
     why: str
     flags: list[str] = Field(default_factory=list)  # checks it still failed after its one regeneration
+    exemplar: str | None = None  # the bank exemplar it was adapted from (question@v5 on)
 
 
 class QuestionSet(BaseModel):
@@ -97,7 +98,7 @@ class QuestionSet(BaseModel):
     language: Language
     prompt: str  # the prompt version that wrote it, name@vN
     created_at: datetime
-    skipped: list[str] = Field(default_factory=list)  # items left out: nothing but instructions to a model
+    skipped: list[str] = Field(default_factory=list)  # items left out: instructions to a model, logistics
     unwritten: list[str] = Field(
         default_factory=list
     )  # planned items whose question the model wrote no valid reply for
@@ -120,6 +121,7 @@ class PlannedQuestion(BaseModel):
     round: int  # 1 for the first question on an item, 2 for the deeper second one, ...
     kind: Kind
     difficulty: Difficulty
+    competency: str | None = None  # what a non-skill item is about (roles.item_competency), for its exemplar
 
 
 class SetSummary(BaseModel):

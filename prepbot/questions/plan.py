@@ -19,13 +19,19 @@ DEEPER: dict[Difficulty, Difficulty] = {"easy": "medium", "medium": "hard", "har
 
 
 def plan_questions(
-    posting: Posting, request: SetRequest, kinds: dict[str, Kind] | None = None
+    posting: Posting,
+    request: SetRequest,
+    kinds: dict[str, Kind] | None = None,
+    competencies: dict[str, str] | None = None,
 ) -> tuple[list[PlannedQuestion], list[Requirement]]:
-    """The set's questions in order, and the items left out because they only address a model."""
+    """The set's questions in order, and the items left out: those that only address a model, and those
+    ``competencies`` (roles.item_competency) says are not asked about (a location, a work permit)."""
+    competencies = competencies or {}
     candidates = [item for section in PLANNED_SECTIONS for item in posting.items(section)]
     texts = {item.id: prompt_text(item.text) for item in candidates}
-    items = [item for item in candidates if texts[item.id]]
-    skipped = [item for item in candidates if not texts[item.id]]
+    asked = {item.id: bool(texts[item.id]) and competencies.get(item.id) != "not_asked" for item in candidates}
+    items = [item for item in candidates if asked[item.id]]
+    skipped = [item for item in candidates if not asked[item.id]]
     if not items:
         raise PrepbotError(
             f"posting {posting.id} has no requirement, responsibility or nice-to-have items to ask about"
@@ -42,12 +48,15 @@ def plan_questions(
     for position, item in enumerate(order):
         earlier = seen.get(item.id)
         kind = (kinds or {}).get(item.id, "technical") if request.kind == "mixed" else request.kind
+        if competencies.get(item.id) and request.kind == "mixed":
+            kind = "behavioral"  # a degree, years, a language: the candidate's own background
         planned = PlannedQuestion(
             item=item,
             prompt_text=texts[item.id],
             round=earlier.round + 1 if earlier else 1,
             kind=kind,
             difficulty=DEEPER[earlier.difficulty] if earlier else mix[position],
+            competency=competencies.get(item.id),
         )
         seen[item.id] = planned
         plan.append(planned)

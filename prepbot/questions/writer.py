@@ -16,6 +16,7 @@ from prepbot.errors import InvalidOutput
 from prepbot.postings import Posting
 from prepbot.prompts import load_prompt
 from prepbot.questions.checks import copied_phrase, draft_problems, duplicate_of, ngrams, retry_note
+from prepbot.questions.exemplars import Exemplar, ExemplarIndex, load_bank
 from prepbot.questions.kinds import probe_label
 from prepbot.questions.models import (
     FOLLOW_UP_MAX_CHARS,
@@ -27,8 +28,9 @@ from prepbot.questions.models import (
     Question,
     QuestionCore,
 )
+from prepbot.questions.roles import item_competency, role_family
 from prepbot.questions.terms import key_terms
-from prepbot.text import Language
+from prepbot.text import Language, in_script
 
 if TYPE_CHECKING:
     from prepbot.llm import LLM
@@ -66,7 +68,12 @@ def _tidy(why: str) -> str:
 
 
 def prompt_variables(
-    posting: Posting, planned: PlannedQuestion, language: Language, retry_note: str = ""
+    posting: Posting,
+    planned: PlannedQuestion,
+    language: Language,
+    retry_note: str = "",
+    example: Exemplar | None = None,
+    family: str | None = None,
 ) -> dict[str, str]:
     """Every input a ``question`` prompt version may take for one planned question (``retry_note`` is new in
     v4; ``Prompt.declared`` keeps a version's own). The role comes first in the user message and is the same
@@ -79,7 +86,15 @@ def prompt_variables(
         "kind": planned.kind,
         "difficulty": planned.difficulty,
         "retry_note": retry_note,
+        "example": example_text(example) if example else "",  # question@v5 on
+        "family": family or "",
     }
+
+
+def example_text(example: Exemplar) -> str:
+    """An exemplar as the prompt shows it: its question, rubric and follow-up."""
+    rubric = "; ".join(example.rubric)
+    return f"Question: {example.question}\nRubric: {rubric}\nFollow-up: {example.follow_up}"
 
 
 class QuestionWriter:
@@ -103,11 +118,19 @@ class QuestionWriter:
         self.last_error = ""  # why the last question the model could not write failed
         self.spec = load_prompt(prompt, llm.settings)
         self.prompt_ngrams = ngrams(self.spec.system.render())
+        self.family = role_family(posting.title)
+        # The exemplar bank, where this prompt version adapts exemplars (question@v5 on); one per question,
+        # none used twice in a set.
+        self.exemplars = (
+            ExemplarIndex(load_bank(llm.settings), embedder) if "example" in self.spec.spec.inputs else None
+        )
+        self.used_exemplars: set[str] = set()
 
     def write(self, position: int, planned: PlannedQuestion) -> Question | None:
         """The question for one planned item; None when the model's reply stayed invalid (past repair or cut off)
         on the first try and on a sampled retry: the set goes on without it and names the item as unwritten."""
         terms = key_terms(planned.prompt_text, self.posting.company)
+        self.example = self._exemplar(planned, terms)
         try:
             first: Draft | None = self.attempt(planned, terms, temperature=None)
         except InvalidOutput:
@@ -135,15 +158,32 @@ class QuestionWriter:
         self.report("question", 1)
         return Question(
             id=f"q{position}",
-            text=_whole_question(draft.text),
+            text=in_script(_whole_question(draft.text), self.language),
             kind=planned.kind,
             difficulty=planned.difficulty,
             citations=[],
-            rubric=[point.strip() for point in draft.rubric],
-            follow_ups=[_whole_question(follow_up, FOLLOW_UP_MAX_CHARS) for follow_up in draft.follow_ups],
+            rubric=[in_script(point.strip(), self.language) for point in draft.rubric],
+            follow_ups=[
+                in_script(_whole_question(follow_up, FOLLOW_UP_MAX_CHARS), self.language)
+                for follow_up in draft.follow_ups
+            ],
             why=why,
             flags=problems,
+            exemplar=self.example.id if self.example else None,
         )
+
+    def _exemplar(self, planned: PlannedQuestion, terms: list[str]) -> Exemplar | None:
+        """The bank's closest exemplar for the item in the set's language, not used yet in this set."""
+        if self.exemplars is None:
+            return None
+        vector = self.embedder.embed([planned.prompt_text])[0]
+        competency = planned.competency or item_competency(planned.item, terms)
+        found = self.exemplars.closest(
+            vector, language=self.language, family=self.family, competency=competency, exclude=self.used_exemplars
+        )
+        if found:
+            self.used_exemplars.add(found[0].id)
+        return found[0] if found else None
 
     def attempt(
         self,
@@ -155,7 +195,9 @@ class QuestionWriter:
     ) -> Draft:
         # A retry samples with a seed made from the request's seed and the position: the same request gives
         # the same set, so a re-run (an eval, the same `questions` call again) is answered from the cache.
-        variables = self.spec.declared(prompt_variables(self.posting, planned, self.language, note))
+        variables = self.spec.declared(
+            prompt_variables(self.posting, planned, self.language, note, self.example, self.family)
+        )
         generation = self.llm.generate(
             self.prompt,
             variables,
@@ -166,7 +208,7 @@ class QuestionWriter:
         )
         self.prompt_ref = generation.prompt
         draft = cast(QuestionCore, generation.output)
-        problems = draft_problems(draft, terms, self.language)
+        problems = draft_problems(draft, terms, self.language, item=planned.prompt_text)
         if copied_phrase(draft.text, self.prompt_ngrams):
             problems.append("echoes the prompt")
         vector = self.embedder.embed([draft.text])[0]
