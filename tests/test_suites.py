@@ -82,8 +82,9 @@ def between(text: str, tag: str) -> str:
 def question_reply(item: str, *, text: str | None = None) -> str:
     return json.dumps(
         {
-            "text": text or f"How would you handle {item[:200]} in production?",
-            "rubric": ["a concrete tool", "a trade-off", "how to verify"],
+            # the item's words, reversed: it names the item's terms without echoing its sentence
+            "text": text or f"How would you handle {' '.join(reversed(item[:200].split()))} in production?",
+            "rubric": ["names the metric to watch", "rolls out behind a flag", "verifies with a canary"],
             "follow_ups": ["What would break first?"],
             "why": "Hands-on depth.",
         },

@@ -52,7 +52,7 @@ _FILLER = re.compile(
 # A question cut at its bound ends on a word that cannot end one ("... the product was not meeting the?").
 _CUT_END = re.compile(
     r"(?:\b(?:the|a|an|and|or|of|to|with|for|in|on|by|from|that|which|your|their|its|is|are|was|were|be|as|at)"
-    r"|[的和與与或及、，,]|[のをにがはでと])\s*[?？]$",
+    r"|[和與与或及、，,]|[をにがはでと])\s*[?？]$",
     re.I,
 )
 ECHO_SHARE = 0.6  # share of an item's words a question may repeat in one run before it is an echo of the item

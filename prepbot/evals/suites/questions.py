@@ -2,190 +2,50 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
-from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, NamedTuple, cast
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from prepbot.errors import PrepbotError
-from prepbot.evals import metrics
-from prepbot.evals.results import CaseResult, Value
-from prepbot.evals.stores import EvalStore
+from prepbot.evals.results import CaseResult
 from prepbot.evals.suite import (
     LLM_USAGE_METRICS,
     Metric,
     Suite,
     SuiteContext,
     register,
-    sum_of,
     usage_values,
 )
-from prepbot.postings import normalise
-from prepbot.text import Language, detect_language, names_term
+from prepbot.text import Language
 
 if TYPE_CHECKING:
-    from prepbot.llm import LLM, Generation
-    from prepbot.postings import Posting
-    from prepbot.questions import QuestionSet
+    pass
 
+
+from prepbot.evals.suites.question_sets import (
+    JUDGE_METRICS,
+    QUALITY_METRICS,
+    QUESTION_CHECKS,
+    QuestionsOptions,
+    _posting,
+    _RecordingLLM,
+    check_set,
+    generate_question_set,
+    judge_set,
+    prompt_ngrams,
+    similarity_matrix,
+)
+from prepbot.evals.suites.questions_labelled import LABELLED_QUESTIONS, run_labelled_questions
+
+__all__ = ["_RecordingLLM", "_posting", "check_set", "generate_question_set", "similarity_matrix"]
 
 # Share of the first min(n, requirement items) questions that must cite a requirement item first
 # (evals/README.md, `must_cite_sections_first`).
 REQUIREMENTS_FIRST_SHARE = 0.8
-
-
-class _SetRun(NamedTuple):
-    question_set: QuestionSet
-    generations: list[Generation]  # the question prompt's calls (regenerations included), for usage metrics
-
-
-class _RecordingLLM:
-    """An LLM that keeps the generations it returns (one case's usage) and asks for the run's variant where
-    the caller names the bare prompt (``question`` -> ``question@v1``)."""
-
-    def __init__(self, llm: LLM, prompts: dict[str, str]):
-        self._llm, self._prompts = llm, prompts
-        self.settings, self.backend = llm.settings, llm.backend
-        self.generations: list[Generation] = []
-
-    def generate(self, prompt_ref: str, variables: dict[str, Any], **kwargs: Any) -> Generation:
-        generation = self._llm.generate(self._prompts.get(prompt_ref, prompt_ref), variables, **kwargs)
-        self.generations.append(generation)
-        return generation
-
-
-def generate_question_set(context: SuiteContext, posting_id: str, n: int) -> _SetRun:
-    """A set of ``n`` questions for a posting of the eval store, written by ``generate_set`` with the run's
-    backend, prompt variant and ``--no-cache``; not saved among the user's sets."""
-    from prepbot import questions
-
-    store = context.store()
-    variant = context.prompt(questions.PROMPT)
-    recorder = _RecordingLLM(context.llm(), {questions.PROMPT: variant})
-    question_set = questions.generate_set(
-        context.settings,
-        questions.SetRequest(n=n),
-        posting_id=posting_id,
-        no_cache=context.no_cache,
-        llm=cast("LLM", recorder),  # records what the real LLM it wraps generated
-        index=store.index,
-        prompt=variant,
-        save=False,
-    )
-    return _SetRun(question_set, recorder.generations)
-
-
-def similarity_matrix(texts: list[str], embed: Any) -> list[list[float]]:
-    """Pairwise similarity of question texts: 1.0 for the same normalised text, else the embeddings' cosine."""
-    if not texts:
-        return []
-    vectors = embed(texts)
-    keys = [normalise(text) for text in texts]
-    return [
-        [1.0 if keys[i] == keys[j] else float(vectors[i] @ vectors[j]) for j in range(len(texts))]
-        for i in range(len(texts))
-    ]
-
-
-class _Checked(NamedTuple):
-    values: dict[str, Value]
-    questions: list[dict[str, Any]]  # per question: what a reader needs to see why a case failed
-    cited: list[str]
-
-
-def check_set(
-    question_set: QuestionSet,
-    posting: Posting,
-    *,
-    language: Language,
-    banned_phrases: Sequence[str] = (),
-    never_cite_sections: Sequence[str] = (),
-    duplicate_cosine: float,
-    embed: Any,
-) -> _Checked:
-    """Deterministic per-set values: citation validity against the posting's stored items, language, rubric
-    size, key terms named, banned phrases, off-limits sections, near-duplicates, generator flags."""
-    from prepbot.questions import key_terms
-
-    items = {item.id: item for item in posting.requirements}
-    texts = {item_id: item.text for item_id, item in items.items()}
-    rows, cited = [], []
-    valid, in_language, rubric_ok, named, banned, allowed, flagged = [], [], [], [], [], [], []
-    for question in question_set.questions:
-        ids = [citation.id for citation in question.citations]
-        cited += ids
-        ok = metrics.citation_validity([(c.id, c.quote) for c in question.citations], texts)
-        valid.append(ok if ok is not None else 0.0)  # a question citing nothing is not grounded
-        written = detect_language(question.text)
-        in_language.append(float(written == language))
-        rubric_ok.append(float(3 <= len(question.rubric) <= 5))
-        first = items.get(ids[0]) if ids else None
-        terms = key_terms(first.text, posting.company) if first else []
-        names = any(names_term(question.text, term) for term in terms) if terms else None
-        named.append(None if names is None else float(names))
-        phrases = [p for p in banned_phrases if p.casefold() in question.text.casefold()]
-        banned.append(float(bool(phrases)))
-        sections = [items[i].section for i in ids if i in items]
-        allowed.append(float(not any(section in never_cite_sections for section in sections)))
-        flagged.append(float(bool(question.flags)))
-        rows.append(
-            {
-                "id": question.id,
-                "text": question.text,
-                "cites": ids,
-                "sections": sections,
-                "language": written,
-                "rubric": len(question.rubric),
-                "terms": terms[:5],
-                "names_term": names,
-                "banned": phrases,
-                "flags": question.flags,
-            }
-        )
-    similarity = similarity_matrix([q.text for q in question_set.questions], embed)
-    values: dict[str, Value] = {
-        "citation_validity": metrics.mean(valid),
-        "language_match": metrics.mean(in_language),
-        "rubric_ok": metrics.mean(rubric_ok),
-        "key_term_rate": metrics.mean(named),
-        "banned_phrase_rate": metrics.mean(banned),
-        "allowed_sections": metrics.mean(allowed),
-        "flagged_rate": metrics.mean(flagged),
-        "duplicate_rate": metrics.duplicate_rate(similarity, duplicate_cosine),
-    }
-    return _Checked(values, rows, cited)
-
-
-def judge_set(context: SuiteContext, question_set: QuestionSet, posting: Posting) -> tuple[dict[str, Value], list[Any]]:
-    """LLM-as-judge relevance and specificity (1-5) per question, averaged over the set; a reply the judge
-    could not give leaves that question out (and is counted)."""
-    texts = {item.id: item.text for item in posting.requirements}
-    relevance, specificity, verdicts, errors = [], [], [], 0
-    for question in question_set.questions:
-        cited = question.citations[0].id if question.citations else None
-        variables = {"role": posting.title, "requirement": texts.get(cited or "", ""), "question": question.text}
-        try:
-            generation = context.judge(variables)
-        except PrepbotError as exc:
-            errors += 1
-            verdicts.append({"error": str(exc)})
-            continue
-        verdict = generation.output
-        if not isinstance(verdict, BaseModel) or not {"relevance", "specificity"} <= set(type(verdict).model_fields):
-            raise PrepbotError(f"judge prompt {generation.prompt} must output relevance and specificity")
-        scores = verdict.model_dump()
-        relevance.append(float(scores["relevance"]))
-        specificity.append(float(scores["specificity"]))
-        verdicts.append(verdict.model_dump(mode="json"))
-    values: dict[str, Value] = {
-        "judge_relevance": metrics.mean(relevance),
-        "judge_specificity": metrics.mean(specificity),
-        "judge_errors": float(errors),
-    }
-    return values, verdicts
 
 
 class QuestionsExpect(BaseModel):
@@ -215,23 +75,6 @@ class QuestionsCase(BaseModel):
         return f"{stem}/{self.title_contains}" if self.title_contains else stem
 
 
-class QuestionsOptions(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    n: int | None = Field(default=None, ge=1, le=50)  # questions per set instead of each case's (CI: fewer)
-    judge: bool = True  # LLM-as-judge scores (one judge call per question)
-    duplicate_cosine: float = Field(default=0.9, gt=0, le=1)  # near-duplicate above this cosine (USE embeddings)
-
-
-def _posting(context: SuiteContext, file: str, title_contains: str | None) -> tuple[EvalStore, Posting]:
-    store = context.store()
-    summary = store.posting(file, title_contains)
-    posting = store.index.get_posting(summary.id)
-    if posting is None:
-        raise PrepbotError(f"posting {summary.id} vanished from the eval store")
-    return store, posting
-
-
 def run_questions(case: QuestionsCase, context: SuiteContext) -> CaseResult:
     options = cast(QuestionsOptions, context.options)
     expect = case.expect
@@ -254,6 +97,7 @@ def run_questions(case: QuestionsCase, context: SuiteContext) -> CaseResult:
         never_cite_sections=expect.never_cite_sections,
         duplicate_cosine=options.duplicate_cosine,
         embed=store.index.embedder.embed,
+        prompt_ngrams=prompt_ngrams(context, question_set.prompt),
     )
     values = dict(checked.values)
     planned = len(question_set.questions) + len(question_set.unwritten)
@@ -326,28 +170,10 @@ def _failures(
     return failed
 
 
-_QUESTION_CHECKS = (
-    Metric(
-        "json_valid",
-        "planned questions written: a reply valid against the schema (after one repair, or on"
-        " the sampled retry); a set the model wrote nothing valid for counts 0",
-    ),
-    Metric("citation_validity", "questions whose citations are this posting's items, quoted exactly"),
-    Metric("language_match", "questions written in the posting's language (zh-Hant and zh-Hans differ)"),
-)
-
-
-_JUDGE_METRICS = (
-    Metric("judge_relevance", "LLM judge: how directly a question tests its item, 1-5", gated=False),
-    Metric("judge_specificity", "LLM judge: how concrete and discriminating a question is, 1-5", gated=False),
-    Metric(
-        "judge_errors",
-        "questions the judge gave no valid verdict on",
-        higher_is_better=False,
-        gated=False,
-        aggregate=sum_of("judge_errors"),
-    ),
-)
+def _run_either(case: BaseModel, context: SuiteContext) -> CaseResult:
+    if isinstance(case, QuestionsCase):
+        return run_questions(case, context)
+    return run_labelled_questions(case, context)
 
 
 register(
@@ -359,7 +185,7 @@ register(
         case_model=QuestionsCase,
         run=run_questions,
         metrics=(
-            *_QUESTION_CHECKS,
+            *QUESTION_CHECKS,
             Metric("requirement_coverage", "requirement items cited by a question, of min(n, requirement items)"),
             Metric("requirement_first", "questions citing a requirement item first, of min(n, requirement items)"),
             Metric(
@@ -372,12 +198,15 @@ register(
             Metric("key_term_rate", "questions naming a concrete term of their item (items with such terms)"),
             Metric("rubric_ok", "questions with 3-5 rubric points"),
             Metric("flagged_rate", "questions the generator flagged after its retry", higher_is_better=False),
-            *_JUDGE_METRICS,
+            *QUALITY_METRICS,
+            *JUDGE_METRICS,
             *LLM_USAGE_METRICS,
         ),
         needs_llm=True,
         prompts=("question",),
         options=QuestionsOptions,
         uses_judge=True,
+        # the labelled form runs the JSONL's cases too, when a config lists both datasets
+        labelled=dataclasses.replace(LABELLED_QUESTIONS, run=_run_either),
     )
 )
