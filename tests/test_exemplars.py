@@ -149,3 +149,45 @@ def test_a_set_keeps_its_script():
     assert in_script("如何設計資料管線？", "zh-Hans") == "如何设计资料管线？"
     assert in_script("How would you design it?", "zh-Hant") == "How would you design it?"
     assert in_script("データ基盤を設計する", "ja") == "データ基盤を設計する"
+
+
+def test_question_v5_adapts_one_exemplar_of_the_sets_language_per_question(fake_llm, fake_chat):
+    from prepbot.config import get_settings
+    from prepbot.questions import SetRequest, generate_set
+    from prepbot.retrieval.index import RequirementIndex
+    from tests.test_questions import CHINESE, DATA_DRAFTS, draft, make_posting
+
+    pm = make_posting(
+        "pm-dddd",
+        "AI Product Manager",
+        "en",
+        [
+            ("requirement", "Ability to manage multiple projects simultaneously in a fast-paced environment."),
+            ("requirement", "Bachelor's degree in Computer Science or a related field"),
+            ("nice_to_have", "Experience in the semiconductor industry is a plus"),
+        ],
+    )
+    RequirementIndex(get_settings()).add_postings([pm, CHINESE])
+    fake_chat.enqueue(
+        draft("Tell me about a time two launches competed for one team; how did you decide what slipped?"),
+        draft("How has your computer science training changed a product decision you made?"),
+        draft("What would you learn first about chip design cycles, and what from your past work transfers?"),
+    )
+    result = generate_set(get_settings(), SetRequest(n=3), posting_id=pm.id, prompt="question@v5")
+    users = [call["messages"][-1].text for call in fake_chat.calls]
+    assert all("<example>" in u and "Role: AI Product Manager (product)" in u for u in users)
+    used = [q.exemplar for q in result.questions]
+    assert all(used) and len(set(used)) == 3  # one exemplar each, none twice in a set
+    bank = {e.id: e for e in BANK}
+    assert all(bank[e].lang == "en" for e in used)
+    competencies = {q.citations[0].quote: bank[q.exemplar].competency for q in result.questions}
+    assert competencies["Bachelor's degree in Computer Science or a related field"] == "education_background"
+    assert competencies["Experience in the semiconductor industry is a plus"] == "industry_experience"
+    kinds = {q.citations[0].quote: q.kind for q in result.questions}
+    assert kinds["Bachelor's degree in Computer Science or a related field"] == "behavioral"
+
+    # a Traditional-Chinese set gets Traditional exemplars, and Simplified characters in a draft are converted
+    fake_chat.enqueue(draft("如何设计 PostgreSQL 与 Redis 的缓存一致性？"), DATA_DRAFTS[0])
+    chinese = generate_set(get_settings(), SetRequest(n=1), posting_id=CHINESE.id, prompt="question@v5")
+    assert bank[chinese.questions[0].exemplar].lang == "zh-Hant"
+    assert chinese.questions[0].text == "如何設計 PostgreSQL 與 Redis 的快取一致性？"
