@@ -6,7 +6,7 @@ import dataclasses
 import math
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, cast
+from typing import Any, Literal, cast
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -20,12 +20,6 @@ from prepbot.evals.suite import (
     register,
     usage_values,
 )
-from prepbot.text import Language
-
-if TYPE_CHECKING:
-    pass
-
-
 from prepbot.evals.suites.question_sets import (
     JUDGE_METRICS,
     QUALITY_METRICS,
@@ -40,6 +34,7 @@ from prepbot.evals.suites.question_sets import (
     similarity_matrix,
 )
 from prepbot.evals.suites.questions_labelled import LABELLED_QUESTIONS, run_labelled_questions
+from prepbot.text import Language
 
 __all__ = ["_RecordingLLM", "_posting", "check_set", "generate_question_set", "similarity_matrix"]
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, cast
+from typing import Any, cast
 
 from pydantic import BaseModel
 
@@ -19,12 +19,6 @@ from prepbot.evals.suite import (
     percentile_of,
     usage_values,
 )
-from prepbot.text import Language
-
-if TYPE_CHECKING:
-    pass
-
-
 from prepbot.evals.suites.question_sets import (
     JUDGE_METRICS,
     QUALITY_METRICS,
@@ -35,6 +29,7 @@ from prepbot.evals.suites.question_sets import (
     judge_set,
     prompt_ngrams,
 )
+from prepbot.text import Language
 
 LABEL_LANGUAGES: dict[str, Language] = {"en": "en", "zh-CN": "zh-Hans", "zh-TW": "zh-Hant", "ja": "ja"}
 LABELLED_QUESTIONS_N = 5  # questions per posting unless the options say
