@@ -20,6 +20,7 @@ from prepbot.grading.checks import Reading, read_answer
 from prepbot.grading.citations import cite, tested_item, touched_items
 from prepbot.grading.combination import findings
 from prepbot.grading.feedback import FEEDBACK_PROMPT, explain, feedback_fields
+from prepbot.grading.injection import as_data
 from prepbot.grading.models import Grade, GradeListener, RubricMark
 from prepbot.grading.relevance import relevance
 from prepbot.grading.shape import shape
@@ -65,23 +66,20 @@ def grade_answer(
     from prepbot.retrieval.index import RequirementIndex
 
     started = time.monotonic()
-    answer = check_answer(answer)
-    if not question.strip():
-        raise UsageError("the question is empty")
     index = index or RequirementIndex(settings)
-    if index.posting_summary(posting_id) is None:
-        raise PrepbotError(f"no posting {posting_id!r}; `prepbot postings list` shows the IDs")
+    answer = _checked(index, question, answer, posting_id)
+    # What speaks to the grader in the answer, the question or the rubric is data: the model never reads it.
+    question, seen, points, removed = as_data(index.embedder, question, answer, rubric)
     tested = tested_item(index, posting_id, question, requirement_id)
-    points = [point.strip() for point in rubric or [] if point.strip()]
-    if too_short(answer):
+    if too_short(seen):
         return _non_answer(tested, points, started)
 
     llm = llm or get_llm(settings)
     calibration = grader_calibration(llm, prompt)
     stream = GradeStream(started, listener, on_token, hold_score=calibration is not None)
-    variables = score_variables(llm, prompt, tested.text, question, points, answer, language)
+    variables = score_variables(llm, prompt, tested.text, question, points, seen, language)
     reading, calls = read_answer(llm, prompt, variables, no_cache=no_cache, stream=stream.piece)
-    signals = {**reading.checks, **shape(answer), **relevance(index, posting_id, tested.id, question, answer)}
+    signals = {**reading.checks, **shape(seen), **relevance(index, posting_id, tested.id, question, seen)}
     score, derived, found = _score(reading, signals, calibration)
     stream.scored(score, reading.expected, found)
     scored = calls[0]
@@ -97,13 +95,13 @@ def grade_answer(
         no_cache=no_cache,
         findings=found,
     )
-    touched = touched_items(index, posting_id, answer, exclude=tested.id)
+    touched = touched_items(index, posting_id, seen, exclude=tested.id)
     done = time.monotonic()
     return Grade(
         score=score,
         expected_score=reading.expected,
         model_score=reading.digit if derived else None,
-        signals=signals,
+        signals=signals | ({"instructions_removed": float(removed)} if removed else {}),
         requirement_id=tested.id,
         **feedback_fields(points, written, answer),
         findings=found,
@@ -117,6 +115,16 @@ def grade_answer(
         generations=calls if explained is None else [*calls, explained],
         feedback_error=feedback_error,
     )
+
+
+def _checked(index: RequirementIndex, question: str, answer: str, posting_id: str) -> str:
+    """The answer, stripped; a one-line error for an empty question, a huge answer or an unknown posting."""
+    answer = check_answer(answer)
+    if not question.strip():
+        raise UsageError("the question is empty")
+    if index.posting_summary(posting_id) is None:
+        raise PrepbotError(f"no posting {posting_id!r}; `prepbot postings list` shows the IDs")
+    return answer
 
 
 def _score(reading: Reading, signals: dict[str, float], calibration: Calibration | None) -> tuple[int, bool, list[str]]:
