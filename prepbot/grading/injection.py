@@ -161,14 +161,30 @@ def addressed_to_grader(parts: list[str], embedder: Embedder | None) -> list[boo
 
 def without_instructions(text: str, embedder: Embedder | None) -> tuple[str, list[str]]:
     """``text`` without its sentences addressed to the grader, and those sentences ("" when nothing else is
-    left: an answer that only addresses the grader is no answer)."""
+    left: an answer that only addresses the grader is no answer). The rest keeps its own characters between
+    sentences: the grader reads exactly what it would have read had the injection never been written."""
     parts = sentences(text)
     flags = addressed_to_grader(parts, embedder)
     if not any(flags):
         return text, []
-    kept = [part for part, flag in zip(parts, flags) if not flag]
-    dropped = [part for part, flag in zip(parts, flags) if flag]
-    return " ".join(kept), dropped
+    for k, part in enumerate(parts):  # a bracket or quote left of a removed sentence goes with it
+        if not _WORD.search(part) and ((k and flags[k - 1]) or (k + 1 < len(flags) and flags[k + 1])):
+            flags[k] = True
+    kept, pos = [], 0
+    for part, flag in zip(parts, flags):
+        at = text.find(part, pos)
+        if at < 0:
+            continue
+        if flag:
+            kept.append(text[pos:at])
+            pos = at + len(part)
+            while pos < len(text) and text[pos] in " \t\r\n":
+                pos += 1
+    kept.append(text[pos:])
+    return "".join(kept).strip(), [part for part, flag in zip(parts, flags) if flag]
+
+
+_WORD = re.compile(r"[\w\u3040-\u30ff\u3400-\u9fff]")
 
 
 def as_data(
