@@ -74,6 +74,7 @@ def run_labelled_questions(case: BaseModel, context: SuiteContext) -> CaseResult
         generated = generate_question_set(context, posting.id, n, index=store.index)
     except PrepbotError as exc:
         return CaseResult(id=case.id, passed=False, values={"json_valid": 0.0}, error=str(exc), slices=slices)
+    seconds = time.monotonic() - started  # the set alone: the judge's calls come after
     question_set = generated.question_set
     checked = check_set(
         question_set,
@@ -92,7 +93,7 @@ def run_labelled_questions(case: BaseModel, context: SuiteContext) -> CaseResult
         judged, verdicts = judge_set(context, question_set, posting)
         values.update(judged)
     values.update(usage_values(generated.generations))
-    values["set_seconds"] = time.monotonic() - started
+    values["set_seconds"] = seconds
     for row, verdict in zip(checked.questions, verdicts):
         row["judge"] = verdict
     bad = [k for k in ("echo_rate", "cut_rate", "prompt_text_rate") if values.get(k)]
