@@ -86,6 +86,17 @@ class Metric:
         )
 
 
+def judge_errors(what: str) -> Metric:
+    """The count of verdicts an LLM judge could not give (``values["judge_errors"]`` per case, summed)."""
+    return Metric(
+        "judge_errors",
+        f"{what} the judge gave no valid verdict on",
+        higher_is_better=False,
+        gated=False,
+        aggregate=sum_of("judge_errors"),
+    )
+
+
 # For LLM suites: record usage_values(generations) in each case's values and add these to the metrics.
 _USAGE = {"higher_is_better": False, "gated": False}
 

@@ -16,6 +16,7 @@ from prepbot.evals.suite import (
     Metric,
     Suite,
     SuiteContext,
+    judge_errors,
     mean_of,
     paired_of,
     percentile_of,
@@ -388,13 +389,7 @@ GRADING_METRICS = (
     ),
     Metric("judge_faithfulness", "LLM judge: feedback true to the answer and the score, 1-5", gated=False),
     Metric("judge_usefulness", "LLM judge: feedback tells the candidate what to do better, 1-5", gated=False),
-    Metric(
-        "judge_errors",
-        "grades the judge gave no valid verdict on",
-        higher_is_better=False,
-        gated=False,
-        aggregate=sum_of("judge_errors"),
-    ),
+    judge_errors("grades"),
     *LLM_USAGE_METRICS,
     Metric(
         "spearman_spw",

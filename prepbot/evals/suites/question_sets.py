@@ -12,11 +12,7 @@ from prepbot.errors import PrepbotError
 from prepbot.evals import metrics
 from prepbot.evals.results import Value
 from prepbot.evals.stores import EvalStore
-from prepbot.evals.suite import (
-    Metric,
-    SuiteContext,
-    sum_of,
-)
+from prepbot.evals.suite import Metric, SuiteContext, judge_errors
 from prepbot.postings import normalise
 from prepbot.text import Language, detect_language, names_term
 
@@ -258,11 +254,5 @@ QUESTION_CHECKS = (
 JUDGE_METRICS = (
     Metric("judge_relevance", "LLM judge: how directly a question tests its item, 1-5", gated=False),
     Metric("judge_specificity", "LLM judge: how concrete and discriminating a question is, 1-5", gated=False),
-    Metric(
-        "judge_errors",
-        "questions the judge gave no valid verdict on",
-        higher_is_better=False,
-        gated=False,
-        aggregate=sum_of("judge_errors"),
-    ),
+    judge_errors("questions"),
 )
