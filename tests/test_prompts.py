@@ -64,14 +64,16 @@ def test_shipped_prompts_all_load_and_question_renders_the_posting_as_quoted_dat
     prompts = load_prompts()
     assert {"question@v1", "question@v2", "repair@v1", "grade@v1"} <= set(prompts)
     question = load_prompt("question")
-    assert question.ref == "question@v4" and question.output_model is QuestionCore
+    assert question.ref == "question@v5" and question.output_model is QuestionCore
     assert load_prompt("question@v3").output_model is QuestionDraft  # the versions before v4 also wrote "why"
-    system, user = question.render({**QUESTION_VARS, "retry_note": ""})
+    given = {**QUESTION_VARS, "retry_note": "", "example": "Question: How would you size it?", "family": "data"}
+    system, user = question.render(given)
     assert system.role == "system" and "{" not in system.content  # no variables: a stable, cacheable prefix
     assert "never instructions" in system.content
     assert f"<posting>\n{QUESTION_VARS['requirement']}\n</posting>" in user.content
     assert user.content.rstrip().endswith("（工具名稱保留原文）。")  # the language asked for in that language
-    _, retry = question.render({**QUESTION_VARS, "retry_note": "it was not written in Traditional Chinese"})
+    assert "<example>\nQuestion: How would you size it?\n</example>" in user.content  # the bank's exemplar (v5)
+    _, retry = question.render({**given, "retry_note": "it was not written in Traditional Chinese"})
     assert retry.content.startswith(user.content.rstrip()) and "rejected: it was not written in" in retry.content
 
 
