@@ -80,6 +80,11 @@ class FileRead(BaseModel):
     def titles(self) -> list[str | None]:
         return [posting.title for posting in self.postings]
 
+    def labelled(self, label: labels.LabelledPosting) -> Any:
+        """The posting of this file that ``label`` describes (as check.py matches them), or None."""
+        match = labels.match_posting(label, self.titles())
+        return None if match is None else self.postings[match]
+
 
 class LabelledStore:
     """Posting files of labels folders ingested by prepbot's own ingest into a throwaway home, each file on

@@ -310,14 +310,12 @@ def run_labelled_grading(case: BaseModel, context: SuiteContext) -> CaseResult:
         return run_grading(case, context)
     assert isinstance(case, LabelledGradingCase)
     store = context.labelled_store()
-    read = store.read(case.path)
-    match = labels.match_posting(case.posting, read.titles())
-    if match is None:
+    posting = store.read(case.path).labelled(case.posting)
+    if posting is None:
         values: dict[str, Value] = {"label": float(case.grade), "score": None, "unscored": 1.0}
         slices = {"lang": case.posting.language, "kind": case.level}
         error = f"the labelled posting {case.posting.title!r} was not found in {case.file}"
         return CaseResult(id=case.id, passed=False, values=values, error=error, slices=slices)
-    posting = read.postings[match]
     item = next((r for r in posting.requirements if labels.is_hit(case.item, r.text)), None)
     return grade_case(
         context,

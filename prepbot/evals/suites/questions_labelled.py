@@ -62,12 +62,10 @@ def run_labelled_questions(case: BaseModel, context: SuiteContext) -> CaseResult
     language = LABEL_LANGUAGES.get(case.posting.language, "en")
     slices = {"lang": case.posting.language}
     store = context.labelled_store()
-    read = store.read(case.path)
-    match = labels.match_posting(case.posting, read.titles())
-    if match is None:
+    posting = store.read(case.path).labelled(case.posting)
+    if posting is None:
         error = f"the labelled posting {case.posting.title!r} was not found in {case.file}"
         return CaseResult(id=case.id, passed=False, values={"json_valid": 0.0}, error=error, slices=slices)
-    posting = read.postings[match]
     n = options.n or LABELLED_QUESTIONS_N
     started = time.monotonic()
     try:
