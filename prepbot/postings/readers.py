@@ -73,7 +73,7 @@ def read_documents(path: Path) -> list[Document]:
     if not path.exists():
         raise PrepbotError(f"{path}: no such file")
     path = path.resolve()
-    data = _read_bytes(path)
+    data = read_bytes(path)
     suffix = path.suffix.lower()
     if suffix in PDF_SUFFIXES:
         return [_document(path, str(path), _pdf_text(path, data))]
@@ -124,7 +124,7 @@ def _supported_files(folder: Path) -> list[Path]:
     return files
 
 
-def _read_bytes(path: Path) -> bytes:
+def read_bytes(path: Path) -> bytes:
     # The size check comes from stat(), so a huge file is refused without reading it.
     try:
         size = path.stat().st_size
@@ -149,7 +149,7 @@ def _decode(data: bytes, path: Path) -> str:
         if best is None:
             raise PrepbotError(f"{path}: binary file or unknown encoding, not text")
         text = str(best)
-    return _checked_text(text, path)
+    return checked_text(text, path)
 
 
 def _decode_clean(data: bytes, path: Path) -> str:
@@ -157,7 +157,7 @@ def _decode_clean(data: bytes, path: Path) -> str:
     text = _decode_declared(data)
     if text is None or _CONTROL_CHARS.search(text):
         raise PrepbotError(f"{path}: unsupported file type {path.suffix or '(no extension)'!r}")
-    return _checked_text(text, path)
+    return checked_text(text, path)
 
 
 def _utf16_without_bom(data: bytes) -> str | None:
@@ -193,7 +193,7 @@ def _decode_declared(data: bytes) -> str | None:
         return None
 
 
-def _checked_text(text: str, path: Path) -> str:
+def checked_text(text: str, path: Path) -> str:
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     if _CONTROL_CHARS.search(text):
         raise PrepbotError(f"{path}: binary file (control bytes), not text")
@@ -486,4 +486,4 @@ def read_answer_file(name: str) -> str:
     size = path.stat().st_size
     if size > MAX_ANSWER_FILE_BYTES:
         raise PrepbotError(f"{path}: too large for an answer ({size / 2**20:.1f} MB)")
-    return _decode(_read_bytes(path), path)
+    return _decode(read_bytes(path), path)
