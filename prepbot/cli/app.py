@@ -14,7 +14,7 @@ from rich.markup import escape
 from typer.core import TyperGroup
 from typer.exceptions import TyperException
 
-from prepbot.cli import evals, interview, models, postings, question_sets, sessions, system
+from prepbot.cli import cv, evals, interview, models, postings, question_sets, sessions, system
 from prepbot.cli.common import err_console
 from prepbot.errors import PrepbotError
 from prepbot.files import private_process
@@ -76,6 +76,12 @@ postings_app.command("list")(postings.postings_list)
 postings_app.command("show")(postings.postings_show)
 postings_app.command("fix")(postings.postings_fix)
 app.command()(postings.remove)
+cv_app = group("cv", "Your CVs: add, list, show, remove; `fit` matches one to a posting.")
+cv_app.command("add")(cv.cv_add)
+cv_app.command("list")(cv.cv_list)
+cv_app.command("show")(cv.cv_show)
+cv_app.command("remove")(cv.cv_remove)
+app.command("fit")(cv.fit_command)
 app.command()(system.doctor)
 
 questions_app = group(

@@ -1,0 +1,207 @@
+"""The fit map: for every requirement, duty and nice-to-have of a posting, the CV lines that show it.
+
+For each item the CV's claims are ranked by the embedder and by BM25 (fused by rank), and the model is asked
+of the nearest lines in turn, in one-token calls read from its probabilities, whether the line shows the
+item; of the line that does, whether it shows all of it. Those probabilities give the verdict: covered,
+partly or not shown. An item no claim is near at all is not shown without a call. Every quote is a stored claim's
+exact text, checked against the store before the map is returned (``checked``).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from prepbot.cv.models import FIT_SECTIONS, Claim, Evidence, FitItem, FitMap, Interviewed, Verdict
+from prepbot.cv.store import CVStore
+from prepbot.errors import PrepbotError
+from prepbot.retrieval.ranking import bm25_ranking, rrf_fuse
+
+if TYPE_CHECKING:
+    from prepbot.config import Settings
+    from prepbot.llm import LLM, Generation
+    from prepbot.postings import Requirement
+    from prepbot.retrieval.index import RequirementIndex
+
+PROMPT = "fit"
+CANDIDATES = 2  # CV lines asked about per item, nearest first, until one shows it
+TOP_LOGPROBS = 10
+# The verdict from the model's probabilities (calibrated on evals/fit.jsonl; see docs/decisions.md).
+SHOWN_MIN = 0.5  # P(some line shows it) for covered or partly
+WHOLE_MIN = 0.5  # P(the best line shows all of it) for covered
+COSINE_FLOOR = 0.12  # no claim this near and none sharing a word: not shown, without a call
+VERDICT_VALUE = {"covered": 1.0, "partly": 0.5, "not_shown": 0.0}
+
+
+def fit(
+    settings: Settings,
+    *,
+    posting_id: str,
+    cv_id: str | None = None,
+    index: RequirementIndex | None = None,
+    llm: LLM | None = None,
+    no_cache: bool = False,
+    on_item: Callable[[FitItem], None] | None = None,
+    prompt: str = PROMPT,
+) -> FitMap:
+    """The fit map of CV ``cv_id`` (the newest CV if None) against posting ``posting_id``."""
+    from prepbot.llm import get_llm
+    from prepbot.retrieval.index import RequirementIndex
+
+    started = time.monotonic()
+    index = index or RequirementIndex(settings)
+    store = CVStore(index)
+    cv = store.resolve(cv_id)
+    posting = index.get_posting(posting_id)
+    if posting is None:
+        raise PrepbotError(f"no posting {posting_id!r}; `prepbot postings list` shows the IDs")
+    claims, vectors = store.claims_with_vectors(cv.id)
+    ids, item_vectors = index.item_vectors(posting_id)
+    by_id = dict(zip(ids, item_vectors))
+    items = [r for section in FIT_SECTIONS for r in posting.requirements if r.section == section]
+    llm = llm or get_llm(settings)
+    judged = []
+    for item in items:
+        found = judge(llm, item, claims, vectors, by_id.get(item.id), no_cache=no_cache, prompt=prompt)
+        judged.append(found)
+        if on_item:
+            on_item(found)
+    fit_map = FitMap(
+        posting_id=posting.id,
+        posting_title=posting.title,
+        cv_id=cv.id,
+        cv_name=cv.name,
+        items=judged,
+        coverage=coverage(judged),
+        latency_s=round(time.monotonic() - started, 2),
+        model=llm.backend.model,
+    )
+    return checked(fit_map, store)
+
+
+def judge(
+    llm: LLM,
+    item: Requirement,
+    claims: list[Claim],
+    vectors: np.ndarray,
+    item_vector: np.ndarray | None,
+    *,
+    no_cache: bool = False,
+    prompt: str = PROMPT,
+) -> FitItem:
+    """One item's verdict, evidence and reason: the nearest lines asked about in turn until one shows it."""
+    candidates = _candidates(item, claims, vectors, item_vector)
+    if not candidates:
+        return FitItem(requirement=item, verdict="not_shown", reason="no line of the CV is near this item")
+    asked: list[tuple[Claim, float]] = []
+    for claim in candidates:
+        p_shows = _ask(llm, prompt, item, claim, "", no_cache)
+        asked.append((claim, p_shows))
+        if p_shows >= SHOWN_MIN:
+            break
+    best, p_shown = max(asked, key=lambda pair: pair[1])
+    if p_shown < SHOWN_MIN:
+        reason = f"no CV line shows it; the nearest, {_short(best.id)}, does not ({p_shown:.2f})"
+        return FitItem(requirement=item, verdict="not_shown", reason=reason, p_shown=p_shown)
+    p_whole = _ask(llm, prompt, item, best, "whole", no_cache)
+    verdict: Verdict = "covered" if p_whole >= WHOLE_MIN else "partly"
+    shown = "all of it" if verdict == "covered" else "only part of it"
+    reason = f"{_short(best.id)} shows {shown} (model: shows {p_shown:.2f}, all {p_whole:.2f})"
+    evidence = [Evidence(claim_id=best.id, quote=best.text, context=best.context)]
+    return FitItem(
+        requirement=item, verdict=verdict, evidence=evidence, reason=reason, p_shown=p_shown, p_whole=p_whole
+    )
+
+
+def _ask(llm: LLM, prompt: str, item: Requirement, claim: Claim, check: str, no_cache: bool) -> float:
+    variables = {"requirement": item.text, "line": claim.text, "check": check}
+    return _yes(llm.generate(prompt, variables, top_logprobs=TOP_LOGPROBS, no_cache=no_cache))
+
+
+def _short(claim_id: str) -> str:
+    return claim_id.rsplit("/", 1)[-1]
+
+
+def _candidates(
+    item: Requirement, claims: list[Claim], vectors: np.ndarray, item_vector: np.ndarray | None
+) -> list[Claim]:
+    """The claims to ask about for an item: dense and BM25 rankings fused, profile lines last; none where no
+    claim is near and none shares a word with it."""
+    if not claims:
+        return []
+    ids = [claim.id for claim in claims]
+    cosines = vectors @ item_vector if item_vector is not None and len(vectors) else np.zeros(len(claims))
+    dense = [ids[i] for i in np.argsort(-cosines)[: CANDIDATES * 3]]
+    lexical = bm25_ranking(item.text, ids, [claim.text for claim in claims], CANDIDATES)
+    nearest = float(cosines.max()) if len(cosines) else 0.0
+    if nearest < COSINE_FLOOR and not lexical:
+        return []
+    fused = rrf_fuse([dense, lexical])
+    by_id = {claim.id: claim for claim in claims}
+    # A profile line restates the CV; a role, an achievement or a skill line is the evidence a reader quotes.
+    chosen = sorted(fused, key=lambda cid: (by_id[cid].kind == "summary", -fused[cid]))[:CANDIDATES]
+    return [by_id[cid] for cid in chosen]
+
+
+def _yes(generation: Generation) -> float:
+    from prepbot.grading.checks import yes_probability
+
+    return yes_probability(generation)
+
+
+def coverage(items: list[FitItem], with_interviews: bool = False) -> dict[str, float]:
+    """Per section, covered 1, partly 0.5, not shown 0, averaged (an item closed in an interview counts 1 when
+    ``with_interviews``)."""
+    values: dict[str, list[float]] = {}
+    for item in items:
+        value = 1.0 if with_interviews and item.interviewed else VERDICT_VALUE[item.verdict]
+        values.setdefault(item.requirement.section, []).append(value)
+    return {section: round(sum(v) / len(v), 3) for section, v in values.items()}
+
+
+def checked(fit_map: FitMap, store: CVStore) -> FitMap:
+    """The map with every quote checked against the store: a quote that is not its claim's exact stored text
+    is an error in prepbot, never shown to a user."""
+    quoted = store.get_claims([e.claim_id for item in fit_map.items for e in item.evidence])
+    for item in fit_map.items:
+        for evidence in item.evidence:
+            stored = quoted.get(evidence.claim_id)
+            if stored is None or stored.text != evidence.quote or stored.cv_id != fit_map.cv_id:
+                raise PrepbotError(f"fit quoted {evidence.claim_id!r}, which is not that CV's line")
+    return fit_map
+
+
+def with_interviews(fit_map: FitMap, closed: dict[str, Interviewed]) -> FitMap:
+    """The map with the items an interview closed (``interview.progress.closed_items``) marked."""
+    items = [item.model_copy(update={"interviewed": closed.get(item.requirement.id)}) for item in fit_map.items]
+    return fit_map.model_copy(update={"items": items})
+
+
+def save(settings: Settings, fit_map: FitMap) -> None:
+    """Keep the map under the home, for `progress` and CV-aware questions to read without a model call."""
+    from prepbot.files import private_home
+
+    private_home(settings.home)
+    folder = settings.home / "fits"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / _file_name(fit_map.cv_id, fit_map.posting_id)).write_text(fit_map.model_dump_json(), encoding="utf-8")
+
+
+def saved(settings: Settings, cv_id: str, posting_id: str) -> FitMap | None:
+    path = settings.home / "fits" / _file_name(cv_id, posting_id)
+    if not path.exists():
+        return None
+    try:
+        return FitMap.model_validate(json.loads(path.read_text(encoding="utf-8")))
+    except (ValueError, OSError):
+        return None  # an older or broken file: computed again
+
+
+def _file_name(cv_id: str, posting_id: str) -> str:
+    import hashlib
+
+    return hashlib.sha256(f"{cv_id}\n{posting_id}".encode()).hexdigest()[:24] + ".json"
