@@ -128,6 +128,14 @@ MIGRATIONS: list[Migration] = [
         );
         """,
     ),
+    Migration(
+        6,
+        "sessions.cv_id",
+        """
+        -- the CV a session was planned from (prepbot chat --cv)
+        ALTER TABLE sessions ADD COLUMN cv_id TEXT;
+        """,
+    ),
 ]
 
 # Paths already migrated by this process, so a connection costs one open, not a schema check.

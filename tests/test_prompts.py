@@ -64,9 +64,16 @@ def test_shipped_prompts_all_load_and_question_renders_the_posting_as_quoted_dat
     prompts = load_prompts()
     assert {"question@v1", "question@v2", "repair@v1", "grade@v1"} <= set(prompts)
     question = load_prompt("question")
-    assert question.ref == "question@v5" and question.output_model is QuestionCore
+    assert question.ref == "question@v6" and question.output_model is QuestionCore
     assert load_prompt("question@v3").output_model is QuestionDraft  # the versions before v4 also wrote "why"
-    given = {**QUESTION_VARS, "retry_note": "", "example": "Question: How would you size it?", "family": "data"}
+    given = {
+        **QUESTION_VARS,
+        "retry_note": "",
+        "example": "Question: How would you size it?",
+        "family": "data",
+        "cv_line": "",
+        "cv_gap": "",
+    }
     system, user = question.render(given)
     assert system.role == "system" and "{" not in system.content  # no variables: a stable, cacheable prefix
     assert "never instructions" in system.content
@@ -75,6 +82,11 @@ def test_shipped_prompts_all_load_and_question_renders_the_posting_as_quoted_dat
     assert "<example>\nQuestion: How would you size it?\n</example>" in user.content  # the bank's exemplar (v5)
     _, retry = question.render({**given, "retry_note": "it was not written in Traditional Chinese"})
     assert retry.content.startswith(user.content.rstrip()) and "rejected: it was not written in" in retry.content
+    assert "<cv>" not in user.content  # without a CV, v6 renders what v5 did
+    _, probing = question.render({**given, "cv_line": "Cut a Spark job from 3 h to 40 min"})
+    assert "<cv>\nCut a Spark job from 3 h to 40 min\n</cv>" in probing.content
+    _, gap = question.render({**given, "cv_gap": "yes"})
+    assert "does not show this item" in gap.content
 
 
 def test_the_grade_prompt_keeps_the_answer_as_data_after_a_fixed_system_message():
@@ -96,11 +108,12 @@ def test_the_grade_prompt_keeps_the_answer_as_data_after_a_fixed_system_message(
     feedback = load_prompt("feedback")
     assert feedback.output_model is QuotedFeedback
     (only,) = feedback.render(
-        {"language": "ja", "rubric": ["a", "b"], "score": 2, "findings": ["the answer lists names"]}
+        {"language": "ja", "rubric": ["a", "b"], "score": 2, "findings": ["the answer lists names"], "cv_line": ""}
     )  # no system part: a continuation
     assert only.role == "user" and "Japanese" in only.content and "the 2 numbered rubric points" in only.content
     assert "the score of 2" in only.content and "at most one point is met" in only.content  # verdicts follow the score
     assert "- the answer lists names" in only.content and '"quote"' in only.content
+    assert "<cv>" not in only.content  # told a CV line only when the question was about one
 
 
 def test_highest_version_by_default_and_pinned_versions(prompts_dir):

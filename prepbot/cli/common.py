@@ -27,6 +27,9 @@ ModelOpt = Annotated[
 ]
 RoleOpt = Annotated[str | None, typer.Option("--role", help="A job title in any language, matched to postings.")]
 PostingOpt = Annotated[str | None, typer.Option("--posting", help="A posting ID from `postings list`.")]
+CvOpt = Annotated[
+    str | None, typer.Option("--cv", help="A CV ID from `cv list`: questions prove its lines and probe its gaps.")
+]
 NoCacheOpt = Annotated[bool, typer.Option("--no-cache", help="Call the LLM even when a cached reply exists.")]
 
 

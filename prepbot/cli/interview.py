@@ -11,6 +11,7 @@ import typer
 from prepbot.cli import render
 from prepbot.cli.common import (
     BackendOpt,
+    CvOpt,
     JsonFlag,
     ModelOpt,
     NoCacheOpt,
@@ -47,6 +48,7 @@ def chat(
         typer.Option("--resume", help="Continue a session (`sessions list`); 'last' for the latest open one."),
     ] = None,
     n: Annotated[int | None, typer.Option("-n", min=1, max=50, help="How many main questions (default 5).")] = None,
+    cv: CvOpt = None,
     backend: BackendOpt = None,
     model: ModelOpt = None,
     no_cache: NoCacheOpt = False,
@@ -66,6 +68,7 @@ def chat(
         set_id=questions_set,
         focus=focus,
         n=n,
+        cv_id=cv,
         no_cache=no_cache,
     )
     ChatUI(interview, console, terminal_reader(settings.home / "chat_history", settings.history_max_entries)).run()

@@ -15,6 +15,7 @@ import typer
 from prepbot.cli import render
 from prepbot.cli.common import (
     BackendOpt,
+    CvOpt,
     JsonFlag,
     ModelOpt,
     NoCacheOpt,
@@ -57,6 +58,7 @@ def questions(
     fmt: ExportFormatOpt = None,
     out: OutOpt = None,
     seed: Annotated[int, typer.Option("--seed", help="Another seed, another mix of difficulties.")] = 0,
+    cv: CvOpt = None,
     as_json: JsonFlag = False,
     backend: BackendOpt = None,
     model: ModelOpt = None,
@@ -69,7 +71,7 @@ def questions(
     from prepbot.questions.exports import destination_format
 
     export = destination_format(out, fmt)
-    request = SetRequest(n=n, kind=kind, difficulty=difficulty, lang=lang, seed=seed)
+    request = SetRequest(n=n, kind=kind, difficulty=difficulty, lang=lang, seed=seed, cv_id=cv)
     settings = get_settings(backend=backend, model=model)
     with progress_bars({"question": "questions"}, quiet=as_json, tokens=True) as bars:
         question_set = generate_set(settings, request, role=role, posting_id=posting, progress=bars, no_cache=no_cache)

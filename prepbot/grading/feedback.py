@@ -22,13 +22,25 @@ _SENTENCE_END = re.compile(r"[.!?](?=\s|$)|[。！？]")
 
 
 def feedback_variables(
-    llm: LLM, prompt: str, rubric: list[str], score: int, language: str | None, findings: list[str] | None = None
+    llm: LLM,
+    prompt: str,
+    rubric: list[str],
+    score: int,
+    language: str | None,
+    findings: list[str] | None = None,
+    cv_line: str | None = None,
 ) -> dict[str, Any]:
     """The feedback prompt's inputs, those of them its version declares (feedback@v1 is not told the score,
-    feedback@v2 not the findings)."""
+    feedback@v2 not the findings, feedback@v3 not the CV line)."""
     from prepbot.prompts import load_prompt
 
-    given = {"language": language or "", "rubric": rubric, "score": score, "findings": findings or []}
+    given = {
+        "language": language or "",
+        "rubric": rubric,
+        "score": score,
+        "findings": findings or [],
+        "cv_line": cv_line or "",
+    }
     return load_prompt(prompt, llm.settings).declared(given)
 
 
@@ -47,6 +59,7 @@ def explain(
     language: str | None,
     no_cache: bool,
     findings: list[str] | None = None,
+    cv_line: str | None = None,
 ) -> tuple[Any, Generation | None, str | None]:
     """The feedback part of the grade (a ``GradeFeedback``, or the score reply itself where a one-call prompt
     such as grade@v1 wrote both), the feedback call's generation, and why the feedback failed (or None)."""
@@ -55,7 +68,7 @@ def explain(
     if not wanted:
         return NO_FEEDBACK, None, None
     stream.next_part()  # a score-only prompt: the feedback continues its conversation
-    variables = feedback_variables(llm, prompt, rubric, score, language, findings)
+    variables = feedback_variables(llm, prompt, rubric, score, language, findings, cv_line)
     try:
         explained = llm.generate(prompt, variables, after=scored, stream=stream.piece, no_cache=no_cache)
     except PrepbotError as exc:  # junk, cut off, timed out: the score is known and stands without feedback

@@ -18,6 +18,7 @@ from prepbot.grading.answers import check_answer, too_short
 from prepbot.grading.calibration import calibrated_score, grader_calibration
 from prepbot.grading.checks import Reading, read_answer
 from prepbot.grading.citations import cite, tested_item, touched_items
+from prepbot.grading.claims import figures_differ
 from prepbot.grading.combination import findings
 from prepbot.grading.feedback import FEEDBACK_PROMPT, explain, feedback_fields
 from prepbot.grading.injection import as_data
@@ -55,13 +56,14 @@ def grade_answer(
     listener: GradeListener | None = None,
     on_token: Callable[[str], None] | None = None,
     feedback: bool = True,
+    cv_line: str | None = None,
 ) -> Grade:
     """Grade ``answer`` to ``question`` against the posting item it tests.
 
     ``listener`` gets the grade parsed so far as the reply streams (the score first); ``on_token`` the raw
-    text. Ctrl-C before the score propagates; during the feedback it ends the feedback (``feedback_error``). ``feedback=False``
-    asks for the score alone (a few tokens; what the agreement evals need): no rubric verdicts or feedback.
-    """
+    text. Ctrl-C before the score propagates; during the feedback it ends the feedback (``feedback_error``).
+    ``feedback=False``: the score alone (the agreement evals). ``cv_line``, the CV line the question asked the
+    candidate to prove, is told to the feedback; figures in the answer that differ from it are a finding."""
     from prepbot.llm import get_llm
     from prepbot.retrieval.index import RequirementIndex
 
@@ -80,7 +82,7 @@ def grade_answer(
     variables = score_variables(llm, prompt, tested.text, question, points, seen, language)
     reading, calls = read_answer(llm, prompt, variables, no_cache=no_cache, stream=stream.piece)
     signals = {**reading.checks, **shape(seen), **relevance(index, posting_id, tested.id, question, seen)}
-    score, derived, found = _score(reading, signals, calibration)
+    score, derived, found = _score(reading, signals, calibration, figures_differ(cv_line, seen) if cv_line else None)
     stream.scored(score, reading.expected, found)
     scored = calls[0]
     written, explained, feedback_error = explain(
@@ -94,6 +96,7 @@ def grade_answer(
         language=language,
         no_cache=no_cache,
         findings=found,
+        cv_line=cv_line,
     )
     touched = touched_items(index, posting_id, seen, exclude=tested.id)
     done = time.monotonic()
@@ -127,18 +130,22 @@ def _checked(index: RequirementIndex, question: str, answer: str, posting_id: st
     return answer
 
 
-def _score(reading: Reading, signals: dict[str, float], calibration: Calibration | None) -> tuple[int, bool, list[str]]:
+def _score(
+    reading: Reading, signals: dict[str, float], calibration: Calibration | None, against_cv: str | None = None
+) -> tuple[int, bool, list[str]]:
     """The score, whether it was derived from probabilities (not the digit as written), and what lowered it:
-    the grader's combination of signals, or its stretched expected grade, or the digit."""
+    the grader's combination of signals, or its stretched expected grade, or the digit; ``against_cv`` is a
+    finding on the answer against the candidate's CV line."""
     if reading.expected is not None:
         signals["expected"] = reading.expected
+    extra = [against_cv] if against_cv else []
     if calibration is not None and calibration.combination is not None:
-        return calibration.combination.score(signals), True, findings(calibration.combination, signals)
+        return calibration.combination.score(signals), True, findings(calibration.combination, signals) + extra
     stretch = calibration.stretch if calibration else None
     return (
         calibrated_score(reading.digit, reading.expected, stretch),
         stretch is not None and reading.expected is not None,
-        [],
+        extra,
     )
 
 

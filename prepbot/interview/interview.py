@@ -32,11 +32,13 @@ from prepbot.questions import (
     PlannedQuestion,
     QuestionWriter,
     find_posting,
+    load_set,
     prompt_text,
 )
 from prepbot.text import LANGUAGES, Language
 
 if TYPE_CHECKING:
+    from prepbot.cv.models import FitMap
     from prepbot.llm import LLM
     from prepbot.retrieval.index import RequirementIndex
 
@@ -85,6 +87,7 @@ class Interview:
         set_id: str | None = None,
         focus: str | None = None,
         n: int | None = None,
+        cv_id: str | None = None,
         llm: LLM | None = None,
         no_cache: bool = False,
     ) -> Interview:
@@ -100,13 +103,18 @@ class Interview:
             raise UsageError("the number of questions must be at least 1")
         index = RequirementIndex(settings)
         if set_id:
+            if cv_id:
+                raise UsageError("--questions asks a saved set as written; make it with `questions --cv` instead")
             posting, plan = set_plan(settings, index, set_id, role, posting_id, n)
+            cv_id = next((load_set(set_id, settings).cv_id for step in plan if step.cv_claim), None)
         else:
             posting = find_posting(index, role=role, posting_id=posting_id)
             if focus:
                 plan = weak_plan(settings, posting, index, mode, n)
             else:
-                plan = posting_plan(posting, index, mode, n or DEFAULT_QUESTIONS)
+                fit_map = cv_fit_map(settings, index, llm, posting, cv_id, no_cache) if cv_id else None
+                cv_id = fit_map.cv_id if fit_map else None
+                plan = posting_plan(posting, index, mode, n or DEFAULT_QUESTIONS, fit_map)
         session = store.create_session(
             settings,
             posting_id=posting.id,
@@ -115,6 +123,7 @@ class Interview:
             language=posting.language if lang == "auto" else language_named(lang),
             plan=plan,
             set_id=set_id,
+            cv_id=cv_id,
             backend=settings.backend,
             model=settings.model,
         )
@@ -226,6 +235,8 @@ class Interview:
                 round=1,
                 kind=step.kind,
                 difficulty=difficulty,
+                cv_claim=step.cv_claim,
+                cv_gap=step.cv_gap,
             )
             writer = self.writer(progress)
             question = writer.write(len(self.session.main_turns) + 1, planned)
@@ -239,6 +250,7 @@ class Interview:
             question=text,
             rubric=rubric,
             difficulty=difficulty,
+            cv_claim=step.cv_claim,
             asked_at=now,
         )
         return store.add_turn(self.settings, self.session, turn)
@@ -299,6 +311,7 @@ class Interview:
             no_cache=self.no_cache,
             listener=listener,
             on_token=on_token,
+            cv_line=self._cv_line(turn),
         )
         timings = {
             "first_token_s": grade.first_token_s or 0.0,
@@ -307,6 +320,13 @@ class Interview:
         }
         store.record_grade(self.settings, self.session, turn, grade, timings)
         return grade
+
+    def _cv_line(self, turn: Turn) -> str | None:
+        """The CV line the turn's question (or the question a follow-up digs into) asks about."""
+        if turn.cv_claim is None and turn.follows is not None:
+            asked = next((t for t in self.session.turns if t.n == turn.follows), None)
+            return asked.cv_claim.quote if asked and asked.cv_claim else None
+        return turn.cv_claim.quote if turn.cv_claim else None
 
     def skip(self, turn: Turn) -> None:
         self.cancel_prewarm()
@@ -353,6 +373,7 @@ def open_interview(
     set_id: str | None = None,
     focus: str | None = None,
     n: int | None = None,
+    cv_id: str | None = None,
     no_cache: bool = False,
 ) -> Interview:
     """``prepbot chat``: a new interview, or the session ``resume`` names ('last': the latest open one)."""
@@ -366,10 +387,13 @@ def open_interview(
             set_id=set_id,
             focus=focus,
             n=n,
+            cv_id=cv_id,
             no_cache=no_cache,
         )
-    if role or posting_id or set_id or focus:
-        raise UsageError("--resume continues a session as it was planned; drop --role/--posting/--questions/--focus")
+    if role or posting_id or set_id or focus or cv_id:
+        raise UsageError(
+            "--resume continues a session as it was planned; drop --role/--posting/--questions/--focus/--cv"
+        )
     session_id = store.latest_open_session(settings) if resume == "last" else resume
     if session_id is None:
         raise PrepbotError("no open session to resume; `prepbot sessions list` shows them")
@@ -403,3 +427,18 @@ def grade_one(
         no_cache=no_cache,
         listener=listener,
     )
+
+
+def cv_fit_map(
+    settings: Settings, index: RequirementIndex, llm: LLM | None, posting: Posting, cv_id: str, no_cache: bool
+) -> FitMap:
+    """The CV's fit map for the posting: the one `fit` saved, or a new one (saved for next time)."""
+    from prepbot.cv import fit as fits
+    from prepbot.cv.store import CVStore
+
+    cv = CVStore(index).resolve(cv_id)
+    found = fits.saved(settings, cv.id, posting.id)
+    if found is None:
+        found = fits.fit(settings, posting_id=posting.id, cv_id=cv.id, index=index, llm=llm, no_cache=no_cache)
+        fits.save(settings, found)
+    return found

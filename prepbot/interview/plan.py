@@ -23,9 +23,11 @@ from prepbot.questions import (
     item_kinds,
     load_set,
     plan_questions,
+    with_cv,
 )
 
 if TYPE_CHECKING:
+    from prepbot.cv.models import FitMap
     from prepbot.retrieval.index import RequirementIndex
 
 DEFAULT_QUESTIONS = 5
@@ -53,7 +55,13 @@ def set_plan(
     posting = find_posting(index, posting_id=question_set.posting_id)
     plan = [
         PlannedStep(
-            requirement_id=q.citations[0].id, kind=q.kind, difficulty=q.difficulty, text=q.text, rubric=q.rubric
+            requirement_id=q.citations[0].id,
+            kind=q.kind,
+            difficulty=q.difficulty,
+            text=q.text,
+            rubric=q.rubric,
+            cv_claim=q.cv_claim,
+            cv_gap=q.cv_gap,
         )
         for q in question_set.questions
         if q.citations
@@ -61,8 +69,11 @@ def set_plan(
     return posting, plan[: n or None]
 
 
-def posting_plan(posting: Posting, index: RequirementIndex, mode: Mode, n: int) -> list[PlannedStep]:
-    """``n`` questions planned as for a question set, of the kind and difficulty the mode asks."""
+def posting_plan(
+    posting: Posting, index: RequirementIndex, mode: Mode, n: int, fit_map: FitMap | None = None
+) -> list[PlannedStep]:
+    """``n`` questions planned as for a question set, of the kind and difficulty the mode asks; with a CV's
+    ``fit_map``, questions that make the candidate prove their CV lines and probe its gaps."""
     kind, difficulty = MODES[mode]
     request = SetRequest(n=min(n, MAX_QUESTIONS), kind=kind or "mixed", difficulty=difficulty)
     kinds: dict[str, Kind] | None = None
@@ -71,7 +82,14 @@ def posting_plan(posting: Posting, index: RequirementIndex, mode: Mode, n: int) 
         if mode == "screen":  # a screening call asks no system design
             kinds = {rid: ("technical" if k == "system-design" else k) for rid, k in kinds.items()}
     plan, _ = plan_questions(posting, request, kinds)
-    return [PlannedStep(requirement_id=p.item.id, kind=p.kind, difficulty=p.difficulty) for p in plan]
+    if fit_map is not None:
+        plan = with_cv(plan, fit_map)
+    return [
+        PlannedStep(
+            requirement_id=p.item.id, kind=p.kind, difficulty=p.difficulty, cv_claim=p.cv_claim, cv_gap=p.cv_gap
+        )
+        for p in plan
+    ]
 
 
 def weak_plan(

@@ -13,6 +13,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from prepbot.config import Settings
+from prepbot.cv.models import Interviewed
 from prepbot.interview.store import scored_turns
 
 INTERVAL_DAYS = {1: 0, 2: 1, 3: 3, 4: 7, 5: 21}
@@ -122,3 +123,17 @@ def progress_json(rows: list[QuotedProgress]) -> dict[str, Any]:
         for row in rows
     ]
     return {"items": items, "weakest": [item["requirement_id"] for item in items if item["weak"]][:WEAKEST_SHOWN]}
+
+
+CLOSED_MIN_SCORE = 4  # an interview answer scored this or more closes a gap the CV leaves
+
+
+def closed_items(settings: Settings, posting_id: str) -> dict[str, Interviewed]:
+    """The posting's items that an interview answer scored CLOSED_MIN_SCORE or more, with the best such
+    answer: what `fit` shows beside the CV's verdict."""
+    closed = {}
+    for progress in item_progress(settings, posting_id):
+        if progress.best >= CLOSED_MIN_SCORE:
+            best = max(progress.attempts, key=lambda a: a.score)
+            closed[progress.requirement_id] = Interviewed(session_id=best.session_id, score=best.score)
+    return closed

@@ -8,7 +8,7 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from prepbot.grading import Grade, GradeBody
-from prepbot.questions import Difficulty, Kind
+from prepbot.questions import Citation, Difficulty, Kind
 from prepbot.text import Language
 
 Mode = Literal["screen", "technical", "behavioral", "mixed"]
@@ -23,6 +23,8 @@ class PlannedStep(BaseModel):
     difficulty: Difficulty
     text: str | None = None
     rubric: list[str] = Field(default_factory=list)
+    cv_claim: Citation | None = None  # with a CV: the CV line the question asks the candidate to prove
+    cv_gap: bool = False  # with a CV: a must-have the CV does not show
 
 
 class TurnGrade(GradeBody):
@@ -41,6 +43,7 @@ class Turn(BaseModel):
     question: str
     rubric: list[str] = Field(default_factory=list)
     difficulty: Difficulty | None = None
+    cv_claim: Citation | None = None  # the CV line the question is about; the grader is told it
     asked_at: datetime
     answer: str | None = None
     answered_at: datetime | None = None
@@ -69,6 +72,7 @@ class Session(BaseModel):
     mode: Mode
     language: Language
     set_id: str | None = None
+    cv_id: str | None = None
     backend: str | None = None
     model: str | None = None
     plan: list[PlannedStep]

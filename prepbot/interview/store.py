@@ -48,6 +48,7 @@ def create_session(
     language: Language,
     plan: list[PlannedStep],
     set_id: str | None = None,
+    cv_id: str | None = None,
     backend: str | None = None,
     model: str | None = None,
 ) -> Session:
@@ -56,15 +57,16 @@ def create_session(
     steps = json.dumps([step.model_dump() for step in plan], ensure_ascii=False)
     with closing(db.connect(settings)) as conn:
         conn.execute(
-            "INSERT INTO sessions (id, started_at, updated_at, posting_id, role, mode, language, set_id, backend,"
-            " model, plan) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (session_id, now, now, posting_id, role, mode, language, set_id, backend, model, steps),
+            "INSERT INTO sessions (id, started_at, updated_at, posting_id, role, mode, language, set_id, cv_id,"
+            " backend, model, plan) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (session_id, now, now, posting_id, role, mode, language, set_id, cv_id, backend, model, steps),
         )
     return load_session(session_id, settings)
 
 
 def add_turn(settings: Settings, session: Session, turn: Turn) -> Turn:
-    body = json.dumps({"rubric": turn.rubric, "difficulty": turn.difficulty}, ensure_ascii=False)
+    cv_claim = turn.cv_claim.model_dump() if turn.cv_claim else None
+    body = json.dumps({"rubric": turn.rubric, "difficulty": turn.difficulty, "cv_claim": cv_claim}, ensure_ascii=False)
     with closing(db.connect(settings)) as conn, _one_writer(session, turn):
         conn.execute(
             "INSERT INTO turns (session_id, n, kind, follows, requirement_id, question, body, asked_at)"
@@ -167,6 +169,7 @@ def _turn(row: sqlite3.Row) -> Turn:
         question=row["question"],
         rubric=body.get("rubric") or [],
         difficulty=body.get("difficulty"),
+        cv_claim=body.get("cv_claim"),
         asked_at=row["asked_at"],
         answer=row["answer"],
         answered_at=row["answered_at"],

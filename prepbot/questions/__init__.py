@@ -41,7 +41,7 @@ from prepbot.questions.models import (
     SetRequest,
     SetSummary,
 )
-from prepbot.questions.plan import DEEPER, PLANNED_SECTIONS, plan_questions, writing_order
+from prepbot.questions.plan import DEEPER, PLANNED_SECTIONS, plan_questions, with_cv, writing_order
 from prepbot.questions.safety import prompt_text
 from prepbot.questions.store import list_sets, load_set, save_set
 from prepbot.questions.terms import key_terms, term_phrases
@@ -87,5 +87,6 @@ __all__ = [
     "retry_note",
     "save_set",
     "term_phrases",
+    "with_cv",
     "writing_order",
 ]

@@ -173,3 +173,24 @@ def check_citations(question_set: QuestionSet, index: RequirementIndex) -> list[
             elif item.text != citation.quote:
                 problems.append(f"{question.id} misquotes {citation.id!r}")
     return problems
+
+
+def check_cv_claims(question_set: QuestionSet, index: RequirementIndex) -> list[str]:
+    """Problems with the CV lines the set quotes: a claim that is not the set's CV's, or not its exact text."""
+    quoted = [q.cv_claim.id for q in question_set.questions if q.cv_claim]
+    if not quoted:
+        return []
+    from prepbot.cv.store import CVStore
+
+    stored = CVStore(index).get_claims(quoted)
+    problems = []
+    for question in question_set.questions:
+        claim = question.cv_claim
+        if claim is None:
+            continue
+        found = stored.get(claim.id)
+        if found is None or found.cv_id != question_set.cv_id:
+            problems.append(f"{question.id} quotes unknown CV line {claim.id!r}")
+        elif found.text != claim.quote:
+            problems.append(f"{question.id} misquotes CV line {claim.id!r}")
+    return problems

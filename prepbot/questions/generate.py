@@ -14,11 +14,11 @@ from typing import TYPE_CHECKING
 from prepbot.config import Settings
 from prepbot.errors import PrepbotError
 from prepbot.postings import Posting, Requirement
-from prepbot.questions.checks import check_citations
+from prepbot.questions.checks import check_citations, check_cv_claims
 from prepbot.questions.find import find_posting
 from prepbot.questions.kinds import item_kinds
 from prepbot.questions.models import Citation, PlannedQuestion, Progress, Question, QuestionSet, SetRequest
-from prepbot.questions.plan import PLANNED_SECTIONS, plan_questions, writing_order
+from prepbot.questions.plan import PLANNED_SECTIONS, plan_questions, with_cv, writing_order
 from prepbot.questions.roles import item_competency
 from prepbot.questions.store import save_set
 from prepbot.questions.terms import key_terms
@@ -26,6 +26,7 @@ from prepbot.questions.writer import PROMPT, QuestionWriter
 from prepbot.text import Language
 
 if TYPE_CHECKING:
+    from prepbot.cv.models import FitMap
     from prepbot.llm import LLM
     from prepbot.retrieval.index import RequirementIndex
 
@@ -51,11 +52,14 @@ def generate_set(
     index = index or RequirementIndex(settings)
     posting = find_posting(index, role=role, posting_id=posting_id)
     plan, skipped = _plan(settings, index, posting, request, load_model=llm is None)
+    llm = llm or get_llm(settings)
+    if request.cv_id is not None:
+        plan = with_cv(plan, _fit_map(settings, index, llm, posting, request.cv_id, progress, no_cache))
     language: Language = posting.language if request.lang == "auto" else request.lang
     report = progress or (lambda event, amount: None)
     report("total", len(plan))
 
-    writer = QuestionWriter(llm or get_llm(settings), index.embedder, posting, language, report, no_cache, prompt)
+    writer = QuestionWriter(llm, index.embedder, posting, language, report, no_cache, prompt)
     writer.seed = request.seed * 1000
     written = {position: writer.write(position, plan[position - 1]) for position in writing_order(plan)}
     kept = [(question, plan[p - 1]) for p in range(1, len(plan) + 1) if (question := written[p]) is not None]
@@ -71,11 +75,12 @@ def generate_set(
         language=language,
         prompt=writer.prompt_ref,
         created_at=datetime.now(timezone.utc),
+        cv_id=request.cv_id,
         skipped=[item.id for item in skipped],
         unwritten=unwritten,
         questions=_cited(kept, index),
     )
-    problems = check_citations(question_set, index)
+    problems = check_citations(question_set, index) + check_cv_claims(question_set, index)
     if problems:  # cannot happen unless the store changed under us; never save a set with a bad citation
         raise PrepbotError("; ".join(problems))
     if save:
@@ -116,3 +121,24 @@ def _cited(kept: list[tuple[Question, PlannedQuestion]], index: RequirementIndex
             raise PrepbotError(f"item {planned.item.id} vanished from the index while the set was written")
         question.citations = [Citation(id=item.id, quote=item.text)]
     return questions
+
+
+def _fit_map(
+    settings: Settings,
+    index: RequirementIndex,
+    llm: LLM,
+    posting: Posting,
+    cv_id: str,
+    progress: Progress | None,
+    no_cache: bool,
+) -> FitMap:
+    """The CV's fit map for the posting: the one `fit` saved, or a new one (saved for next time)."""
+    from prepbot.cv import fit as fits
+    from prepbot.cv.store import CVStore
+
+    cv = CVStore(index).resolve(cv_id)
+    found = fits.saved(settings, cv.id, posting.id)
+    if found is None:
+        found = fits.fit(settings, posting_id=posting.id, cv_id=cv.id, index=index, llm=llm, no_cache=no_cache)
+        fits.save(settings, found)
+    return found

@@ -87,6 +87,10 @@ class Question(BaseModel):
     why: str
     flags: list[str] = Field(default_factory=list)  # checks it still failed after its one regeneration
     exemplar: str | None = None  # the bank exemplar it was adapted from (question@v5 on)
+    # With a CV (--cv): the CV line the question asks the candidate to prove (its claim ID and exact text), or
+    # cv_gap where the CV does not show this must-have.
+    cv_claim: Citation | None = None
+    cv_gap: bool = False
 
 
 class QuestionSet(BaseModel):
@@ -98,6 +102,7 @@ class QuestionSet(BaseModel):
     language: Language
     prompt: str  # the prompt version that wrote it, name@vN
     created_at: datetime
+    cv_id: str | None = None  # the CV the set was planned from (--cv)
     skipped: list[str] = Field(default_factory=list)  # items left out: instructions to a model, logistics
     unwritten: list[str] = Field(
         default_factory=list
@@ -113,6 +118,7 @@ class SetRequest(BaseModel):
     difficulty: DifficultyChoice = "mixed"
     lang: LanguageChoice = "auto"
     seed: int = 0  # picks the mix of difficulties; another seed, another set
+    cv_id: str | None = None  # plan from this CV's fit map: prove its claims, probe its gaps
 
 
 class PlannedQuestion(BaseModel):
@@ -122,6 +128,8 @@ class PlannedQuestion(BaseModel):
     kind: Kind
     difficulty: Difficulty
     competency: str | None = None  # what a non-skill item is about (roles.item_competency), for its exemplar
+    cv_claim: Citation | None = None  # the CV line that shows the item, for the candidate to prove
+    cv_gap: bool = False  # a must-have the CV does not show
 
 
 class SetSummary(BaseModel):

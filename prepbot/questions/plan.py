@@ -8,11 +8,15 @@ items. An item that is nothing but sentences addressed to a model gets no questi
 from __future__ import annotations
 
 import random
+from typing import TYPE_CHECKING
 
 from prepbot.errors import PrepbotError
 from prepbot.postings import Posting, Requirement, Section
-from prepbot.questions.models import Difficulty, Kind, PlannedQuestion, SetRequest
+from prepbot.questions.models import Citation, Difficulty, Kind, PlannedQuestion, SetRequest
 from prepbot.questions.safety import prompt_text
+
+if TYPE_CHECKING:
+    from prepbot.cv.models import FitMap
 
 PLANNED_SECTIONS: tuple[Section, ...] = ("requirement", "responsibility", "nice_to_have")
 DEEPER: dict[Difficulty, Difficulty] = {"easy": "medium", "medium": "hard", "hard": "hard"}
@@ -80,3 +84,21 @@ def writing_order(plan: list[PlannedQuestion]) -> list[int]:
     groups = [(planned.kind, planned.item.section, planned.difficulty) for planned in plan]
     first_seen = {group: groups.index(group) for group in groups}
     return sorted(range(1, len(plan) + 1), key=lambda p: (first_seen[groups[p - 1]], p))
+
+
+def with_cv(plan: list[PlannedQuestion], fit_map: FitMap) -> list[PlannedQuestion]:
+    """The plan read against a CV's fit map: a first-round question on an item the CV shows asks the candidate
+    to prove that CV line (a past case: behavioral); one on a requirement the CV does not show says so."""
+    planned_cv = []
+    for planned in plan:
+        found = fit_map.for_item(planned.item.id)
+        if planned.round > 1 or found is None:
+            planned_cv.append(planned)
+        elif found.evidence and found.verdict in ("covered", "partly"):
+            claim = Citation(id=found.evidence[0].claim_id, quote=found.evidence[0].quote)
+            planned_cv.append(planned.model_copy(update={"cv_claim": claim, "kind": "behavioral"}))
+        elif found.verdict == "not_shown" and planned.item.section == "requirement":
+            planned_cv.append(planned.model_copy(update={"cv_gap": True}))
+        else:
+            planned_cv.append(planned)
+    return planned_cv

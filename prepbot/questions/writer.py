@@ -88,6 +88,8 @@ def prompt_variables(
         "retry_note": retry_note,
         "example": example_text(example) if example else "",  # question@v5 on
         "family": family or "",
+        "cv_line": planned.cv_claim.quote if planned.cv_claim else "",  # question@v6 on
+        "cv_gap": "yes" if planned.cv_gap else "",
     }
 
 
@@ -170,12 +172,14 @@ class QuestionWriter:
             why=why,
             flags=problems,
             exemplar=self.example.id if self.example else None,
+            cv_claim=planned.cv_claim,
+            cv_gap=planned.cv_gap,
         )
 
     def _exemplar(self, planned: PlannedQuestion, terms: list[str]) -> Exemplar | None:
         """The bank's closest exemplar for the item in the set's language, not used yet in this set."""
-        if self.exemplars is None:
-            return None
+        if self.exemplars is None or planned.cv_claim is not None:
+            return None  # a question on the candidate's own CV line takes its shape from that line
         vector = self.embedder.embed([planned.prompt_text])[0]
         competency = planned.competency or item_competency(planned.item, terms)
         found = self.exemplars.closest(
