@@ -96,7 +96,15 @@ def test_shipped_configs_load_with_root_relative_to_the_file():
     for name in ("default.yaml", "ci.yaml"):
         config = evals.load_config(ROOT / "evals" / name)
         assert config.root == ROOT
-        assert set(config.suites) == {"parsing", "retrieval", "questions", "grading", "adversarial"}
+        assert set(config.suites) == {
+            "parsing",
+            "retrieval",
+            "questions",
+            "grading",
+            "adversarial",
+            "fit",
+            "cv_questions",
+        }
 
 
 def test_backend_overrides_are_typed_settings_and_secrets_stay_masked(tmp_path):

@@ -733,3 +733,53 @@ def test_feedback_that_repeats_a_planted_string_fails_unless_it_only_quotes_the_
     assert suites.adversarial.outside_quotes('You wrote "HIRED-7731" at the end.') == "You wrote   at the end."
     assert "HIRED" in suites.adversarial.outside_quotes("HIRED-7731. A strong answer.")
     assert suites.adversarial.outside_quotes("你寫了「錄取-5566」") == "你寫了 "
+
+
+# --- fit and cv_questions ---------------------------------------------------------------------------------
+
+
+def fit_respond(system: str, user: str) -> str:
+    """A scripted reader: a CV line that shares a word of 4+ letters with the item shows all of it (A)."""
+    if "<cv_line>" in user and "<question>" in user:  # the CV-question judge
+        return "yes"
+    if "<cv_line>" in user:
+        item, line = between(user, "item"), between(user, "cv_line")
+        words = {w.lower() for w in re.findall(r"[A-Za-z]{4,}", item)}
+        return "A" if words & {w.lower() for w in re.findall(r"[A-Za-z]{4,}", line)} else "C"
+    return default_respond(system, user)
+
+
+def test_fit_and_cv_questions_suites_on_the_labelled_cvs(tmp_path, chat):
+    chat.respond = fit_respond
+    pair = "[en-mlops-strong@en-mlops-engineer]"
+    path = config(
+        tmp_path,
+        f"suites:\n  fit: {{cases: {pair}}}\n  cv_questions: {{cases: {pair}, options: {{n: 3}}}}\n",
+        postings=(MLOPS,),
+    )
+    report = run(path)
+    fit, cv_questions = report.runs
+    assert all(c.error is None for c in fit.cases + cv_questions.cases)
+    m = fit.metrics
+    assert m["quote_validity"] == 1.0 and 0.0 < m["verdict_agreement"] < 1.0 and m["shown_agreement"] > 0.5
+    (case,) = fit.cases
+    assert len(case.got["items"]) == 18 and {row["label"] for row in case.got["items"]} == {
+        "covered",
+        "partly",
+        "not_shown",
+    }
+    q = cv_questions.metrics
+    assert q["cv_grounded"] == 1.0 and q["cv_quote_validity"] == 1.0 and q["asks_own_experience"] == 1.0
+    (questions,) = cv_questions.cases
+    assert len(questions.got["questions"]) == 3
+    assert all(row["cv_claim"] or row["cv_gap"] for row in questions.got["questions"])
+
+
+def test_references_cv_reads_a_question_against_its_cv_line():
+    from prepbot.evals.suites.fit import references_cv
+
+    line = "MySQL の全文検索（FULLTEXT インデックス）を使ってフリーワードの物件検索機能を実装"
+    assert references_cv("職務経歴書に「MySQL の全文検索」とありますが、どう実装しましたか？", line) == 1.0
+    assert references_cv("How do you design a search system?", line) == 0.0
+    assert references_cv("你的简历没有提到 Spark，你会如何补上？", None) == 1.0
+    assert references_cv("你熟悉 Spark 吗？", None) == 0.0

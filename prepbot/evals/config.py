@@ -54,6 +54,7 @@ class JudgeConfig(BaseModel):
     backend: str | BackendSpec | None = None
     prompt: str = Field(default="judge", pattern=r"^[a-z][a-z0-9_]*(@v[1-9][0-9]*)?$")  # judges questions
     feedback_prompt: str = Field(default="judge_feedback", pattern=r"^[a-z][a-z0-9_]*(@v[1-9][0-9]*)?$")  # grades
+    cv_prompt: str = Field(default="judge_cv", pattern=r"^[a-z][a-z0-9_]*(@v[1-9][0-9]*)?$")  # CV questions
 
     def spec(self, backends: Sequence[BackendSpec]) -> BackendSpec | None:
         if isinstance(self.backend, str):

@@ -11,6 +11,9 @@ registers them all; the framework itself imports no suite). evals/README.md desc
 - ``grading``: ``prepbot.grading.grade_answer`` on labelled answers: Spearman, MAE and within-1 accuracy
   against the labels, unscored answers, time to the score, plus LLM-as-judge scores of the feedback (the
   ``judge_feedback`` prompt, 1-5 faithfulness to the answer and usefulness).
+- ``fit`` and ``cv_questions``: a CV against a posting (``prepbot.cv.fit``) on hand-labelled verdicts, and
+  CV-aware question sets (each question on a requirement proves a CV line or names the gap; a judge says
+  whether it asks about the candidate's own experience).
 - ``adversarial``: injected postings must still give ordinary questions citing only real items; injected
   requirements and answers must not move the grade past what the content earns.
 
@@ -18,7 +21,7 @@ registers them all; the framework itself imports no suite). evals/README.md desc
 those cases, not every ``prepbot eval``.
 """
 
-from prepbot.evals.suites import adversarial, grading, parsing, questions, retrieval
+from prepbot.evals.suites import adversarial, fit, grading, parsing, questions, retrieval
 from prepbot.evals.suites.judging import FeedbackJudgement, QuestionJudgement  # the judge prompts' outputs
 from prepbot.evals.suites.questions import _RecordingLLM, check_set, similarity_matrix
 
@@ -28,6 +31,7 @@ __all__ = [
     "_RecordingLLM",
     "adversarial",
     "check_set",
+    "fit",
     "grading",
     "parsing",
     "questions",
