@@ -178,9 +178,11 @@ def test_cv_add_list_show_remove(index, cv_file):
 def test_fit_quotes_the_cv_line_the_model_confirms_and_orders_must_haves_first(index, cv_file, fake_llm, fake_chat):
     cv = stored_cv(index, cv_file)
     # DATA's items in fit order: requirement-1 (streaming), requirement-2 (RDBMS/NoSQL), responsibility-1,
-    # responsibility-2, nice_to_have-1. Each line asked: "yes" stops the search; then "whole" yes/no.
-    fake_chat.enqueue("yes", "yes", "no", "yes", "no", "no", "no", "no", "no", "no", "no", "no")
+    # responsibility-2, nice_to_have-1. Each line asked gets A (all of it), B (part) or C (none); a line that
+    # shows the item ends the search, two that do not make it not shown.
+    fake_chat.enqueue("A", "C", "B", "C", "C", "C", "C", "C", "C")
     fit_map = fits.fit(get_settings(), posting_id=DATA.id, cv_id=cv.id, index=index)
+    assert not fake_chat.replies  # one call per line asked, none after a line shows the item
     sections = [item.requirement.section for item in fit_map.items]
     assert sections == ["requirement", "requirement", "responsibility", "responsibility", "nice_to_have"]
     streaming = fit_map.items[0]
@@ -190,13 +192,13 @@ def test_fit_quotes_the_cv_line_the_model_confirms_and_orders_must_haves_first(i
     assert fit_map.items[1].verdict == "partly"
     assert [item.verdict for item in fit_map.items[2:]] == ["not_shown"] * 3
     assert fit_map.coverage["requirement"] == 0.75 and fit_map.coverage["responsibility"] == 0.0
-    # Every call is one token: the prompt's yes/no, read from probabilities where the backend gives them.
+    # Every call is one token: the prompt's letter, read from probabilities where the backend gives them.
     assert all(call.get("max_tokens") == 1 or call.get("max_completion_tokens") == 1 for call in fake_chat.calls)
 
 
 def test_a_quote_that_is_not_the_stored_claim_never_reaches_the_user(index, cv_file, fake_llm, fake_chat):
     cv = stored_cv(index, cv_file)
-    fake_chat.enqueue("yes", "yes", *["no"] * 10)
+    fake_chat.enqueue("A", *["C"] * 8)
     fit_map = fits.fit(get_settings(), posting_id=DATA.id, cv_id=cv.id, index=index)
     fit_map.items[0].evidence[0].quote += " (and Kubernetes)"
     with pytest.raises(PrepbotError, match="not that CV's line"):
@@ -205,7 +207,7 @@ def test_a_quote_that_is_not_the_stored_claim_never_reaches_the_user(index, cv_f
 
 def test_the_fit_page_and_markdown_show_verdicts_quotes_and_coverage(index, cv_file, fake_llm, fake_chat):
     cv = stored_cv(index, cv_file)
-    fake_chat.enqueue("yes", "yes", *["no"] * 10)
+    fake_chat.enqueue("A", *["C"] * 8)
     fit_map = fits.fit(get_settings(), posting_id=DATA.id, cv_id=cv.id, index=index)
     page = fit_html(fit_map)
     assert page.startswith("<!doctype html>") and "Dana Kim" in page
@@ -217,7 +219,7 @@ def test_the_fit_page_and_markdown_show_verdicts_quotes_and_coverage(index, cv_f
 
 def test_fit_cli_json_and_html_out(index, cv_file, fake_llm, fake_chat, tmp_path):
     stored_cv(index, cv_file)
-    fake_chat.enqueue("yes", "yes", *["no"] * 10)
+    fake_chat.enqueue("A", *["C"] * 8)
     out = tmp_path / "fit.html"
     result = run_cli(["fit", "--posting", DATA.id, "--out", str(out), "--json"])
     assert result.exit_code == 0, result.output
@@ -234,12 +236,18 @@ def test_a_gap_closed_in_an_interview_shows_in_the_fit_map(index, cv_file, fake_
     interview.answer(turn, ANSWER)
     fake_chat.enqueue(*grade_reply(5))
     interview.grade(turn)
-    fake_chat.enqueue(*["no"] * 12)
+    fake_chat.enqueue(*["C"] * 10)
     fitted = fits.fit(get_settings(), posting_id=DATA.id, cv_id=cv.id, index=index)
     fit_map = fits.with_interviews(fitted, closed_items(get_settings(), DATA.id))
     closed = fit_map.for_item(turn.requirement_id)
     assert closed is not None and closed.verdict == "not_shown" and closed.interviewed.score == 5
     assert fits.coverage(fit_map.items, with_interviews=True)["requirement"] == 0.5
+    # `progress` shows the CV's verdict beside the scores: the gap the CV leaves, closed by the interview.
+    fits.save(get_settings(), fit_map)
+    items = json.loads(run_cli(["progress", "--json"]).stdout)["items"]
+    assert [(item["requirement_id"], item["cv"], item["best"]) for item in items] == [
+        (turn.requirement_id, "not_shown", 5)
+    ]
 
 
 # --- CV-aware questions and interviews -------------------------------------------------------------------
@@ -247,7 +255,7 @@ def test_a_gap_closed_in_an_interview_shows_in_the_fit_map(index, cv_file, fake_
 
 def test_questions_with_a_cv_prove_its_claims_and_name_its_gaps(index, cv_file, fake_llm, fake_chat):
     cv = stored_cv(index, cv_file)
-    fake_chat.enqueue("yes", "yes", *["no"] * 10)  # the fit map: requirement-1 covered, the rest not shown
+    fake_chat.enqueue("A", *["C"] * 8)  # the fit map: requirement-1 covered, the rest not shown
     fake_chat.enqueue(
         draft("Your CV says you ran Kafka and Flink pipelines at 2 billion events a day: how did you keep lag low?"),
         draft("Your CV does not mention PostgreSQL or Redis: what have you done that comes closest?"),
@@ -265,7 +273,7 @@ def test_questions_with_a_cv_prove_its_claims_and_name_its_gaps(index, cv_file, 
 
 def test_a_chat_with_a_cv_tells_the_grader_the_claim_and_notices_other_figures(index, cv_file, fake_llm, fake_chat):
     cv = stored_cv(index, cv_file)
-    fake_chat.enqueue("yes", "yes", *["no"] * 10)  # requirement-1: its nearest line (Kafka) shows all of it
+    fake_chat.enqueue("A", *["C"] * 8)  # requirement-1: its nearest line (Kafka) shows all of it
     interview = Interview.start(get_settings(), posting_id=DATA.id, mode="technical", n=1, cv_id=cv.id)
     assert interview.session.cv_id == cv.id and interview.session.plan[0].cv_claim is not None
     fake_chat.enqueue(
@@ -320,7 +328,7 @@ def test_the_fit_page_renders_in_a_browser(index, cv_file, fake_llm, fake_chat, 
     from PIL import Image
 
     cv = stored_cv(index, cv_file)
-    fake_chat.enqueue("yes", "yes", *["no"] * 10)
+    fake_chat.enqueue("A", *["C"] * 8)
     fit_map = fits.fit(get_settings(), posting_id=DATA.id, cv_id=cv.id, index=index)
     page = tmp_path / "fit.html"
     page.write_text(fit_html(fit_map), encoding="utf-8")
@@ -348,3 +356,16 @@ def test_the_fit_page_renders_in_a_browser(index, cv_file, fake_llm, fake_chat, 
     keep = os.environ.get("PREPBOT_KEEP_SCREENSHOT")
     if keep:
         shutil.copy(shot, keep)
+
+
+def test_a_course_or_familiarity_is_never_evidence_of_experience(index, tmp_path, fake_llm, fake_chat):
+    path = tmp_path / "course.md"
+    path.write_text(
+        "# Lee Park\n\n## Education\n- Completed a Coursera course on Kafka and Flink streaming (2024)\n",
+        encoding="utf-8",
+    )
+    cv = stored_cv(index, path)
+    fake_chat.enqueue(*["A"] * 5)  # the model takes the course for experience on every item it is asked about
+    fit_map = fits.fit(get_settings(), posting_id=DATA.id, cv_id=cv.id, index=index)
+    streaming = fit_map.items[0]
+    assert streaming.verdict == "not_shown" and not streaming.evidence and "course" in streaming.reason

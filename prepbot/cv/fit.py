@@ -1,15 +1,17 @@
 """The fit map: for every requirement, duty and nice-to-have of a posting, the CV lines that show it.
 
 For each item the CV's claims are ranked by the embedder and by BM25 (fused by rank), and the model is asked
-of the nearest lines in turn, in one-token calls read from its probabilities, whether the line shows the
-item; of the line that does, whether it shows all of it. Those probabilities give the verdict: covered,
-partly or not shown. An item no claim is near at all is not shown without a call. Every quote is a stored claim's
+of the nearest lines in turn, in a one-token call read from its probabilities, whether the line shows all
+of the item (A), part of it (B) or none of it (C), until one shows it. Those odds give the verdict:
+covered, partly or not shown. An item no claim is near at all is not shown without a call. Every quote is a stored claim's
 exact text, checked against the store before the map is returned (``checked``).
 """
 
 from __future__ import annotations
 
 import json
+import math
+import re
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
@@ -19,6 +21,7 @@ import numpy as np
 from prepbot.cv.models import FIT_SECTIONS, Claim, Evidence, FitItem, FitMap, Interviewed, Verdict
 from prepbot.cv.store import CVStore
 from prepbot.errors import PrepbotError
+from prepbot.llm.generation import TokenLogprob
 from prepbot.retrieval.ranking import bm25_ranking, rrf_fuse
 
 if TYPE_CHECKING:
@@ -30,9 +33,17 @@ if TYPE_CHECKING:
 PROMPT = "fit"
 CANDIDATES = 2  # CV lines asked about per item, nearest first, until one shows it
 TOP_LOGPROBS = 10
-# The verdict from the model's probabilities (calibrated on evals/fit.jsonl; see docs/decisions.md).
-SHOWN_MIN = 0.5  # P(some line shows it) for covered or partly
-WHOLE_MIN = 0.5  # P(the best line shows all of it) for covered
+# A line that shows learning about a thing or having heard of it, not doing it: never evidence of experience
+# (the small model takes "Completed a Spark course" for Spark experience; +0.02 agreement on evals/fit.jsonl).
+EXPOSURE = re.compile(
+    r"\b(?:courses?|coursera|udemy|bootcamp|meetups?|attended|workshop|familiar with|exposure to|self-taught"
+    r"|reading group|study group)\b|自学|自學|了解|课程|課程|讀書會|读书会|勉強会|受講|修了|独学",
+    re.IGNORECASE,
+)
+LETTERS = ("A", "B", "C")  # the line shows all of the item, part of it, none of it (prompts/fit.v2.md)
+# The verdict from the model's odds, fitted on evals/fit.jsonl (146 items; docs/decisions.md).
+SHOWN_MIN = 0.66  # P(A) + P(B) of the best line: covered or partly
+WHOLE_MIN = 0.46  # P(A) / (P(A) + P(B)) of that line: covered
 COSINE_FLOOR = 0.12  # no claim this near and none sharing a word: not shown, without a call
 VERDICT_VALUE = {"covered": 1.0, "partly": 0.5, "not_shown": 0.0}
 
@@ -97,29 +108,48 @@ def judge(
     candidates = _candidates(item, claims, vectors, item_vector)
     if not candidates:
         return FitItem(requirement=item, verdict="not_shown", reason="no line of the CV is near this item")
-    asked: list[tuple[Claim, float]] = []
+    best, odds = candidates[0], {"A": 0.0, "B": 0.0, "C": 1.0}
     for claim in candidates:
-        p_shows = _ask(llm, prompt, item, claim, "", no_cache)
-        asked.append((claim, p_shows))
-        if p_shows >= SHOWN_MIN:
+        asked = _ask(llm, prompt, item, claim, no_cache)
+        if asked["A"] + asked["B"] > odds["A"] + odds["B"]:
+            best, odds = claim, asked
+        if odds["A"] + odds["B"] >= SHOWN_MIN:
             break
-    best, p_shown = max(asked, key=lambda pair: pair[1])
+    p_shown = round(odds["A"] + odds["B"], 4)
+    if p_shown >= SHOWN_MIN and EXPOSURE.search(best.text):
+        reason = f"{_short(best.id)} is a course, a talk or familiarity, not experience of it"
+        return FitItem(requirement=item, verdict="not_shown", reason=reason, p_shown=p_shown)
     if p_shown < SHOWN_MIN:
         reason = f"no CV line shows it; the nearest, {_short(best.id)}, does not ({p_shown:.2f})"
         return FitItem(requirement=item, verdict="not_shown", reason=reason, p_shown=p_shown)
-    p_whole = _ask(llm, prompt, item, best, "whole", no_cache)
+    p_whole = round(odds["A"] / p_shown, 4)
     verdict: Verdict = "covered" if p_whole >= WHOLE_MIN else "partly"
     shown = "all of it" if verdict == "covered" else "only part of it"
-    reason = f"{_short(best.id)} shows {shown} (model: shows {p_shown:.2f}, all {p_whole:.2f})"
+    reason = f"{_short(best.id)} shows {shown} (model: shows it {p_shown:.2f}, all of it {p_whole:.2f})"
     evidence = [Evidence(claim_id=best.id, quote=best.text, context=best.context)]
     return FitItem(
         requirement=item, verdict=verdict, evidence=evidence, reason=reason, p_shown=p_shown, p_whole=p_whole
     )
 
 
-def _ask(llm: LLM, prompt: str, item: Requirement, claim: Claim, check: str, no_cache: bool) -> float:
-    variables = {"requirement": item.text, "line": claim.text, "check": check}
-    return _yes(llm.generate(prompt, variables, top_logprobs=TOP_LOGPROBS, no_cache=no_cache))
+def _ask(llm: LLM, prompt: str, item: Requirement, claim: Claim, no_cache: bool) -> dict[str, float]:
+    variables = {"requirement": item.text, "line": claim.text, "context": claim.context or ""}
+    return letter_odds(llm.generate(prompt, variables, top_logprobs=TOP_LOGPROBS, no_cache=no_cache))
+
+
+def letter_odds(generation: Generation) -> dict[str, float]:
+    """P(A), P(B), P(C) at the reply's first token, normalised over the three; the letter written where the
+    backend reports no probabilities (C, not shown, where it wrote none of them)."""
+    odds = dict.fromkeys(LETTERS, 0.0)
+    for token, logprob in (generation.logprobs or [TokenLogprob(token="")])[0].top.items():
+        letter = token.strip().strip(".:)").upper()
+        if letter in odds:
+            odds[letter] += math.exp(logprob)
+    total = sum(odds.values())
+    if total <= 0:
+        written = str(generation.output).strip().strip(".:)").upper()[:1]
+        return {letter: float(letter == (written if written in odds else "C")) for letter in LETTERS}
+    return {letter: p / total for letter, p in odds.items()}
 
 
 def _short(claim_id: str) -> str:
@@ -145,12 +175,6 @@ def _candidates(
     # A profile line restates the CV; a role, an achievement or a skill line is the evidence a reader quotes.
     chosen = sorted(fused, key=lambda cid: (by_id[cid].kind == "summary", -fused[cid]))[:CANDIDATES]
     return [by_id[cid] for cid in chosen]
-
-
-def _yes(generation: Generation) -> float:
-    from prepbot.grading.checks import yes_probability
-
-    return yes_probability(generation)
 
 
 def coverage(items: list[FitItem], with_interviews: bool = False) -> dict[str, float]:
@@ -199,6 +223,20 @@ def saved(settings: Settings, cv_id: str, posting_id: str) -> FitMap | None:
         return FitMap.model_validate(json.loads(path.read_text(encoding="utf-8")))
     except (ValueError, OSError):
         return None  # an older or broken file: computed again
+
+
+def saved_verdicts(settings: Settings) -> dict[str, Verdict]:
+    """Item ID -> its verdict in the newest fit map saved for its posting (any CV): what `progress` shows."""
+    folder = settings.home / "fits"
+    paths = sorted(folder.glob("*.json"), key=lambda p: p.stat().st_mtime) if folder.is_dir() else []
+    verdicts: dict[str, Verdict] = {}
+    for path in paths:  # oldest first, so the newest map of a posting wins
+        try:
+            found = FitMap.model_validate(json.loads(path.read_text(encoding="utf-8")))
+        except (ValueError, OSError):
+            continue
+        verdicts.update({item.requirement.id: item.verdict for item in found.items})
+    return verdicts
 
 
 def _file_name(cv_id: str, posting_id: str) -> str:
