@@ -302,7 +302,7 @@ def test_a_set_cites_the_stored_items_and_is_saved(index, fake_llm, fake_chat):
         progress=lambda event, amount: events.append((event, amount)),
     )
     assert result.posting_id == DATA.id and result.role == DATA.title and result.language == "en"
-    assert (result.backend, result.model, result.prompt) == ("fake", "fake-model", "question@v5")
+    assert (result.backend, result.model, result.prompt) == ("fake", "fake-model", "question@v6")
     # since question@v4 the model writes no "why" (the drafts' is ignored): the probe line is the item's named tools
     assert result.questions[0].why != "Probes it." and "Kafka" in result.questions[0].why
     assert [q.id for q in result.questions] == ["q1", "q2", "q3", "q4", "q5"]

@@ -261,6 +261,9 @@ def progress_table(out: Console, rows: list[QuotedProgress]) -> None:
     table.add_column("requirement", overflow="fold", ratio=1)
     for column in ("tries", "latest", "best", "scores", "due"):
         table.add_column(column, no_wrap=True)
+    with_cv = any(row.cv for row in rows)
+    if with_cv:
+        table.add_column("CV", no_wrap=True)
     for row in rows:
         item = row.progress
         style = "red" if item.latest <= 2 else "yellow" if item.latest == 3 else "green"
@@ -273,8 +276,18 @@ def progress_table(out: Console, rows: list[QuotedProgress]) -> None:
             str(item.best),
             history,
             item.due_at.isoformat()[:10],
+            *([_cv_cell(row.cv, item.best)] if with_cv else []),
         )
     out.print(table)
+
+
+def _cv_cell(verdict: str | None, best: int) -> str:
+    """The CV's verdict on an item, and whether an interview closed the gap it leaves (4 or more)."""
+    if verdict is None:
+        return ""
+    closed = verdict != "covered" and best >= 4
+    style = "green" if verdict == "covered" or closed else "yellow" if verdict == "partly" else "red"
+    return f"[{style}]{verdict.replace('_', ' ')}{', closed' if closed else ''}[/]"
 
 
 def session_report(out: Console, session: Session) -> None:

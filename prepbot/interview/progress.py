@@ -13,6 +13,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from prepbot.config import Settings
+from prepbot.cv.fit import saved_verdicts
 from prepbot.cv.models import Interviewed
 from prepbot.interview.store import scored_turns
 
@@ -49,6 +50,7 @@ class QuotedProgress(BaseModel):
 
     progress: ItemProgress
     quote: str | None
+    cv: str | None = None  # the item's verdict in the newest saved fit map (covered, partly, not_shown)
 
 
 def item_progress(settings: Settings, posting_id: str | None = None) -> list[ItemProgress]:
@@ -97,8 +99,13 @@ def quoted_progress(
         posting_id = find_posting(index, role=role, posting_id=posting_id).id
     items = item_progress(settings, posting_id)
     quotes = index.get_requirements([item.requirement_id for item in items])
+    verdicts = saved_verdicts(settings)
     return [
-        QuotedProgress(progress=item, quote=quotes[item.requirement_id].text if item.requirement_id in quotes else None)
+        QuotedProgress(
+            progress=item,
+            quote=quotes[item.requirement_id].text if item.requirement_id in quotes else None,
+            cv=verdicts.get(item.requirement_id),
+        )
         for item in items
     ]
 
@@ -116,6 +123,7 @@ def progress_json(rows: list[QuotedProgress]) -> dict[str, Any]:
             "last_at": row.progress.last_at.isoformat(),
             "due_at": row.progress.due_at.isoformat(),
             "weak": row.progress.weak,
+            "cv": row.cv,
             "history": [
                 {"at": a.at.isoformat(), "score": a.score, "session_id": a.session_id} for a in row.progress.attempts
             ],
