@@ -225,7 +225,9 @@ def test_fit_cli_json_and_html_out(index, cv_file, fake_llm, fake_chat, tmp_path
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
     assert data["items"][0]["verdict"] == "covered" and out.read_text(encoding="utf-8").startswith("<!doctype")
-    assert fits.saved(get_settings(), data["cv_id"], DATA.id) is not None  # kept for questions, chat, progress
+    assert fits.saved(get_settings(), data["cv_id"], DATA) is not None  # kept for questions, chat, progress
+    # an edited posting (the same ID, another fingerprint) is fitted again
+    assert fits.saved(get_settings(), data["cv_id"], DATA.model_copy(update={"fingerprint": "f" * 64})) is None
 
 
 def test_a_gap_closed_in_an_interview_shows_in_the_fit_map(index, cv_file, fake_llm, fake_chat):
@@ -369,3 +371,17 @@ def test_a_course_or_familiarity_is_never_evidence_of_experience(index, tmp_path
     fit_map = fits.fit(get_settings(), posting_id=DATA.id, cv_id=cv.id, index=index)
     streaming = fit_map.items[0]
     assert streaming.verdict == "not_shown" and not streaming.evidence and "course" in streaming.reason
+
+
+def test_a_cv_question_that_forgets_the_cv_is_written_again_with_a_note(index, cv_file, fake_llm, fake_chat):
+    cv = stored_cv(index, cv_file)
+    fake_chat.enqueue("A", *["C"] * 8)  # requirement-1 covered by its nearest line; requirement-2 a gap
+    fake_chat.enqueue(
+        draft("Your CV says you ran Kafka and Flink pipelines at 2 billion events a day: how did you keep lag low?"),
+        draft("How would you choose between PostgreSQL and Redis for a session store?"),  # forgets the gap
+        draft("Your CV does not mention PostgreSQL or Redis: what have you done that comes closest?"),
+    )
+    question_set = generate_set(get_settings(), SetRequest(n=2, kind="technical", cv_id=cv.id), posting_id=DATA.id)
+    assert question_set.questions[1].text.startswith("Your CV does not mention") and not question_set.questions[1].flags
+    retry = fake_chat.calls[-1]["messages"][-1].text
+    assert "it did not say that the CV does not mention this" in retry

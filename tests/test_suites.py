@@ -776,7 +776,7 @@ def test_fit_and_cv_questions_suites_on_the_labelled_cvs(tmp_path, chat):
 
 
 def test_references_cv_reads_a_question_against_its_cv_line():
-    from prepbot.evals.suites.fit import references_cv
+    from prepbot.questions.checks import references_cv
 
     line = "MySQL の全文検索（FULLTEXT インデックス）を使ってフリーワードの物件検索機能を実装"
     assert references_cv("職務経歴書に「MySQL の全文検索」とありますが、どう実装しましたか？", line) == 1.0

@@ -9,6 +9,7 @@ exact text, checked against the store before the map is returned (``checked``).
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import re
@@ -27,7 +28,7 @@ from prepbot.retrieval.ranking import bm25_ranking, rrf_fuse
 if TYPE_CHECKING:
     from prepbot.config import Settings
     from prepbot.llm import LLM, Generation
-    from prepbot.postings import Requirement
+    from prepbot.postings import Posting, Requirement
     from prepbot.retrieval.index import RequirementIndex
 
 PROMPT = "fit"
@@ -90,6 +91,8 @@ def fit(
         coverage=coverage(judged),
         latency_s=round(time.monotonic() - started, 2),
         model=llm.backend.model,
+        posting_fingerprint=posting.fingerprint,
+        method=method(settings, prompt),
     )
     return checked(fit_map, store)
 
@@ -215,14 +218,25 @@ def save(settings: Settings, fit_map: FitMap) -> None:
     (folder / _file_name(fit_map.cv_id, fit_map.posting_id)).write_text(fit_map.model_dump_json(), encoding="utf-8")
 
 
-def saved(settings: Settings, cv_id: str, posting_id: str) -> FitMap | None:
-    path = settings.home / "fits" / _file_name(cv_id, posting_id)
+def saved(settings: Settings, cv_id: str, posting: Posting) -> FitMap | None:
+    """The map `fit` saved for this CV and posting, while the posting and the method are what made it."""
+    path = settings.home / "fits" / _file_name(cv_id, posting.id)
     if not path.exists():
         return None
     try:
-        return FitMap.model_validate(json.loads(path.read_text(encoding="utf-8")))
+        found = FitMap.model_validate(json.loads(path.read_text(encoding="utf-8")))
     except (ValueError, OSError):
         return None  # an older or broken file: computed again
+    current = found.posting_fingerprint == posting.fingerprint and found.method == method(settings, PROMPT)
+    return found if current else None
+
+
+def method(settings: Settings, prompt: str = PROMPT) -> str:
+    """The prompt version, thresholds and rules a map is made with, hashed: a saved map made otherwise is stale."""
+    from prepbot.prompts import load_prompt
+
+    parts = [load_prompt(prompt, settings).ref, SHOWN_MIN, WHOLE_MIN, CANDIDATES, COSINE_FLOOR, EXPOSURE.pattern]
+    return hashlib.sha256(repr(parts).encode()).hexdigest()[:12]
 
 
 def saved_verdicts(settings: Settings) -> dict[str, Verdict]:
@@ -240,6 +254,4 @@ def saved_verdicts(settings: Settings) -> dict[str, Verdict]:
 
 
 def _file_name(cv_id: str, posting_id: str) -> str:
-    import hashlib
-
     return hashlib.sha256(f"{cv_id}\n{posting_id}".encode()).hexdigest()[:24] + ".json"

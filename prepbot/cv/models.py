@@ -100,6 +100,10 @@ class FitMap(BaseModel):
     coverage: dict[str, float]  # per section: covered 1, partly 0.5, not shown 0, averaged
     latency_s: float = 0.0
     model: str | None = None
+    # What the map was made from, so that a saved map is used only while both still hold: the posting's
+    # fingerprint (an edited posting keeps its ID) and the method (prompt version, thresholds, rules).
+    posting_fingerprint: str = ""
+    method: str = ""
 
     def for_item(self, requirement_id: str) -> FitItem | None:
         return next((item for item in self.items if item.requirement.id == requirement_id), None)

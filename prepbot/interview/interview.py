@@ -437,7 +437,7 @@ def cv_fit_map(
     from prepbot.cv.store import CVStore
 
     cv = CVStore(index).resolve(cv_id)
-    found = fits.saved(settings, cv.id, posting.id)
+    found = fits.saved(settings, cv.id, posting)
     if found is None:
         found = fits.fit(settings, posting_id=posting.id, cv_id=cv.id, index=index, llm=llm, no_cache=no_cache)
         fits.save(settings, found)

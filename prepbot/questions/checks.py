@@ -125,6 +125,10 @@ def retry_note(problems: list[str], language: Language) -> str:
             said.append("it copied a line of these instructions")
         elif problem == "echoes its item":
             said.append("it repeated the item's sentence instead of asking about a situation")
+        elif problem == "does not quote the CV line":
+            said.append("it did not begin with what the CV line says")
+        elif problem == "does not say the CV is silent":
+            said.append("it did not say that the CV does not mention this")
         elif problem == "cut off":
             said.append("it was cut off: write a shorter question")
         elif problem.startswith("generic rubric point: "):
@@ -194,3 +198,34 @@ def check_cv_claims(question_set: QuestionSet, index: RequirementIndex) -> list[
         elif found.text != claim.quote:
             problems.append(f"{question.id} misquotes CV line {claim.id!r}")
     return problems
+
+
+# A question that says the CV is silent names it: the CV in the four languages' words for it.
+_CV_WORDS = re.compile(r"\b(?:cv|résumé|resume)\b|简历|履历|履歷|職務経歴書|履歴書|経歴", re.IGNORECASE)
+_LATIN_UNIT = re.compile(r"[A-Za-z][A-Za-z0-9+#.-]{2,}")
+_CJK_RUN = re.compile(r"[\u3040-\u30ff\u3400-\u9fff]+")
+
+
+def _units(text: str) -> set[str]:
+    """Latin words of 3+ characters and CJK character pairs: what a question shares with a CV line."""
+    units = {word.lower().rstrip(".") for word in _LATIN_UNIT.findall(text)}
+    for run in _CJK_RUN.findall(text):
+        units.update(run[i : i + 2] for i in range(len(run) - 1))
+    return units
+
+
+def references_cv(text: str, claim: str | None) -> float:
+    """1.0 when a question on a CV line shares two words (or CJK character pairs) with it, or a question on a
+    gap names the CV; else 0.0."""
+    if claim is not None:
+        return float(len(_units(text) & _units(claim)) >= 2)
+    return float(bool(_CV_WORDS.search(text)))
+
+
+def cv_problem(text: str, cv_line: str | None, cv_gap: bool) -> str | None:
+    """What a CV-aware question fails to do: quote the CV line it is about, or say the CV is silent."""
+    if cv_line is not None and not references_cv(text, cv_line):
+        return "does not quote the CV line"
+    if cv_gap and not references_cv(text, None):
+        return "does not say the CV is silent"
+    return None

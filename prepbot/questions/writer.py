@@ -15,7 +15,7 @@ import numpy as np
 from prepbot.errors import InvalidOutput
 from prepbot.postings import Posting
 from prepbot.prompts import load_prompt
-from prepbot.questions.checks import copied_phrase, draft_problems, duplicate_of, ngrams, retry_note
+from prepbot.questions.checks import copied_phrase, cv_problem, draft_problems, duplicate_of, ngrams, retry_note
 from prepbot.questions.exemplars import Exemplar, ExemplarIndex, load_bank
 from prepbot.questions.kinds import probe_label
 from prepbot.questions.models import (
@@ -215,6 +215,8 @@ class QuestionWriter:
         problems = draft_problems(draft, terms, self.language, item=planned.prompt_text)
         if copied_phrase(draft.text, self.prompt_ngrams):
             problems.append("echoes the prompt")
+        if cv := cv_problem(draft.text, planned.cv_claim.quote if planned.cv_claim else None, planned.cv_gap):
+            problems.append(cv)
         vector = self.embedder.embed([draft.text])[0]
         clash = duplicate_of(vector, self.vectors)
         if clash:

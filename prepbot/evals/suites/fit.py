@@ -15,10 +15,6 @@ from prepbot.text import detect_language
 
 Verdict = Literal["covered", "partly", "not_shown"]
 _MARKER = re.compile(r"^\s*(?:[-*•・●◆■]|\d+[.)、])\s*")
-# A question that says the CV is silent names it: the CV in the four languages' words for it.
-_CV_WORDS = re.compile(r"\b(?:cv|résumé|resume)\b|简历|履历|履歷|職務経歴書|履歴書|経歴", re.IGNORECASE)
-_LATIN = re.compile(r"[A-Za-z][A-Za-z0-9+#.-]{2,}")
-_CJK_RUN = re.compile(r"[\u3040-\u30ff\u3400-\u9fff]+")
 
 
 class FitLabel(BaseModel):
@@ -115,7 +111,7 @@ def run_cv_questions(case: FitCase, context: SuiteContext) -> CaseResult:
     """A CV-aware question set on the case's posting: each question on a requirement proves a CV line or names
     the gap; quoted lines are the CV's own; the judge says whether it asks about the candidate's experience."""
     from prepbot.questions import SetRequest, generate_set
-    from prepbot.questions.checks import check_cv_claims
+    from prepbot.questions.checks import check_cv_claims, references_cv
 
     options = cast(CvQuestionOptions, context.options)
     posting_id, cv_id = _stored_cv(case, context)
@@ -172,22 +168,6 @@ def run_cv_questions(case: FitCase, context: SuiteContext) -> CaseResult:
             "problems": problems,
         },
     )
-
-
-def _units(text: str) -> set[str]:
-    """Latin words of 3+ characters and CJK character pairs: what a question shares with a CV line."""
-    units = {word.lower().rstrip(".") for word in _LATIN.findall(text)}
-    for run in _CJK_RUN.findall(text):
-        units.update(run[i : i + 2] for i in range(len(run) - 1))
-    return units
-
-
-def references_cv(text: str, claim: str | None) -> float:
-    """1.0 when a question on a CV line shares two words (or CJK character pairs) with it, in the line's own
-    language, or a question on a gap names the CV; else 0.0."""
-    if claim is not None:
-        return float(len(_units(text) & _units(claim)) >= 2)
-    return float(bool(_CV_WORDS.search(text)))
 
 
 def _yes(generation: object) -> float:
