@@ -42,9 +42,14 @@ EXPOSURE = re.compile(
     re.IGNORECASE,
 )
 LETTERS = ("A", "B", "C")  # the line shows all of the item, part of it, none of it (prompts/fit.v2.md)
-# The verdict from the model's odds, fitted on evals/fit.jsonl (146 items; docs/decisions.md).
-SHOWN_MIN = 0.66  # P(A) + P(B) of the best line: covered or partly
-WHOLE_MIN = 0.46  # P(A) / (P(A) + P(B)) of that line: covered
+# The verdict, fitted on evals/fit.jsonl (146 items, docs/decisions.md). Shown (covered or partly): a logistic
+# combination of the model's P(A) + P(B) for the best line and the embedder's best cosine of any line with
+# the item, each centred and scaled as measured; covered: that line's P(A) / (P(A) + P(B)).
+SHOWN_BIAS = 1.16
+SHOWN_ODDS = (0.86, 0.682, 0.047)  # weight, centre, scale
+SHOWN_COSINE = (0.92, 0.392, 0.141)
+SHOWN_MIN = 0.62
+WHOLE_MIN = 0.46
 COSINE_FLOOR = 0.12  # no claim this near and none sharing a word: not shown, without a call
 VERDICT_VALUE = {"covered": 1.0, "partly": 0.5, "not_shown": 0.0}
 
@@ -108,7 +113,7 @@ def judge(
     prompt: str = PROMPT,
 ) -> FitItem:
     """One item's verdict, evidence and reason: the nearest lines asked about in turn until one shows it."""
-    candidates = _candidates(item, claims, vectors, item_vector)
+    candidates, nearest = _candidates(item, claims, vectors, item_vector)
     if not candidates:
         return FitItem(requirement=item, verdict="not_shown", reason="no line of the CV is near this item")
     best, odds = candidates[0], {"A": 0.0, "B": 0.0, "C": 1.0}
@@ -116,23 +121,32 @@ def judge(
         asked = _ask(llm, prompt, item, claim, no_cache)
         if asked["A"] + asked["B"] > odds["A"] + odds["B"]:
             best, odds = claim, asked
-        if odds["A"] + odds["B"] >= SHOWN_MIN:
+        if shown_probability(odds["A"] + odds["B"], nearest) >= SHOWN_MIN:
             break
-    p_shown = round(odds["A"] + odds["B"], 4)
+    p_shown = round(shown_probability(odds["A"] + odds["B"], nearest), 4)
     if p_shown >= SHOWN_MIN and EXPOSURE.search(best.text):
         reason = f"{_short(best.id)} is a course, a talk or familiarity, not experience of it"
         return FitItem(requirement=item, verdict="not_shown", reason=reason, p_shown=p_shown)
     if p_shown < SHOWN_MIN:
         reason = f"no CV line shows it; the nearest, {_short(best.id)}, does not ({p_shown:.2f})"
         return FitItem(requirement=item, verdict="not_shown", reason=reason, p_shown=p_shown)
-    p_whole = round(odds["A"] / p_shown, 4)
+    p_whole = round(odds["A"] / max(odds["A"] + odds["B"], 1e-9), 4)
     verdict: Verdict = "covered" if p_whole >= WHOLE_MIN else "partly"
     shown = "all of it" if verdict == "covered" else "only part of it"
-    reason = f"{_short(best.id)} shows {shown} (model: shows it {p_shown:.2f}, all of it {p_whole:.2f})"
+    reason = f"{_short(best.id)} shows {shown} (shown {p_shown:.2f}, all of it {p_whole:.2f})"
     evidence = [Evidence(claim_id=best.id, quote=best.text, context=best.context)]
     return FitItem(
         requirement=item, verdict=verdict, evidence=evidence, reason=reason, p_shown=p_shown, p_whole=p_whole
     )
+
+
+def shown_probability(odds: float, nearest: float) -> float:
+    """P(the CV shows the item) from the best line's P(A) + P(B) and the best cosine of any CV line."""
+    (odds_weight, odds_centre, odds_scale), (cos_weight, cos_centre, cos_scale) = SHOWN_ODDS, SHOWN_COSINE
+    logit = (
+        SHOWN_BIAS + odds_weight * (odds - odds_centre) / odds_scale + cos_weight * (nearest - cos_centre) / cos_scale
+    )
+    return 1.0 / (1.0 + math.exp(-logit))
 
 
 def _ask(llm: LLM, prompt: str, item: Requirement, claim: Claim, no_cache: bool) -> dict[str, float]:
@@ -161,23 +175,23 @@ def _short(claim_id: str) -> str:
 
 def _candidates(
     item: Requirement, claims: list[Claim], vectors: np.ndarray, item_vector: np.ndarray | None
-) -> list[Claim]:
-    """The claims to ask about for an item: dense and BM25 rankings fused, profile lines last; none where no
-    claim is near and none shares a word with it."""
+) -> tuple[list[Claim], float]:
+    """The claims to ask about for an item (dense and BM25 rankings fused, profile lines last) and the best
+    cosine of any claim with it; none where no claim is near and none shares a word with it."""
     if not claims:
-        return []
+        return [], 0.0
     ids = [claim.id for claim in claims]
     cosines = vectors @ item_vector if item_vector is not None and len(vectors) else np.zeros(len(claims))
     dense = [ids[i] for i in np.argsort(-cosines)[: CANDIDATES * 3]]
     lexical = bm25_ranking(item.text, ids, [claim.text for claim in claims], CANDIDATES)
     nearest = float(cosines.max()) if len(cosines) else 0.0
     if nearest < COSINE_FLOOR and not lexical:
-        return []
+        return [], nearest
     fused = rrf_fuse([dense, lexical])
     by_id = {claim.id: claim for claim in claims}
     # A profile line restates the CV; a role, an achievement or a skill line is the evidence a reader quotes.
     chosen = sorted(fused, key=lambda cid: (by_id[cid].kind == "summary", -fused[cid]))[:CANDIDATES]
-    return [by_id[cid] for cid in chosen]
+    return [by_id[cid] for cid in chosen], nearest
 
 
 def coverage(items: list[FitItem], with_interviews: bool = False) -> dict[str, float]:
@@ -235,7 +249,8 @@ def method(settings: Settings, prompt: str = PROMPT) -> str:
     """The prompt version, thresholds and rules a map is made with, hashed: a saved map made otherwise is stale."""
     from prepbot.prompts import load_prompt
 
-    parts = [load_prompt(prompt, settings).ref, SHOWN_MIN, WHOLE_MIN, CANDIDATES, COSINE_FLOOR, EXPOSURE.pattern]
+    parts = [load_prompt(prompt, settings).ref, SHOWN_BIAS, SHOWN_ODDS, SHOWN_COSINE, SHOWN_MIN, WHOLE_MIN, CANDIDATES]
+    parts += [COSINE_FLOOR, EXPOSURE.pattern]
     return hashlib.sha256(repr(parts).encode()).hexdigest()[:12]
 
 
