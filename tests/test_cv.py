@@ -385,3 +385,16 @@ def test_a_cv_question_that_forgets_the_cv_is_written_again_with_a_note(index, c
     assert question_set.questions[1].text.startswith("Your CV does not mention") and not question_set.questions[1].flags
     retry = fake_chat.calls[-1]["messages"][-1].text
     assert "it did not say that the CV does not mention this" in retry
+
+
+def test_the_chat_shows_the_cv_line_a_question_is_about(index, cv_file, fake_llm, fake_chat):
+    cv = stored_cv(index, cv_file)
+    fake_chat.enqueue("A", *["C"] * 8)  # the fit map: requirement-1 shown by its nearest line
+    fake_chat.enqueue(
+        draft("Your CV says you ran Kafka and Flink at 2 billion events a day: how did you keep lag under 5 s?"),
+        *grade_reply(4),
+    )
+    script = ANSWER + "\n\n"
+    result = run_cli(["chat", "--posting", DATA.id, "--mode", "technical", "-n", "1", "--cv", cv.id], input=script)
+    assert result.exit_code == 0, result.output
+    assert "your CV, " in result.stdout and "Ran Kafka and Flink pipelines for 2 billion events" in result.stdout

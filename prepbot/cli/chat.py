@@ -274,6 +274,10 @@ class ChatUI:
         )
         if item:
             self.say(f'[dim]tests {item.id}: "{escape(item.text)}"[/]')
+        if turn.cv_claim:
+            self.say(f'[dim]your CV, {escape(turn.cv_claim.id)}: "{escape(turn.cv_claim.quote)}"[/]')
+        elif turn.cv_gap:
+            self.say("[dim]your CV does not show this requirement[/]")
 
     def show_citations(self, grade: Grade) -> None:
         if not grade.citations:

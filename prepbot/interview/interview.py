@@ -251,6 +251,7 @@ class Interview:
             rubric=rubric,
             difficulty=difficulty,
             cv_claim=step.cv_claim,
+            cv_gap=step.cv_gap,
             asked_at=now,
         )
         return store.add_turn(self.settings, self.session, turn)

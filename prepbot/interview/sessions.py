@@ -44,6 +44,7 @@ class Turn(BaseModel):
     rubric: list[str] = Field(default_factory=list)
     difficulty: Difficulty | None = None
     cv_claim: Citation | None = None  # the CV line the question is about; the grader is told it
+    cv_gap: bool = False  # the question is on a requirement the CV does not show
     asked_at: datetime
     answer: str | None = None
     answered_at: datetime | None = None

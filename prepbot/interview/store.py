@@ -66,7 +66,10 @@ def create_session(
 
 def add_turn(settings: Settings, session: Session, turn: Turn) -> Turn:
     cv_claim = turn.cv_claim.model_dump() if turn.cv_claim else None
-    body = json.dumps({"rubric": turn.rubric, "difficulty": turn.difficulty, "cv_claim": cv_claim}, ensure_ascii=False)
+    body = json.dumps(
+        {"rubric": turn.rubric, "difficulty": turn.difficulty, "cv_claim": cv_claim, "cv_gap": turn.cv_gap},
+        ensure_ascii=False,
+    )
     with closing(db.connect(settings)) as conn, _one_writer(session, turn):
         conn.execute(
             "INSERT INTO turns (session_id, n, kind, follows, requirement_id, question, body, asked_at)"
@@ -170,6 +173,7 @@ def _turn(row: sqlite3.Row) -> Turn:
         rubric=body.get("rubric") or [],
         difficulty=body.get("difficulty"),
         cv_claim=body.get("cv_claim"),
+        cv_gap=bool(body.get("cv_gap")),
         asked_at=row["asked_at"],
         answer=row["answer"],
         answered_at=row["answered_at"],
