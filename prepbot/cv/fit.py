@@ -222,6 +222,19 @@ def with_interviews(fit_map: FitMap, closed: dict[str, Interviewed]) -> FitMap:
     return fit_map.model_copy(update={"items": items})
 
 
+def current_fit_map(
+    settings: Settings, index: RequirementIndex, llm: LLM | None, posting: Posting, cv_id: str, no_cache: bool
+) -> FitMap:
+    """The CV's fit map for the posting, for CV-aware questions and chat: the one `fit` saved while it is
+    current, or a new one (saved for next time)."""
+    cv = CVStore(index).resolve(cv_id)
+    found = saved(settings, cv.id, posting)
+    if found is None:
+        found = fit(settings, posting_id=posting.id, cv_id=cv.id, index=index, llm=llm, no_cache=no_cache)
+        save(settings, found)
+    return found
+
+
 def save(settings: Settings, fit_map: FitMap) -> None:
     """Keep the map under the home, for `progress` and CV-aware questions to read without a model call."""
     from prepbot.files import private_home

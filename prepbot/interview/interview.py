@@ -38,7 +38,6 @@ from prepbot.questions import (
 from prepbot.text import LANGUAGES, Language
 
 if TYPE_CHECKING:
-    from prepbot.cv.models import FitMap
     from prepbot.llm import LLM
     from prepbot.retrieval.index import RequirementIndex
 
@@ -112,7 +111,9 @@ class Interview:
             if focus:
                 plan = weak_plan(settings, posting, index, mode, n)
             else:
-                fit_map = cv_fit_map(settings, index, llm, posting, cv_id, no_cache) if cv_id else None
+                from prepbot.cv.fit import current_fit_map
+
+                fit_map = current_fit_map(settings, index, llm, posting, cv_id, no_cache) if cv_id else None
                 cv_id = fit_map.cv_id if fit_map else None
                 plan = posting_plan(posting, index, mode, n or DEFAULT_QUESTIONS, fit_map)
         session = store.create_session(
@@ -428,18 +429,3 @@ def grade_one(
         no_cache=no_cache,
         listener=listener,
     )
-
-
-def cv_fit_map(
-    settings: Settings, index: RequirementIndex, llm: LLM | None, posting: Posting, cv_id: str, no_cache: bool
-) -> FitMap:
-    """The CV's fit map for the posting: the one `fit` saved, or a new one (saved for next time)."""
-    from prepbot.cv import fit as fits
-    from prepbot.cv.store import CVStore
-
-    cv = CVStore(index).resolve(cv_id)
-    found = fits.saved(settings, cv.id, posting)
-    if found is None:
-        found = fits.fit(settings, posting_id=posting.id, cv_id=cv.id, index=index, llm=llm, no_cache=no_cache)
-        fits.save(settings, found)
-    return found

@@ -26,7 +26,6 @@ from prepbot.questions.writer import PROMPT, QuestionWriter
 from prepbot.text import Language
 
 if TYPE_CHECKING:
-    from prepbot.cv.models import FitMap
     from prepbot.llm import LLM
     from prepbot.retrieval.index import RequirementIndex
 
@@ -54,7 +53,9 @@ def generate_set(
     plan, skipped = _plan(settings, index, posting, request, load_model=llm is None)
     llm = llm or get_llm(settings)
     if request.cv_id is not None:
-        plan = with_cv(plan, _fit_map(settings, index, llm, posting, request.cv_id, progress, no_cache))
+        from prepbot.cv.fit import current_fit_map
+
+        plan = with_cv(plan, current_fit_map(settings, index, llm, posting, request.cv_id, no_cache))
     language: Language = posting.language if request.lang == "auto" else request.lang
     report = progress or (lambda event, amount: None)
     report("total", len(plan))
@@ -121,24 +122,3 @@ def _cited(kept: list[tuple[Question, PlannedQuestion]], index: RequirementIndex
             raise PrepbotError(f"item {planned.item.id} vanished from the index while the set was written")
         question.citations = [Citation(id=item.id, quote=item.text)]
     return questions
-
-
-def _fit_map(
-    settings: Settings,
-    index: RequirementIndex,
-    llm: LLM,
-    posting: Posting,
-    cv_id: str,
-    progress: Progress | None,
-    no_cache: bool,
-) -> FitMap:
-    """The CV's fit map for the posting: the one `fit` saved, or a new one (saved for next time)."""
-    from prepbot.cv import fit as fits
-    from prepbot.cv.store import CVStore
-
-    cv = CVStore(index).resolve(cv_id)
-    found = fits.saved(settings, cv.id, posting)
-    if found is None:
-        found = fits.fit(settings, posting_id=posting.id, cv_id=cv.id, index=index, llm=llm, no_cache=no_cache)
-        fits.save(settings, found)
-    return found
