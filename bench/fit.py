@@ -23,6 +23,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from engine import bare_llama
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -42,8 +44,7 @@ def main() -> None:
     from prepbot.cv import parse_cv, read_cv
     from prepbot.cv.store import CVStore
     from prepbot.ingest import ingest
-    from prepbot.llm import LOCAL_N_BATCH, choose_threads, get_llm
-    from prepbot.llm.backends.local.models import resolve_model
+    from prepbot.llm import choose_threads, get_llm
     from prepbot.retrieval.index import RequirementIndex
 
     settings = get_settings(model=args.model, cache=False)
@@ -77,17 +78,8 @@ def main() -> None:
         calls = [g.messages for g in recorded]
     llm.generate = generate  # type: ignore[method-assign]
 
-    from llama_cpp import Llama
-
     llm.backend.chat_model.llama.reset()
-    bare = Llama(
-        model_path=str(resolve_model(args.model, settings)),
-        n_ctx=settings.n_ctx,
-        n_threads=threads,
-        n_threads_batch=threads,
-        n_batch=LOCAL_N_BATCH,
-        verbose=False,
-    )
+    bare = bare_llama(args.model, settings, threads)
     started = time.perf_counter()
     for messages in calls:
         bare.create_chat_completion(

@@ -26,6 +26,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from engine import bare_llama
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -53,8 +55,7 @@ def main() -> None:
     from prepbot.config import get_settings
     from prepbot.grading import PROMPT, grade_answer, prewarm
     from prepbot.ingest import ingest
-    from prepbot.llm import LOCAL_N_BATCH, choose_threads, get_llm
-    from prepbot.llm.backends.local.models import resolve_model
+    from prepbot.llm import choose_threads, get_llm
     from prepbot.prompts import load_prompt
     from prepbot.retrieval.index import RequirementIndex
 
@@ -115,17 +116,8 @@ def main() -> None:
         )
         calls.append([(g.messages, g.prompt) for g in grade.generations])
 
-    from llama_cpp import Llama
-
     llm.backend.chat_model.llama.reset()
-    bare = Llama(
-        model_path=str(resolve_model(args.model, settings)),
-        n_ctx=settings.n_ctx,
-        n_threads=threads,
-        n_threads_batch=threads,
-        n_batch=LOCAL_N_BATCH,
-        verbose=False,
-    )
+    bare = bare_llama(args.model, settings, threads)
     bare_rates = []
     for case_calls in calls:  # the very messages prepbot sent, in order, so prefix reuse is the same
         for position, (messages, ref) in enumerate(case_calls):

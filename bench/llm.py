@@ -17,9 +17,10 @@ import statistics
 import time
 from collections.abc import Callable
 
+from engine import bare_llama
+
 from prepbot.config import get_settings
-from prepbot.llm import LOCAL_N_BATCH, choose_threads, get_llm
-from prepbot.llm.backends.local.models import resolve_model
+from prepbot.llm import choose_threads, get_llm
 from prepbot.llm.backends.local.threads import use_passive_openmp
 from prepbot.prompts import load_prompt
 
@@ -58,8 +59,6 @@ def main() -> None:
     args = parser.parse_args()
 
     use_passive_openmp()  # as prepbot loads it, for both engines
-    from llama_cpp import Llama
-
     settings = get_settings(model=args.model, cache=False)
     threads = args.threads or choose_threads(settings)
     settings = settings.with_overrides(threads=threads)
@@ -76,14 +75,7 @@ def main() -> None:
     started = time.perf_counter()
     # The same engine configuration as prepbot's, n_batch included: prompts split into different batches
     # round differently, and greedy decoding can then take another path, which would compare unlike work.
-    bare = Llama(
-        model_path=str(resolve_model(args.model, settings)),
-        n_ctx=settings.n_ctx,
-        n_threads=threads,
-        n_threads_batch=threads,
-        n_batch=LOCAL_N_BATCH,
-        verbose=False,
-    )
+    bare = bare_llama(args.model, settings, threads)
     bare_load_s = time.perf_counter() - started
 
     def run_prepbot(on_token: Callable[[str], None]) -> tuple[int, str]:

@@ -24,10 +24,11 @@ import tempfile
 import time
 from pathlib import Path
 
+from engine import bare_llama
+
 from prepbot.config import get_settings, reset_settings_cache
 from prepbot.ingest import ingest
-from prepbot.llm import LOCAL_N_BATCH, choose_threads, get_llm
-from prepbot.llm.backends.local.models import resolve_model
+from prepbot.llm import choose_threads, get_llm
 from prepbot.llm.log import recent_calls
 from prepbot.prompts import load_prompt
 from prepbot.questions import PROMPT, SetRequest, generate_set, plan_questions, prompt_variables
@@ -83,17 +84,8 @@ def run_bare(settings, posting, n: int, threads: int) -> dict:
     from prepbot.llm.backends.local.threads import use_passive_openmp
 
     use_passive_openmp()  # as prepbot does before llama.cpp loads, so both engines run alike
-    from llama_cpp import Llama
-
     prompt = load_prompt(PROMPT, settings)
-    llama = Llama(
-        model_path=str(resolve_model(settings.model, settings)),
-        n_ctx=settings.n_ctx,
-        n_threads=threads,
-        n_threads_batch=threads,
-        n_batch=LOCAL_N_BATCH,
-        verbose=False,
-    )
+    llama = bare_llama(settings.model, settings, threads)
     plan, _ = plan_questions(posting, SetRequest(n=n))
     schema = prompt.output_schema()
     stamps: list[float] = []
