@@ -398,3 +398,14 @@ def test_the_chat_shows_the_cv_line_a_question_is_about(index, cv_file, fake_llm
     result = run_cli(["chat", "--posting", DATA.id, "--mode", "technical", "-n", "1", "--cv", cv.id], input=script)
     assert result.exit_code == 0, result.output
     assert "your CV, " in result.stdout and "Ran Kafka and Flink pipelines for 2 billion events" in result.stdout
+
+
+def test_a_docx_that_unpacks_to_a_bomb_is_refused_unread(tmp_path):
+    import zipfile
+
+    bomb = tmp_path / "bomb.docx"
+    with zipfile.ZipFile(bomb, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("word/document.xml", b"\0" * (60 * 1024 * 1024))  # 60 MB of zeros, ~60 KB packed
+    assert bomb.stat().st_size < 1024 * 1024
+    result = run_cli(["cv", "add", str(bomb)])
+    assert result.exit_code == 1 and "unpacks to 60 MB" in result.output and "Traceback" not in result.output
