@@ -271,6 +271,10 @@ def test_questions_with_a_cv_prove_its_claims_and_name_its_gaps(index, cv_file, 
     prompts = [call["messages"][-1].text for call in fake_chat.calls[-2:]]
     assert f"<cv>\n{first.cv_claim.quote}\n</cv>" in prompts[0] and "<example>" not in prompts[0]
     assert "does not show this item" in prompts[1]
+    from prepbot.questions.exports import export_text
+
+    markdown = export_text(question_set, "md")
+    assert f"Your CV: “{first.cv_claim.quote}”" in markdown and "Your CV does not show this requirement." in markdown
 
 
 def test_a_chat_with_a_cv_tells_the_grader_the_claim_and_notices_other_figures(index, cv_file, fake_llm, fake_chat):

@@ -184,6 +184,11 @@ def question_set(out: Console, question_set: QuestionSet) -> None:
             out.print(f"   [italic]follow-up:[/] {escape(follow_up)}", highlight=False)
         for citation in question.citations:
             out.print(f"   [green]cites[/] [dim]{escape(citation.id)}[/] “{escape(citation.quote)}”", highlight=False)
+        if question.cv_claim:
+            claim = question.cv_claim
+            out.print(f"   [blue]your CV[/] [dim]{escape(claim.id)}[/] “{escape(claim.quote)}”", highlight=False)
+        elif question.cv_gap:
+            out.print("   [blue]your CV[/] does not show this requirement", highlight=False)
         if question.flags:
             out.print(f"   [yellow]flagged:[/] {escape('; '.join(question.flags))}", highlight=False)
     if question_set.skipped:

@@ -106,6 +106,10 @@ def to_markdown(question_set: QuestionSet) -> str:
         lines += ["", *(f"Follow-up: {follow_up}" for follow_up in question.follow_ups)]
         for citation in question.citations:
             lines += ["", f"> {citation.quote}", ">", f"> — `{citation.id}`"]
+        if question.cv_claim:
+            lines += ["", f"Your CV: “{question.cv_claim.quote}” (`{question.cv_claim.id}`)"]
+        elif question.cv_gap:
+            lines += ["", "Your CV does not show this requirement."]
         if question.flags:
             lines += ["", f"Flagged: {'; '.join(question.flags)}"]
     return "\n".join(lines) + "\n"
