@@ -352,7 +352,8 @@ def test_worker_ingest_stores_exactly_what_in_process_ingest_stores(tmp_path, wo
     report = ingest([str(folder)], with_worker, worker=True)
     assert len(workers) == 1 and workers[0].popen.returncode is not None  # stopped and reaped
     assert workers[0].busy_s > 0 and workers[0].failure is None
-    assert workers[0].stolen_s > 0  # waiting (first for the worker's load), this process embedded some itself
+    # Whether this process embeds some itself while it waits depends on how fast the worker loads (a warm page
+    # cache: not at all); taking work back is tested on its own, with the timing fixed, below.
     assert not report.warnings and not report.errors
     assert outcomes(report) == outcomes(expected)
     assert_same_store(stored(with_worker), stored(in_process))
@@ -548,9 +549,9 @@ prepbot.ingest.EmbedWorker = Announced
 prepbot.ingest.WORKER_MIN_ITEMS = 0
 _read = prepbot.ingest._Run.ingest_file
 
-def _slow_read(self, path):  # 1,500 files take 6 s or more: the ingest is still running when Ctrl-C comes
+def _slow_read(self, path):  # 1,500 files take 15 s or more: the ingest is still running when Ctrl-C comes
     import time
-    time.sleep(0.004)
+    time.sleep(0.01)
     return _read(self, path)
 
 prepbot.ingest._Run.ingest_file = _slow_read
@@ -565,7 +566,7 @@ def test_ctrl_c_during_a_worker_ingest_leaves_no_process(tmp_path):
     import signal
     import time
 
-    folder = write_postings(tmp_path / "postings", 1500)  # each read slowed down (_CTRL_C): >= 6 s in all
+    folder = write_postings(tmp_path / "postings", 1500)  # each read slowed down (_CTRL_C): >= 15 s in all
     # its own process group, as a shell runs a command: Ctrl-C signals the whole group, worker included
     cli = subprocess.Popen(
         [sys.executable, "-c", _CTRL_C, str(folder)],
