@@ -13,19 +13,7 @@ from prepbot.text import Language
 ClaimKind = Literal[
     "summary", "role", "achievement", "project", "skill", "education", "certification", "language", "other"
 ]
-CLAIM_KINDS: tuple[ClaimKind, ...] = (
-    "summary",
-    "role",
-    "achievement",
-    "project",
-    "skill",
-    "education",
-    "certification",
-    "language",
-    "other",
-)
 Verdict = Literal["covered", "partly", "not_shown"]
-VERDICTS: tuple[Verdict, ...] = ("covered", "partly", "not_shown")
 FIT_SECTIONS = ("requirement", "responsibility", "nice_to_have")  # must-haves first
 
 

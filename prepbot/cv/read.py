@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import io
 import zipfile
 from pathlib import Path
 
@@ -45,14 +46,13 @@ def _docx_text(path: Path) -> str:
     from docx.table import Table
     from docx.text.paragraph import Paragraph
 
-    data = read_bytes(path)
-    del data  # read for the size and readability checks; python-docx opens the file itself
+    data = read_bytes(path)  # refused unread past the size limit; read once, for both zipfile and python-docx
     try:
-        with zipfile.ZipFile(path) as archive:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
             unpacked = sum(info.file_size for info in archive.infolist())
         if unpacked > MAX_DOCX_UNPACKED_BYTES:
             raise PrepbotError(f"{path}: unpacks to {unpacked / 2**20:.0f} MB; not a CV")
-        document = docx.Document(str(path))
+        document = docx.Document(io.BytesIO(data))
         lines: list[str] = []
         for block in document.iter_inner_content():
             if isinstance(block, Paragraph):

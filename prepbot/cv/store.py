@@ -12,6 +12,7 @@ import numpy as np
 
 from prepbot.cv.models import CV, Claim, CVSummary
 from prepbot.errors import PrepbotError
+from prepbot.retrieval.ranking import unit
 
 if TYPE_CHECKING:
     from prepbot.retrieval.index import RequirementIndex
@@ -123,8 +124,7 @@ class CVStore:
         claims = [claims[i] for i in order]
         if not vectors or not claims:
             return claims, np.zeros((0, 0), dtype=np.float32)
-        matrix = np.asarray(got["embeddings"], dtype=np.float32)[order]
-        return claims, matrix / (np.linalg.norm(matrix, axis=1, keepdims=True) + 1e-9)
+        return claims, unit(np.asarray(got["embeddings"], dtype=np.float32)[order])
 
     def get_claims(self, claim_ids: list[str]) -> dict[str, Claim]:
         """The stored claims for these IDs (unknown IDs absent): the ground truth for quoting a CV."""
