@@ -17,8 +17,10 @@ from pathlib import Path
 
 import pytest
 
-from prepbot.config import get_settings
+from prepbot.config import Settings, get_settings
+from prepbot.retrieval.index import RequirementIndex, sparse_dir
 from tests.helpers import run_cli
+from tests.test_index import DATA_ENGINEER
 
 pytestmark = pytest.mark.server
 
@@ -96,3 +98,26 @@ def test_ingest_and_search_through_a_chroma_server(chroma_url, monkeypatch):
 
     # Nothing was written locally: the store really is the server.
     assert not get_settings().chroma_dir.exists()
+
+
+def test_clients_of_one_server_keep_their_sparse_indexes_in_step(chroma_url, tmp_path):
+    """Two machines' clients of one store: each keeps its own sparse index, and sees the other's writes,
+    an edit that keeps the item count included (the store's generation says it changed)."""
+    collection = f"test-{uuid.uuid4().hex[:8]}"
+    first, second = (
+        RequirementIndex(Settings(home=tmp_path / name, chroma_url=chroma_url, collection=collection))
+        for name in ("a", "b")
+    )
+    first.add_postings([DATA_ENGINEER])
+    second._seen_generation = 0.0  # the next search asks the server at once (else within SERVER_STEP_CHECK_S)
+    assert second.search("Cassandra Redis", k=1)[0].id == f"{DATA_ENGINEER.id}/requirement-3"
+
+    edited = DATA_ENGINEER.model_copy(deep=True)
+    edited.requirements[3].text = "Experience with Snowflake, dbt and ClickHouse."
+    first.add_postings([edited])
+    assert first.sparse.count == second.sparse.count == first.items.count()
+    second._seen_generation = 0.0
+    hits = second.search("ClickHouse Snowflake", k=1)
+    assert hits[0].id == f"{DATA_ENGINEER.id}/requirement-3" and "ClickHouse" in hits[0].text
+    assert second.sparse.search("Cassandra", 5) == []
+    assert sparse_dir(first.settings) != sparse_dir(second.settings)

@@ -226,8 +226,8 @@ def test_locked_store_is_a_one_line_error_and_loses_nothing(tmp_path, isolated_h
     other.write_text("# Platform Engineer\n\n## Requirements\n\n- Terraform and AWS in production\n", encoding="utf-8")
 
     # As a new process would: no store opened yet, and a short wait for the lock.
-    monkeypatch.setattr("prepbot.retrieval.index.LOCK_WAIT_S", 0.5)
-    monkeypatch.setattr("prepbot.retrieval.index._checked_stores", set())
+    monkeypatch.setattr("prepbot.retrieval.connect.LOCK_WAIT_S", 0.5)
+    monkeypatch.setattr("prepbot.retrieval.connect._checked_stores", set())
     SharedSystemClient.clear_system_cache()
     with locked_by_another_process(isolated_home / "chroma" / "chroma.sqlite3"):
         for args in (["ingest", str(other)], ["search", "Kafka streaming"], ["postings", "list"]):

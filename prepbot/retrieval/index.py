@@ -8,36 +8,38 @@ listed is always complete; items left without a posting record by a crash are sw
 
 from __future__ import annotations
 
+import hashlib
 import json
-import sqlite3
-import threading
 import time
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlparse
 
 import numpy as np
 from pydantic import BaseModel
 
 from prepbot.config import Settings
 from prepbot.errors import PrepbotError
-from prepbot.files import private_home
 from prepbot.postings import CORE_SECTIONS, SECTIONS, OutlineSection, Posting, Requirement
+from prepbot.retrieval.connect import connect, items_schema, reason
 from prepbot.retrieval.embedders import Embedder, PrepbotEmbeddingFunction, get_embedder
 from prepbot.retrieval.ranking import (
     ANSWER_MATCH_MAX_ITEMS,
     answer_scores,
     answer_sentences,
-    bm25_ranking,
     is_answer_like,
     rrf_fuse,
     unit,
 )
+from prepbot.retrieval.sparse import SparseDoc, SparseIndex
 from prepbot.text import Language
 
 EMBED_BATCH = 256
-LOCK_WAIT_S = 10.0  # how long opening an embedded store waits for another process's lock on it
+REBUILD_PAGE = 5000  # items read from the store at a time when the sparse index is rebuilt
+INFO_KEY = "info"  # an item's fields other than posting_id and section, as JSON
+GENERATION_KEY = "prepbot_generation"  # in the postings collection's metadata, on a chroma server
+SERVER_STEP_CHECK_S = 1.0  # how often a search on a chroma server asks whether another client wrote
 
 
 class PostingSummary(BaseModel):
@@ -73,14 +75,14 @@ def _unmeta(value: Any) -> Any:
 class RequirementIndex:
     def __init__(self, settings: Settings):
         self.settings = settings
-        self.client = self._connect(settings)
+        self.client = connect(settings)
         self.embedder: Embedder = get_embedder(
             settings.embedder, base_url=settings.base_url, api_key=settings.resolved_api_key()
         )
         function = PrepbotEmbeddingFunction(settings.embedder)
         try:
             self.items = self.client.get_or_create_collection(
-                settings.collection, embedding_function=function, configuration={"hnsw": {"space": "cosine"}}
+                settings.collection, schema=items_schema(function, INFO_KEY)
             )
             self.postings = self.client.get_or_create_collection(
                 f"{settings.collection}-postings",
@@ -88,38 +90,14 @@ class RequirementIndex:
                 configuration={"hnsw": {"space": "cosine"}},
             )
         except Exception as exc:  # chroma raises many types for a corrupt or foreign store
-            raise PrepbotError(f"vector store {self.location} cannot be opened: {_reason(exc)}") from None
+            raise PrepbotError(f"vector store {self.location} cannot be opened: {reason(exc)}") from None
+        self.sparse = SparseIndex(sparse_dir(settings))
+        self._seen_generation = 0.0
+        self.keep_sparse_in_step()
 
     @property
     def location(self) -> str:
         return self.settings.chroma_url or str(self.settings.chroma_dir)
-
-    @staticmethod
-    def _connect(settings: Settings) -> Any:
-        import chromadb
-        from chromadb.config import Settings as ChromaSettings
-
-        chroma_settings = ChromaSettings(anonymized_telemetry=False)
-        try:
-            if settings.chroma_url:
-                url = urlparse(settings.chroma_url)
-                client = chromadb.HttpClient(
-                    host=url.hostname or "127.0.0.1",
-                    port=url.port or 8000,
-                    ssl=url.scheme == "https",
-                    settings=chroma_settings,
-                )
-                client.heartbeat()
-                return client
-            private_home(settings.home)
-            settings.chroma_dir.mkdir(parents=True, exist_ok=True)
-            _check_not_locked(settings.chroma_dir)
-            return chromadb.PersistentClient(path=str(settings.chroma_dir), settings=chroma_settings)
-        except PrepbotError:
-            raise
-        except Exception as exc:
-            where = settings.chroma_url or settings.chroma_dir
-            raise PrepbotError(f"vector store {where} cannot be opened: {_reason(exc)}") from None
 
     # --- writing ----------------------------------------------------------------------------------------
 
@@ -134,9 +112,18 @@ class RequirementIndex:
 
         ``embed`` stands in for ``self.embedder.embed`` (ingest's embedder worker, which was sent these texts
         ahead, items in order then each title): it must return the vectors that embedder would."""
+        if not postings:
+            return
         embed = embed or self.embedder.embed
         items = [(posting, item) for posting in postings for item in posting.requirements]
+        with self.sparse.writing():
+            self._add_postings(postings, items, on_items, embed)
+
+    def _add_postings(self, postings: list[Posting], items: list, on_items: Any, embed: Any) -> None:
         try:
+            # the sparse index first: a write cut short leaves items without a posting record in both, and
+            # sweep_orphans finds them by the sparse index's postings
+            self.sparse.add([_sparse_doc(posting, item) for posting, item in items])
             for start in range(0, len(items), EMBED_BATCH):
                 batch = items[start : start + EMBED_BATCH]
                 self.items.upsert(
@@ -154,12 +141,13 @@ class RequirementIndex:
                     embeddings=embed([posting.title for posting in postings]),
                     metadatas=[self._posting_metadata(posting) for posting in postings],
                 )
+            self._stamp_generation()
         except Exception as exc:
             for posting in postings:
                 self._delete_items(posting.id)
             if isinstance(exc, PrepbotError):
                 raise
-            raise PrepbotError(f"could not write to the vector store {self.location}: {_reason(exc)}") from None
+            raise PrepbotError(f"could not write to the vector store {self.location}: {reason(exc)}") from None
 
     @staticmethod
     def _posting_metadata(posting: Posting) -> dict[str, Any]:
@@ -177,41 +165,105 @@ class RequirementIndex:
 
     @staticmethod
     def _item_metadata(posting: Posting, item: Requirement) -> dict[str, Any]:
-        return {
-            "posting_id": posting.id,
-            "section": item.section,
+        """The two keys searches filter by, and the rest in one unindexed JSON value: chroma writes each
+        metadata key of each item to its own index, and eight keys cost it half its write time (1,160 against
+        680 items/s; docs/decisions.md)."""
+        info = {
             "n": item.n,
-            "group": _meta(item.group),
-            "detail": _meta(item.detail),
+            "group": item.group,
+            "detail": item.detail,
             "language": posting.language,
             "title": posting.title,
-            "company": _meta(posting.company),
+            "company": posting.company,
         }
+        return {"posting_id": posting.id, "section": item.section, INFO_KEY: json.dumps(info, ensure_ascii=False)}
 
     def remove_posting(self, posting_id: str) -> bool:
-        existed = bool(self.postings.get(ids=[posting_id], include=[])["ids"])
-        self.postings.delete(ids=[posting_id])
-        self._delete_items(posting_id)
+        with self.sparse.writing():
+            existed = bool(self.postings.get(ids=[posting_id], include=[])["ids"])
+            self.postings.delete(ids=[posting_id])
+            self._delete_items(posting_id)
+            self._stamp_generation()
         return existed
 
     def remove_items(self, posting_id: str, keep: set[str]) -> None:
         """Delete a posting's items other than ``keep`` (those an edit of the posting no longer has)."""
-        got = self.items.get(where={"posting_id": posting_id}, include=[])
-        stale = [item_id for item_id in got["ids"] if item_id not in keep]
-        if stale:
-            self.items.delete(ids=stale)
+        with self.sparse.writing():
+            got = self.items.get(where={"posting_id": posting_id}, include=[])
+            stale = [item_id for item_id in got["ids"] if item_id not in keep]
+            if stale:
+                self.items.delete(ids=stale)
+                self.sparse.remove_ids(posting_id, stale)
+                self._stamp_generation()
 
     def _delete_items(self, posting_id: str) -> None:
+        """Call inside ``self.sparse.writing()``."""
         self.items.delete(where={"posting_id": posting_id})
+        self.sparse.remove_postings([posting_id])
 
     def sweep_orphans(self) -> int:
-        """Items whose posting record never got written (a crash mid-ingest)."""
-        known = set(self.postings.get(include=[])["ids"])
-        metas = self.items.get(include=["metadatas"])["metadatas"] or []
-        orphans = {meta["posting_id"] for meta in metas} - known
-        for posting_id in orphans:
-            self._delete_items(posting_id)
+        """Items whose posting record never got written (a crash mid-ingest), found by the sparse index's
+        postings (written first: see add_postings) instead of reading every item's metadata."""
+        with self.sparse.writing():
+            known = set(self.postings.get(include=[])["ids"])
+            orphans = self.sparse.posting_ids() - known
+            for posting_id in orphans:
+                self._delete_items(posting_id)
+            if orphans:
+                self._stamp_generation()
         return len(orphans)
+
+    # --- the sparse index in step with the store -------------------------------------------------------
+
+    def _stamp_generation(self) -> None:
+        """Call inside ``self.sparse.writing()`` after a write: the store and the sparse index record the same
+        new generation, so that another machine's client of a shared chroma server sees the store changed."""
+        generation = f"{time.time():.6f}-{uuid.uuid4().hex[:8]}"
+        self.sparse.set_generation(generation)
+        if self.settings.chroma_url:
+            metadata = {**(self.postings.metadata or {}), GENERATION_KEY: generation}
+            self.postings.modify(metadata=metadata)
+
+    def keep_sparse_in_step(self, force: bool = False) -> bool:
+        """Rebuild the sparse index from the store when the two differ: another item count (a store written
+        before the sparse index existed, or its directory lost) or, on a chroma server, another generation (a
+        write by another machine's client). Returns whether it rebuilt."""
+        if not force and self._in_step():
+            return False
+        with self.sparse.writing():
+            if not force and self._in_step():
+                return False
+            self.sparse.clear()
+            total = self.items.count()
+            for offset in range(0, total, REBUILD_PAGE):
+                got = self.items.get(include=["documents", "metadatas"], limit=REBUILD_PAGE, offset=offset)
+                self.sparse.add_unchecked(
+                    [
+                        SparseDoc(rid, meta["posting_id"], SECTIONS.index(meta["section"]), _searched(doc, meta))
+                        for rid, doc, meta in zip(got["ids"], got["documents"] or [], got["metadatas"] or [])
+                    ]
+                )
+            self.sparse.set_generation(self._store_generation() or self.sparse.generation)
+        return True
+
+    def _in_step(self) -> bool:
+        if self.sparse.count != self.items.count():
+            return False
+        if not self.settings.chroma_url:
+            return True
+        return self._store_generation() in (None, self.sparse.generation)
+
+    def _store_generation(self) -> str | None:
+        if not self.settings.chroma_url:
+            return None
+        collection = self.client.get_collection(self.postings.name)
+        return (collection.metadata or {}).get(GENERATION_KEY)
+
+    def _check_server_step(self) -> None:
+        """On a chroma server, at most every SERVER_STEP_CHECK_S: did another client write?"""
+        if self.settings.chroma_url and time.monotonic() - self._seen_generation > SERVER_STEP_CHECK_S:
+            self.keep_sparse_in_step()
+            self._seen_generation = time.monotonic()
 
     # --- reading ----------------------------------------------------------------------------------------
 
@@ -262,14 +314,15 @@ class RequirementIndex:
 
     @staticmethod
     def _requirement(requirement_id: str, text: str, meta: dict[str, Any]) -> Requirement:
+        info = item_info(meta)
         return Requirement(
             id=requirement_id,
             posting_id=meta["posting_id"],
             section=meta["section"],
-            n=meta["n"],
-            group=_unmeta(meta.get("group")),
+            n=info["n"],
+            group=info["group"],
             text=text,
-            detail=_unmeta(meta.get("detail")),
+            detail=info["detail"],
         )
 
     def get_requirements(self, requirement_ids: list[str]) -> dict[str, Requirement]:
@@ -296,59 +349,61 @@ class RequirementIndex:
         """Dense and BM25 rankings over the same filtered items, fused by reciprocal rank (k=60)."""
         if not query.strip():
             raise PrepbotError("the search query is empty")
+        self._check_server_step()
         where = _where(posting_id=posting_id, section=section)
-        candidates = self.items.get(where=where, include=["documents", "metadatas"])
-        ids: list[str] = candidates["ids"]
-        if not ids:
+        code = SECTIONS.index(section) if section in SECTIONS else (-1 if section else None)
+        size = self.sparse.size(posting_id=posting_id, section=code)
+        if not size:
             return []
-        depth = min(len(ids), max(k * 4, 20))
-        if is_answer_like(query) and len(ids) <= ANSWER_MATCH_MAX_ITEMS:
-            return self._match_answer(query, where, k)
-        dense = self.items.query(
-            query_embeddings=self.embedder.embed([query]), n_results=depth, where=where, include=[]
-        )["ids"][0]
-        searched = [
-            _searched(doc, meta) for doc, meta in zip(candidates["documents"] or [], candidates["metadatas"] or [])
-        ]
-        fused = rrf_fuse([dense, bm25_ranking(query, ids, searched, depth)])
-        by_id = {rid: (doc, meta) for rid, doc, meta in zip(ids, candidates["documents"], candidates["metadatas"])}
-        ranked = sorted(fused.items(), key=lambda pair: -pair[1])[:k]
-        return [
-            SearchHit(
-                id=rid,
-                posting_id=by_id[rid][1]["posting_id"],
-                section=by_id[rid][1]["section"],
-                group=_unmeta(by_id[rid][1].get("group")),
-                text=by_id[rid][0],
-                title=by_id[rid][1]["title"],
-                score=round(score, 6),
+        depth = min(size, max(k * 4, 20))
+        if is_answer_like(query) and size <= ANSWER_MATCH_MAX_ITEMS:
+            return self._match_answer(query, self._filtered(where, posting_id, code), k)
+        vector = self.embedder.embed([query])
+        if posting_id is None:
+            got = self.items.query(
+                query_embeddings=vector, n_results=depth, where=where, include=["documents", "metadatas"]
             )
-            for rid, score in ranked
-        ]
+            dense, documents, metadatas = got["ids"][0], got["documents"][0], got["metadatas"][0]
+        else:  # a posting's few vectors compared here, exactly: chroma's filtered query costs more than reading them
+            got = self._filtered(where, posting_id, code)(["documents", "metadatas", "embeddings"])
+            order = np.argsort(
+                -(unit(np.asarray(got["embeddings"], dtype=np.float32)) @ unit(vector)[0]), kind="stable"
+            )
+            dense = [got["ids"][i] for i in order[:depth]]
+            documents, metadatas = [got["documents"][i] for i in order], [got["metadatas"][i] for i in order]
+        by_id = {rid: (doc, meta) for rid, doc, meta in zip(dense, documents, metadatas)}
+        lexical = self.sparse.search(query, depth, posting_id=posting_id, section=code)
+        fused = rrf_fuse([dense, lexical])
+        ranked = sorted(fused.items(), key=lambda pair: -pair[1])[:k]
+        missing = [rid for rid, _ in ranked if rid not in by_id]
+        if missing:
+            more = self.items.get(ids=missing, include=["documents", "metadatas"])
+            by_id.update(
+                {rid: (doc, meta) for rid, doc, meta in zip(more["ids"], more["documents"], more["metadatas"])}
+            )
+        ranked = [(rid, score) for rid, score in ranked if rid in by_id]
+        return [_hit(rid, *by_id[rid], score) for rid, score in ranked]
 
-    def _match_answer(self, query: str, where: dict[str, Any] | None, k: int) -> list[SearchHit]:
+    def _filtered(self, where: dict[str, Any] | None, posting_id: str | None, code: int | None) -> Callable:
+        """A reader of the filtered items (``include`` -> chroma's get result): within a posting, by the IDs the
+        sparse index holds for it (a look-up by key, where a `where` filter scans metadata)."""
+        if posting_id is not None:
+            ids = self.sparse.ids_of(posting_id, code)
+            return lambda include: self.items.get(ids=ids, include=include)
+        return lambda include: self.items.get(where=where, include=include)
+
+    def _match_answer(self, query: str, read: Callable, k: int) -> list[SearchHit]:
         """The items an answer (several sentences) is about: each item scored by its two best-matching
         sentences of the answer and by the whole answer, plus the share of its own distinctive words the
         answer uses; duties and requirements before the rest (an answer is about what the job asks)."""
-        got = self.items.get(where=where, include=["documents", "metadatas", "embeddings"])
+        got = read(["documents", "metadatas", "embeddings"])
         ids, docs, metas = got["ids"], got["documents"] or [], got["metadatas"] or []
         vectors = unit(np.asarray(got["embeddings"], dtype=np.float32))
         sentences = answer_sentences(query)
         queries = unit(np.asarray(self.embedder.embed([query, *sentences]), dtype=np.float32))
         scores = answer_scores(queries[0], queries[1:], vectors, [_searched(d, m) for d, m in zip(docs, metas)], query)
         order = sorted(range(len(ids)), key=lambda i: (metas[i]["section"] not in CORE_SECTIONS, -scores[i]))
-        return [
-            SearchHit(
-                id=ids[i],
-                posting_id=metas[i]["posting_id"],
-                section=metas[i]["section"],
-                group=_unmeta(metas[i].get("group")),
-                text=docs[i],
-                title=metas[i]["title"],
-                score=round(float(scores[i]), 6),
-            )
-            for i in order[:k]
-        ]
+        return [_hit(ids[i], docs[i], metas[i], float(scores[i])) for i in order[:k]]
 
     def match_titles(self, role: str, k: int = 5) -> list[tuple[PostingSummary, float]]:
         """Postings whose title matches a role in any language (dense similarity on the embedded titles)."""
@@ -364,8 +419,43 @@ class RequirementIndex:
         ]
 
 
+def _sparse_doc(posting: Posting, item: Requirement) -> SparseDoc:
+    return SparseDoc(item.id, posting.id, SECTIONS.index(item.section), embedded_text(item).replace("\n", " "))
+
+
+def sparse_dir(settings: Settings) -> Path:
+    """The sparse index of a store: beside an embedded store in its home; for a chroma server, in this home
+    under a name made of the server's address (each client keeps its own, in step by generation)."""
+    if not settings.chroma_url:
+        return settings.home / "sparse" / settings.collection
+    where = hashlib.sha256(settings.chroma_url.encode()).hexdigest()[:12]
+    return settings.home / "sparse" / f"server-{where}" / settings.collection
+
+
 def _searched(document: str, meta: dict[str, Any]) -> str:
-    return f"{document} {meta['detail']}" if meta.get("detail") else document
+    detail = item_info(meta)["detail"]
+    return f"{document} {detail}" if detail else document
+
+
+def item_info(meta: dict[str, Any]) -> dict[str, Any]:
+    """An item's stored fields besides posting and section: from its JSON value, or (a store written before
+    it) from keys of their own."""
+    if INFO_KEY in meta:
+        return json.loads(meta[INFO_KEY])
+    return {key: _unmeta(meta.get(key)) for key in ("n", "group", "detail", "language", "title", "company")}
+
+
+def _hit(item_id: str, document: str, meta: dict[str, Any], score: float) -> SearchHit:
+    info = item_info(meta)
+    return SearchHit(
+        id=item_id,
+        posting_id=meta["posting_id"],
+        section=meta["section"],
+        group=info["group"],
+        text=document,
+        title=info["title"],
+        score=round(score, 6),
+    )
 
 
 def embedded_text(item: Requirement) -> str:
@@ -383,41 +473,3 @@ def _where(**filters: str | None) -> dict[str, Any] | None:
     if not clauses:
         return None
     return clauses[0] if len(clauses) == 1 else {"$and": clauses}
-
-
-_checked_stores: set[Path] = set()
-_checked_lock = threading.Lock()
-
-
-def _check_not_locked(chroma_dir: Path) -> None:
-    """Fail fast when another process holds the embedded store's sqlite database: chroma opens it with a
-    write lock and, when another process has one, waits for it without a time limit (a store held by an
-    open `sqlite3` shell or another program hung every command for minutes). The same lock is tried here
-    first, for at most LOCK_WAIT_S, and released at once. Once per store per process: a second sqlite
-    library closing its handle while chroma's holds a lock on the same file would release chroma's lock."""
-    database = chroma_dir / "chroma.sqlite3"
-    with _checked_lock:
-        if chroma_dir in _checked_stores or not database.exists():
-            return
-        try:
-            connection = sqlite3.connect(database, timeout=LOCK_WAIT_S, isolation_level=None)
-            try:
-                connection.execute("BEGIN IMMEDIATE")
-                connection.execute("ROLLBACK")
-            finally:
-                connection.close()
-        except sqlite3.OperationalError as exc:
-            if "locked" in str(exc) or "busy" in str(exc):
-                raise PrepbotError(
-                    f"vector store {chroma_dir} is locked by another process (sqlite: {exc} after "
-                    f"{LOCK_WAIT_S:g} s); close the program using it or let it finish, then retry"
-                ) from None
-            raise PrepbotError(f"vector store {chroma_dir} cannot be opened: {_reason(exc)}") from None
-        except sqlite3.Error as exc:
-            raise PrepbotError(f"vector store {chroma_dir} cannot be opened: {_reason(exc)}") from None
-        _checked_stores.add(chroma_dir)
-
-
-def _reason(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return f"{exc.__class__.__name__}: {text[0]}" if text else exc.__class__.__name__
