@@ -136,6 +136,23 @@ MIGRATIONS: list[Migration] = [
         ALTER TABLE sessions ADD COLUMN cv_id TEXT;
         """,
     ),
+    Migration(
+        7,
+        "ingested_files",
+        """
+        -- files an ingest finished, per store (prepbot.journal): the next ingest skips them unread
+        CREATE TABLE ingested_files (
+            store TEXT NOT NULL,
+            path TEXT NOT NULL,
+            size INTEGER NOT NULL,
+            mtime_ns INTEGER NOT NULL,
+            reading TEXT NOT NULL,  -- parser source and the file's corrections, hashed
+            postings INTEGER NOT NULL,  -- of this file, in the store
+            at REAL NOT NULL,
+            PRIMARY KEY (store, path)
+        );
+        """,
+    ),
 ]
 
 # Paths already migrated by this process, so a connection costs one open, not a schema check.

@@ -21,9 +21,10 @@ from pydantic import BaseModel, Field
 from prepbot.config import Settings
 from prepbot.errors import PrepbotError
 from prepbot.files import Lock
-from prepbot.postings import NEAR_DUPLICATE_JACCARD, Posting, carry_ids, parse_document
+from prepbot.journal import FileState, Journal, file_state
+from prepbot.postings import Posting, carry_ids, parse_document
 from prepbot.postings.corrections import for_file as corrections_for_file
-from prepbot.postings.identity import with_longer_id
+from prepbot.postings.identity import SeenPostings, with_longer_id
 from prepbot.postings.parse import Corrections
 from prepbot.postings.readers import expand_paths, read_documents
 from prepbot.postings.sections import SectionClassifier
@@ -53,6 +54,7 @@ class IngestReport(BaseModel):
     removed: list[str] = Field(default_factory=list)
     warnings: list[FileProblem] = Field(default_factory=list)
     errors: list[FileProblem] = Field(default_factory=list)
+    skipped_files: int = 0  # finished by an earlier ingest and unchanged since (prepbot.journal): not read
 
     def count(self, outcome: Outcome) -> int:
         return sum(1 for p in self.postings if p.outcome == outcome)
@@ -99,7 +101,9 @@ class _Run:
         self.pending_removals: list[str] = []  # postings replaced by an edited version
         self.pending_stale: list[str] = []  # postings no longer in their file
         self.marks: list[tuple[int, int, int]] = []  # (pending, removals, stale) lengths after each file read
-        self.seen = _SeenPostings()
+        self.unfinished: list[tuple[FileState, tuple[int, int, int]]] = []  # files read, not all written yet
+        self.journal = Journal(index.settings)
+        self.seen = SeenPostings()
         self.indexed = _IndexedPostings(index)
         self.classifier = classifier_for(index.embedder)
         self.settings = index.settings
@@ -107,10 +111,30 @@ class _Run:
     def corrections(self, file: Path) -> Corrections:
         return corrections_for_file(self.settings, file)
 
+    def skip_finished(self, path: Path) -> bool:
+        """A file an earlier ingest finished and that has not changed since: its postings, unread."""
+        corrections = self.corrections(path.resolve())
+        in_store = self.indexed.in_file(str(path.resolve()))
+        if not self.journal.finished(file_state(path.resolve(), corrections), len(in_store)):
+            return False
+        self.report.skipped_files += 1
+        for summary in in_store:
+            self.report.postings.append(
+                PostingOutcome(
+                    outcome="unchanged",
+                    posting_id=summary.id,
+                    title=summary.title,
+                    source=summary.source,
+                    items=sum(summary.counts.values()),
+                )
+            )
+        return True
+
     def ingest_file(self, path: Path) -> None:
         parsed: list[Posting] = []
         warnings: list[FileProblem] = []
         corrections = self.corrections(path.resolve())
+        state = file_state(path.resolve(), corrections)
         for document in read_documents(path):
             result = parse_document(document, classifier=self.classifier, corrections=corrections)
             parsed.extend(result.postings)
@@ -160,6 +184,7 @@ class _Run:
                 self._queue(posting, _outcome(posting, "added"))
         self.pending_stale.extend(s.id for s in in_file if s.id not in kept)
         self.marks.append((len(self.pending), len(self.pending_removals), len(self.pending_stale)))
+        self.unfinished.append((state, self.marks[-1]))
         pending_items = sum(len(p.requirements) for p in self.pending)
         if self.auto_worker:  # items still to embed: those pending, and the files left at this run's rate so far
             if pending_items + self.queued_items * self.files_left // self.files_read >= WORKER_MIN_ITEMS:
@@ -223,6 +248,12 @@ class _Run:
         self.pending, self.pending_outcomes = self.pending[cut[0] :], self.pending_outcomes[cut[0] :]
         self.pending_removals, self.pending_stale = self.pending_removals[cut[1] :], self.pending_stale[cut[2] :]
         self.marks = [(a - cut[0], b - cut[1], c - cut[2]) for a, b, c in self.marks if a > cut[0]]
+        finished = [state for state, mark in self.unfinished if all(m <= c for m, c in zip(mark, cut))]
+        self.unfinished = [
+            (state, (a - cut[0], b - cut[1], c - cut[2]))
+            for state, (a, b, c) in self.unfinished
+            if not all(m <= c for m, c in zip((a, b, c), cut))
+        ]
         progress = self.progress
         on_items = (lambda n: progress("items", n)) if progress else None
         embed = None
@@ -248,6 +279,8 @@ class _Run:
             for posting in postings:
                 self.indexed.add(posting)
             self.report.removed.extend(stale)
+            # the files wholly written are finished: an ingest cut short after this point skips them
+            self.journal.record([(state, len(self.indexed.in_file(state.path))) for state in finished])
         if self.worker is not None:
             self.worker.forget([text for posting in postings for text in _texts(posting)])
 
@@ -301,49 +334,15 @@ class _IndexedPostings:
             self.by_fingerprint[summary.fingerprint].remove(posting_id)
 
 
-class _SeenPostings:
-    """Postings of this run, found again by shared items: comparing each new posting with every earlier
-    one would make a large ingest quadratic."""
-
-    def __init__(self) -> None:
-        self.keys: dict[str, frozenset[str]] = {}
-        self.by_key: dict[str, set[str]] = {}
-        self.by_fingerprint: dict[str, str] = {}
-        self.fingerprints: dict[str, str] = {}  # posting ID -> its fingerprint
-
-    def add(self, posting: Posting) -> None:
-        self.fingerprints[posting.id] = posting.fingerprint
-        self.by_fingerprint.setdefault(posting.fingerprint, posting.id)
-        self.keys[posting.id] = keys = posting.item_keys()
-        for key in keys:
-            self.by_key.setdefault(key, set()).add(posting.id)
-
-    def fingerprint_of(self, posting_id: str) -> str | None:
-        return self.fingerprints.get(posting_id)
-
-    def discard(self, posting: Posting) -> None:
-        self.fingerprints.pop(posting.id, None)
-        if self.by_fingerprint.get(posting.fingerprint) == posting.id:
-            del self.by_fingerprint[posting.fingerprint]
-        for key in self.keys.pop(posting.id, frozenset()):
-            self.by_key[key].discard(posting.id)
-
-    def twin_of(self, posting: Posting) -> str | None:
-        if posting.fingerprint in self.by_fingerprint:
-            return self.by_fingerprint[posting.fingerprint]
-        keys = posting.item_keys()
-        candidates = set().union(*(self.by_key.get(key, set()) for key in keys)) if keys else set()
-        for other in sorted(candidates):
-            other_keys = self.keys[other]
-            if len(keys & other_keys) / len(keys | other_keys) >= NEAR_DUPLICATE_JACCARD:
-                return other
-        return None
-
-
 def ingest(
-    paths: list[str], index: RequirementIndex, progress: ProgressHook | None = None, worker: bool | None = None
+    paths: list[str],
+    index: RequirementIndex,
+    progress: ProgressHook | None = None,
+    worker: bool | None = None,
+    skip_finished: bool = True,
 ) -> IngestReport:
-    """``worker``: embed in a worker process (True), in this one (False), or by size (None: WORKER_MIN_ITEMS)."""
+    """``worker``: embed in a worker process (True), in this one (False), or by size (None: WORKER_MIN_ITEMS).
+    ``skip_finished``: leave unread the files an earlier ingest finished that have not changed (journal.py)."""
     files = expand_paths(paths)
     use_worker = worker is not False and EmbedWorker.supports(index.embedder)
     with ingest_lock(index.settings), EmbedWorker(index.embedder) as embed_worker:
@@ -358,7 +357,8 @@ def ingest(
             run.files_left -= 1
             run.files_read += 1
             try:
-                run.ingest_file(path)
+                if not (skip_finished and run.skip_finished(path)):
+                    run.ingest_file(path)
             except PrepbotError as exc:
                 run.report.errors.append(FileProblem(file=str(path), message=str(exc)))
             if progress:

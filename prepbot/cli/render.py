@@ -33,8 +33,14 @@ SECTION_LABELS = {
 OUTCOME_STYLE: dict[Outcome, str] = {"added": "green", "updated": "cyan", "unchanged": "dim", "duplicate": "yellow"}
 
 
+INGEST_LINES_MAX = 100  # a larger ingest lists only what changed, this many lines, then a count
+
+
 def ingest_report(out: Console, err: Console, report: IngestReport) -> None:
-    for item in report.postings:
+    shown = report.postings
+    if len(shown) > INGEST_LINES_MAX:
+        shown = [item for item in shown if item.outcome != "unchanged"]
+    for item in shown[:INGEST_LINES_MAX]:
         style = OUTCOME_STYLE[item.outcome]
         line = f"[{style}]{item.outcome:9}[/] {escape(item.posting_id)}  {escape(item.title)}  ({item.items} items)"
         if item.duplicate_of:
@@ -42,6 +48,8 @@ def ingest_report(out: Console, err: Console, report: IngestReport) -> None:
         if item.replaced:
             line += f" [cyan]replaces {escape(', '.join(item.replaced))}[/]"
         out.print(line, highlight=False)
+    if len(shown) > INGEST_LINES_MAX:
+        out.print(f"... and {len(shown) - INGEST_LINES_MAX} more (--json lists every posting)", highlight=False)
     for posting_id in report.removed:
         out.print(f"[red]removed  [/] {escape(posting_id)}", highlight=False)
     for problem in report.warnings:
@@ -52,6 +60,8 @@ def ingest_report(out: Console, err: Console, report: IngestReport) -> None:
     summary = ", ".join(f"{n} {o}" for o, n in counts.items() if n)
     if not report.changed and not report.errors:
         summary = (summary + "; " if summary else "") + "nothing changed"
+    if report.skipped_files:
+        summary += f" ({report.skipped_files} file(s) finished by an earlier ingest and unchanged: not read again)"
     out.print(summary or "nothing ingested", highlight=False)
     failed = sorted({problem.file for problem in report.errors if problem.file})
     if failed:

@@ -169,3 +169,42 @@ def _slug_words(name: str) -> list[str]:
         if run:
             words.append(run.lower())
     return words
+
+
+class SeenPostings:
+    """Postings of this run, found again by shared items: comparing each new posting with every earlier
+    one would make a large ingest quadratic."""
+
+    def __init__(self) -> None:
+        self.keys: dict[str, frozenset[str]] = {}
+        self.by_key: dict[str, set[str]] = {}
+        self.by_fingerprint: dict[str, str] = {}
+        self.fingerprints: dict[str, str] = {}  # posting ID -> its fingerprint
+
+    def add(self, posting: Posting) -> None:
+        self.fingerprints[posting.id] = posting.fingerprint
+        self.by_fingerprint.setdefault(posting.fingerprint, posting.id)
+        self.keys[posting.id] = keys = posting.item_keys()
+        for key in keys:
+            self.by_key.setdefault(key, set()).add(posting.id)
+
+    def fingerprint_of(self, posting_id: str) -> str | None:
+        return self.fingerprints.get(posting_id)
+
+    def discard(self, posting: Posting) -> None:
+        self.fingerprints.pop(posting.id, None)
+        if self.by_fingerprint.get(posting.fingerprint) == posting.id:
+            del self.by_fingerprint[posting.fingerprint]
+        for key in self.keys.pop(posting.id, frozenset()):
+            self.by_key[key].discard(posting.id)
+
+    def twin_of(self, posting: Posting) -> str | None:
+        if posting.fingerprint in self.by_fingerprint:
+            return self.by_fingerprint[posting.fingerprint]
+        keys = posting.item_keys()
+        candidates = set().union(*(self.by_key.get(key, set()) for key in keys)) if keys else set()
+        for other in sorted(candidates):
+            other_keys = self.keys[other]
+            if len(keys & other_keys) / len(keys | other_keys) >= NEAR_DUPLICATE_JACCARD:
+                return other
+        return None
