@@ -636,6 +636,25 @@ def test_e2e_serve_model_through_the_openai_compatible_backend(served_fast):
 
 
 @pytest.mark.e2e
+@pytest.mark.server
+def test_e2e_users_sharing_the_model_server_each_get_their_whole_reply(served_fast):
+    """Requests queue for the one model: a reply is never cut short because another user's request waits
+    (llama-cpp-python's server does that by default)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    remote = get_llm(settings(backend="openai-compatible", base_url=served_fast, model="fast", max_retries=0))
+
+    def one_user(_: int):
+        pieces: list[str] = []
+        return remote.generate("question@v1", VARS, stream=pieces.append, no_cache=True), pieces
+
+    with ThreadPoolExecutor(3) as pool:
+        results = list(pool.map(one_user, range(3)))
+    for generation, pieces in results:
+        _check_draft(generation, pieces)  # the streamed text is the whole reply: not cut, not repaired
+
+
+@pytest.mark.e2e
 def test_e2e_a_new_process_loads_the_system_prompts_state_instead_of_reading_it(tmp_path):
     import gc
 

@@ -34,7 +34,9 @@ def serve(settings: Settings, *, host: str, port: int) -> None:
     _check_port_free(host, port)
     threads = choose_threads(settings)
     app = create_app(
-        server_settings=ServerSettings(host=host, port=port),
+        # requests queue for the one model; the server's default ends a streamed reply early as soon as another
+        # request waits, which cut off every user but the newest of a team sharing the server (bench/load.py)
+        server_settings=ServerSettings(host=host, port=port, interrupt_requests=False),
         model_settings=[
             ModelSettings(
                 model=str(path),
