@@ -633,6 +633,9 @@ def test_e2e_serve_model_through_the_openai_compatible_backend(served_fast):
     # max_tokens reaches the server (sent in the body: it ignores max_completion_tokens).
     with pytest.raises(PrepbotError, match="cut off at max_tokens=8"):
         remote.generate("question@v1", VARS, max_tokens=8, no_cache=True)
+    # the token probabilities the grader reads come back from the server too
+    scored = remote.generate("question@v1", VARS, top_logprobs=5, no_cache=True)
+    assert scored.logprobs and all(len(token.top) >= 2 for token in scored.logprobs[:5])
 
 
 @pytest.mark.e2e
