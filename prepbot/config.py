@@ -59,6 +59,9 @@ class Settings(BaseSettings):
     n_ctx: int = 4096
     timeout_s: float = 120.0
     max_retries: int = 3
+    # openai/compatible: requests a model server takes at once (vLLM, llama.cpp's server with --parallel N:
+    # that N; `prepbot serve-model` queues them); what concurrent callers such as `prepbot eval` send.
+    server_slots: int = Field(default=4, ge=1)
     cache: bool = True
     # The LLM call log (which is also the reply cache) keeps calls this many days and at most this many calls;
     # older ones are deleted when a process first opens the database. 0 keeps everything.

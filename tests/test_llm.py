@@ -286,6 +286,9 @@ def test_capabilities_are_known_from_the_settings_without_building_a_backend(mon
     assert (server.structured_output, server.prewarm, server.max_concurrency) == ("tool_call", False, 4)
     assert capabilities_for(Settings(backend="openai")).structured_output == "json_schema"
     assert all(c.stream and c.logprobs for c in (local, server))
+    # a server's slots are the deployment's to say (vLLM takes many, serve-model one at a time)
+    assert capabilities_for(Settings(backend="openai-compatible", server_slots=16)).max_concurrency == 16
+    assert capabilities_for(Settings(backend="local", server_slots=16)).max_concurrency == 1
 
 
 def test_the_scripted_backend_is_chosen_by_the_settings(fake_llm, fake_chat):

@@ -83,7 +83,9 @@ class EvalConfig(BaseModel):
     backends: list[BackendSpec] = Field(default_factory=list)  # none: the user's settings as they are
     max_drop: float = Field(default=0.02, ge=0)
     repeat: int = Field(default=1, ge=1)
-    concurrency: int = Field(default=4, ge=1)  # threads per run on a server backend (the local model: 1)
+    # calls at once per run: at most this many, and at most what the backend declares (the local model: 1; a
+    # server: its server_slots); unset: what the backend declares
+    concurrency: int | None = Field(default=None, ge=1)
     judge: JudgeConfig = Field(default_factory=JudgeConfig)  # LLM-as-judge metrics
 
     @field_validator("suites", mode="before")

@@ -251,7 +251,8 @@ def _run_job(
         return result
 
     # llama.cpp runs one generation at a time in this process; a server takes several.
-    workers = min(config.concurrency, capabilities_for(job_settings).max_concurrency) if job.suite.needs_llm else 1
+    declared = capabilities_for(job_settings).max_concurrency
+    workers = min(config.concurrency or declared, declared) if job.suite.needs_llm else 1
     if workers > 1:
         with ThreadPoolExecutor(max_workers=workers) as pool:
             results = list(pool.map(one, work))

@@ -34,8 +34,12 @@ def make_backend(settings: Settings) -> Backend:
 
 
 def capabilities_for(settings: Settings) -> Capabilities:
-    """What the backend these settings choose can do, without building it (no weights are loaded)."""
-    return backend_class(settings.backend).capabilities
+    """What the backend these settings choose can do, without building it (no weights are loaded); a
+    server backend takes as many calls at once as the server has slots (``server_slots``)."""
+    capabilities = backend_class(settings.backend).capabilities
+    if settings.backend in ("openai", "openai-compatible"):
+        return capabilities.model_copy(update={"max_concurrency": settings.server_slots})
+    return capabilities
 
 
 register_backend("local", LocalBackend)
