@@ -207,15 +207,14 @@ class SparseIndex:
     def _save(self) -> None:
         entries = []
         for name, segment in self.segments.items():
-            entry = {"name": name, "size": segment.size, "live": int(segment.live.sum())}
-            entry["deleted"] = old_deleted(self.manifest, name)
+            deleted = old_deleted(self.manifest, name)
             if segment.deleted.any() and segment.dirty:
-                entry["deleted"] = f"{name}.deleted-{uuid.uuid4().hex[:8]}.npy"
-                np.save(self.directory / entry["deleted"], segment.deleted)
+                deleted = f"{name}.deleted-{uuid.uuid4().hex[:8]}.npy"
+                np.save(self.directory / deleted, segment.deleted)
                 segment.dirty = False
             elif not segment.deleted.any():
-                entry["deleted"] = None
-            entries.append(entry)
+                deleted = None
+            entries.append({"name": name, "size": segment.size, "live": int(segment.live.sum()), "deleted": deleted})
         manifest = {"segments": entries, "generation": self.manifest.get("generation", "")}
         temporary = self.directory / f"{MANIFEST}.{uuid.uuid4().hex[:8]}"
         temporary.write_text(json.dumps(manifest))
