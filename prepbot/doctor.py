@@ -54,15 +54,14 @@ def check_store(settings: Settings) -> Check:
     from prepbot.retrieval.index import RequirementIndex
 
     try:
-        index = RequirementIndex(settings)
-        postings, items = index.postings.count(), index.items.count()
+        index = RequirementIndex(settings)  # rebuilds the sparse index if it is not in step with the store
+        postings, items, sparse = index.postings.count(), index.items.count(), index.sparse.count
     except PrepbotError as exc:
         return Check(name="vector store", status="fail", detail=str(exc))
     kind = "chroma server" if settings.chroma_url else "embedded chromadb"
     hint = "" if postings else "; run `prepbot ingest seeds/`"
-    return Check(
-        name="vector store", status="ok", detail=f"{kind} at {index.location}: {postings} postings, {items} items{hint}"
-    )
+    detail = f"{kind} at {index.location}: {postings} postings, {items} items{hint}; sparse index {sparse} items"
+    return Check(name="vector store", status="ok" if sparse == items else "warn", detail=detail)
 
 
 def check_embedder(settings: Settings) -> Check:

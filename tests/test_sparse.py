@@ -141,6 +141,7 @@ def test_a_write_cut_short_leaves_the_index_as_it_was(tmp_path):
     with pytest.raises(RuntimeError), index.writing():
         index.add([SparseDoc("b/1", "b", 0, "Kafka")])
         raise RuntimeError("killed")
+    assert index.search("kafka", 5) == ["a/1"] and index.count == 1  # in this process too
     again = SparseIndex(directory)
     assert again.search("kafka", 5) == ["a/1"]
     # a segment left half-written by a killed process is never named by the manifest, and is collected
@@ -191,3 +192,24 @@ def test_a_crash_between_the_sparse_index_and_the_store_is_swept(tmp_path):
     index.postings.delete(ids=[JAPANESE_BACKEND.id])  # as if killed before the posting record was written
     assert index.sweep_orphans() == 1
     assert index.sparse.count == index.items.count() == 0
+
+
+def test_a_reader_searches_on_while_another_process_writes_and_merges(tmp_path):
+    directory = tmp_path / "sparse"
+    reader = SparseIndex(directory)
+    script = (
+        "import sys; from pathlib import Path; from prepbot.retrieval.sparse import SparseIndex, SparseDoc\n"
+        "index = SparseIndex(Path(sys.argv[1]))\n"
+        "for k in range(60):\n"
+        "    with index.writing():\n"
+        "        index.add([SparseDoc(f'p{k}/{i}', f'p{k}', 0, f'kafka flink team {k} item {i}') for i in range(5)])\n"
+        "        if k % 7 == 6:\n"
+        "            index.remove_postings([f'p{k - 3}'])\n"
+    )
+    writer = subprocess.Popen([sys.executable, "-c", script, str(directory)])
+    searches = 0
+    while writer.poll() is None:
+        assert all(hit.startswith("p") for hit in reader.search("kafka team", 10))  # never a half-written index
+        searches += 1
+    assert writer.returncode == 0 and searches > 0
+    assert reader.size() == 5 * (60 - 8) and len(reader.search("kafka", 1000)) == 5 * (60 - 8)

@@ -34,6 +34,7 @@ K1 = 1.5
 B = 0.75
 MERGE_FACTOR = 4  # merge this many segments of the same size tier (log base MERGE_FACTOR of their size)
 MAX_TOKEN_CHARS = 40  # longer tokens are cut (both in documents and queries), keeping the vocabulary compact
+READ_ATTEMPTS = 5  # a reader racing a writer's merge reads the manifest again this many times
 MANIFEST = "MANIFEST"  # no suffix: a folder scan for postings never reads it
 _ARRAYS = ("ids", "postings", "doc_posting", "doc_section", "doc_len", "fwd_ptr", "fwd_tok", "fwd_tf")
 _INVERTED = ("vocab", "inv_ptr", "inv_doc", "inv_tf")
@@ -179,16 +180,24 @@ class SparseIndex:
         stamp = (stat.st_mtime_ns, stat.st_ino)
         if stamp == self._stamp:
             return
-        manifest = json.loads(path.read_text())
-        segments = {}
-        for entry in manifest["segments"]:
-            deleted = np.load(self.directory / entry["deleted"]) if entry.get("deleted") else None
-            old = self.segments.get(entry["name"])
-            if old is not None and entry.get("deleted") == old_deleted(self.manifest, entry["name"]):
-                segments[entry["name"]] = old
-            else:
-                segments[entry["name"]] = Segment(self.directory / entry["name"], deleted)
+        for attempt in range(READ_ATTEMPTS):
+            try:
+                manifest = json.loads(path.read_text())
+                segments = {entry["name"]: self._open(entry) for entry in manifest["segments"]}
+                break
+            except (FileNotFoundError, json.JSONDecodeError):
+                # a writer replaced the manifest and collected what the one read here named: read it again
+                if attempt == READ_ATTEMPTS - 1:
+                    raise
+                stamp = (path.stat().st_mtime_ns, path.stat().st_ino)
         self.segments, self.manifest, self._stamp = segments, manifest, stamp
+
+    def _open(self, entry: dict) -> Segment:
+        old = self.segments.get(entry["name"])
+        if old is not None and not old.dirty and entry.get("deleted") == old_deleted(self.manifest, entry["name"]):
+            return old
+        deleted = np.load(self.directory / entry["deleted"]) if entry.get("deleted") else None
+        return Segment(self.directory / entry["name"], deleted)
 
     @contextmanager
     def writing(self) -> Iterator[None]:
@@ -198,7 +207,12 @@ class SparseIndex:
             try:
                 self._stamp = None
                 self.refresh()
-                yield
+                try:
+                    yield
+                except BaseException:  # what this write changed in memory goes; the disk never had it
+                    self.segments, self._stamp = {}, None
+                    self.refresh()
+                    raise
                 self._save()
                 self._collect()
             finally:
