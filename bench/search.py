@@ -274,8 +274,8 @@ def measure(home: Path, queries: list[dict]) -> dict:
             timings["bare_dense"].append(t3 - t1)
             timings["embed"].append(t2 - t1)
         figures = {name: _percentiles(values) for name, values in timings.items()}
-        figures["ratio_p50"] = round(figures["prepbot"]["p50_ms"] / figures["bare_dense"]["p50_ms"], 2)
-        figures["ratio_p95"] = round(figures["prepbot"]["p95_ms"] / figures["bare_dense"]["p95_ms"], 2)
+        figures["ratio_p50"] = round(figures["prepbot"]["p50_ms"] / figures["bare_dense"]["p50_ms"], 3)
+        figures["ratio_p95"] = round(figures["prepbot"]["p95_ms"] / figures["bare_dense"]["p95_ms"], 3)
         result[scope] = figures
     result["search_peak_rss_mb"] = round(_peak_rss_mb(), 1)
     return result

@@ -36,7 +36,7 @@ from prepbot.retrieval.sparse import SparseDoc, SparseIndex
 from prepbot.text import Language
 
 EMBED_BATCH = 256
-REBUILD_PAGE = 5000  # items read from the store at a time when the sparse index is rebuilt
+PAGE = 5000  # records read from the store at a time: chroma fails a read of ~60k records at once
 INFO_KEY = "info"  # an item's fields other than posting_id and section, as JSON
 GENERATION_KEY = "prepbot_generation"  # in the postings collection's metadata, on a chroma server
 SERVER_STEP_CHECK_S = 1.0  # how often a search on a chroma server asks whether another client wrote
@@ -205,7 +205,7 @@ class RequirementIndex:
         """Items whose posting record never got written (a crash mid-ingest), found by the sparse index's
         postings (written first: see add_postings) instead of reading every item's metadata."""
         with self.sparse.writing():
-            known = set(self.postings.get(include=[])["ids"])
+            known = set(get_all(self.postings, include=[])["ids"])
             orphans = self.sparse.posting_ids() - known
             for posting_id in orphans:
                 self._delete_items(posting_id)
@@ -235,8 +235,8 @@ class RequirementIndex:
                 return False
             self.sparse.clear()
             total = self.items.count()
-            for offset in range(0, total, REBUILD_PAGE):
-                got = self.items.get(include=["documents", "metadatas"], limit=REBUILD_PAGE, offset=offset)
+            for offset in range(0, total, PAGE):
+                got = self.items.get(include=["documents", "metadatas"], limit=PAGE, offset=offset)
                 self.sparse.add_unchecked(
                     [
                         SparseDoc(rid, meta["posting_id"], SECTIONS.index(meta["section"]), _searched(doc, meta))
@@ -268,7 +268,7 @@ class RequirementIndex:
     # --- reading ----------------------------------------------------------------------------------------
 
     def list_postings(self, where: dict[str, Any] | None = None) -> list[PostingSummary]:
-        got = self.postings.get(where=where, include=["metadatas"])
+        got = get_all(self.postings, where=where, include=["metadatas"])
         summaries = [self._summary(pid, meta) for pid, meta in zip(got["ids"], got["metadatas"] or [])]
         return sorted(summaries, key=lambda s: (s.ingested_at, s.id))
 
@@ -295,7 +295,7 @@ class RequirementIndex:
             return None
         summary = self._summary(got["ids"][0], got["metadatas"][0])
         outline = [OutlineSection.model_validate(s) for s in json.loads(got["metadatas"][0].get("outline") or "[]")]
-        got = self.items.get(where={"posting_id": posting_id}, include=["documents", "metadatas"])
+        got = self._filtered(None, posting_id, None)(["documents", "metadatas"])
         requirements = [
             self._requirement(rid, doc, meta)
             for rid, doc, meta in zip(got["ids"], got["documents"] or [], got["metadatas"] or [])
@@ -337,7 +337,7 @@ class RequirementIndex:
 
     def item_vectors(self, posting_id: str) -> tuple[list[str], np.ndarray]:
         """A posting's item IDs and their stored vectors (unit length), in the store's order."""
-        got = self.items.get(where={"posting_id": posting_id}, include=["embeddings"])
+        got = self._filtered(None, posting_id, None)(["embeddings"])
         vectors = np.asarray(got["embeddings"] if got["embeddings"] is not None else [], dtype=np.float32)
         if len(vectors):
             vectors = vectors / (np.linalg.norm(vectors, axis=1, keepdims=True) + 1e-9)
@@ -389,6 +389,8 @@ class RequirementIndex:
         sparse index holds for it (a look-up by key, where a `where` filter scans metadata)."""
         if posting_id is not None:
             ids = self.sparse.ids_of(posting_id, code)
+            if not ids:
+                return lambda include: {"ids": [], **{key: [] for key in include}}
             return lambda include: self.items.get(ids=ids, include=include)
         return lambda include: self.items.get(where=where, include=include)
 
@@ -435,6 +437,20 @@ def sparse_dir(settings: Settings) -> Path:
 def _searched(document: str, meta: dict[str, Any]) -> str:
     detail = item_info(meta)["detail"]
     return f"{document} {detail}" if detail else document
+
+
+def get_all(collection: Any, **query: Any) -> dict[str, list]:
+    """``collection.get(**query)`` read PAGE records at a time (one read of a whole large collection fails in
+    chroma: "too many SQL variables")."""
+    found: dict[str, list] = {"ids": [], "metadatas": [], "documents": []}
+    offset = 0
+    while True:
+        got = collection.get(**query, limit=PAGE, offset=offset)
+        for key in found:
+            found[key].extend(got.get(key) or [])
+        if len(got["ids"]) < PAGE:
+            return found
+        offset += PAGE
 
 
 def item_info(meta: dict[str, Any]) -> dict[str, Any]:
