@@ -36,6 +36,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from pathlib import Path
 
 HEADINGS = {  # section -> heading, by the language of the posting
@@ -338,7 +339,7 @@ def main() -> None:
         )
         figures = {"size": size, **built, **json.loads(measured.stdout)}
         figures["disk_mb_per_1k_items"] = round(_disk_mb(home) / built["items"] * 1000, 2)
-        figures["languages"] = dict(sorted(_count(q["language"] for q in queries).items()))
+        figures["languages"] = dict(sorted(Counter(q["language"] for q in queries).items()))
         results.append(figures)
         if not args.json:
             _print(figures)
@@ -354,13 +355,6 @@ def _in_child(argv: list[str]) -> dict:
     if done.returncode:
         sys.exit(done.stderr.strip().splitlines()[-1] if done.stderr.strip() else "the build failed")
     return json.loads(done.stdout)
-
-
-def _count(values) -> dict:
-    counts: dict = {}
-    for value in values:
-        counts[value] = counts.get(value, 0) + 1
-    return counts
 
 
 def _print(figures: dict) -> None:

@@ -111,11 +111,10 @@ class _Run:
     def corrections(self, file: Path) -> Corrections:
         return corrections_for_file(self.settings, file)
 
-    def skip_finished(self, path: Path) -> bool:
+    def skip_finished(self, state: FileState) -> bool:
         """A file an earlier ingest finished and that has not changed since: its postings, unread."""
-        corrections = self.corrections(path.resolve())
-        in_store = self.indexed.in_file(str(path.resolve()))
-        if not self.journal.finished(file_state(path.resolve(), corrections), len(in_store)):
+        in_store = self.indexed.in_file(state.path)
+        if not self.journal.finished(state, len(in_store)):
             return False
         self.report.skipped_files += 1
         for summary in in_store:
@@ -131,10 +130,12 @@ class _Run:
         return True
 
     def ingest_file(self, path: Path) -> None:
-        parsed: list[Posting] = []
-        warnings: list[FileProblem] = []
         corrections = self.corrections(path.resolve())
         state = file_state(path.resolve(), corrections)
+        if self.skip_finished(state):
+            return
+        parsed: list[Posting] = []
+        warnings: list[FileProblem] = []
         for document in read_documents(path):
             result = parse_document(document, classifier=self.classifier, corrections=corrections)
             parsed.extend(result.postings)
@@ -339,10 +340,9 @@ def ingest(
     index: RequirementIndex,
     progress: ProgressHook | None = None,
     worker: bool | None = None,
-    skip_finished: bool = True,
 ) -> IngestReport:
     """``worker``: embed in a worker process (True), in this one (False), or by size (None: WORKER_MIN_ITEMS).
-    ``skip_finished``: leave unread the files an earlier ingest finished that have not changed (journal.py)."""
+    Files an earlier ingest finished that have not changed since are left unread (journal.py)."""
     files = expand_paths(paths)
     use_worker = worker is not False and EmbedWorker.supports(index.embedder)
     with ingest_lock(index.settings), EmbedWorker(index.embedder) as embed_worker:
@@ -357,8 +357,7 @@ def ingest(
             run.files_left -= 1
             run.files_read += 1
             try:
-                if not (skip_finished and run.skip_finished(path)):
-                    run.ingest_file(path)
+                run.ingest_file(path)
             except PrepbotError as exc:
                 run.report.errors.append(FileProblem(file=str(path), message=str(exc)))
             if progress:

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from prepbot import db
 from prepbot.config import Settings
+from prepbot.errors import PrepbotError
 from prepbot.postings.parse import Corrections
 
 
@@ -42,7 +43,10 @@ def parser_key() -> str:
 
 
 def file_state(path: Path, corrections: Corrections) -> FileState:
-    stat = path.stat()
+    try:
+        stat = path.stat()
+    except OSError as exc:
+        raise PrepbotError(f"{path}: cannot read it ({exc.strerror})") from None
     reading = hashlib.sha256(f"{parser_key()}|{corrections.model_dump_json()}".encode()).hexdigest()[:16]
     return FileState(str(path), stat.st_size, stat.st_mtime_ns, reading)
 
@@ -73,11 +77,3 @@ class Journal:
                 [(self.store, s.path, s.size, s.mtime_ns, s.reading, n, time.time()) for s, n in finished],
             )
         self.done.update({state.path: (state, count) for state, count in finished})
-
-    def forget(self, paths: list[str]) -> None:
-        with closing(db.connect(self.settings)) as conn, conn:
-            conn.executemany(
-                "DELETE FROM ingested_files WHERE store = ? AND path = ?", [(self.store, p) for p in paths]
-            )
-        for path in paths:
-            self.done.pop(path, None)

@@ -237,11 +237,12 @@ class RequirementIndex:
             total = self.items.count()
             for offset in range(0, total, PAGE):
                 got = self.items.get(include=["documents", "metadatas"], limit=PAGE, offset=offset)
-                self.sparse.add_unchecked(
+                self.sparse.add(
                     [
                         SparseDoc(rid, meta["posting_id"], SECTIONS.index(meta["section"]), _searched(doc, meta))
                         for rid, doc, meta in zip(got["ids"], got["documents"] or [], got["metadatas"] or [])
-                    ]
+                    ],
+                    replace=False,
                 )
             self.sparse.set_generation(self._store_generation() or self.sparse.generation)
         return True

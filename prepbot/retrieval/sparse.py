@@ -116,8 +116,8 @@ class Segment:
             )
 
 
-def _build(directory: Path, docs: Iterable[tuple[str, str, int, list[str], list[int]]]) -> int:
-    """Write a segment from (id, posting, section, tokens, tfs) records; returns its number of documents."""
+def _build(directory: Path, docs: Iterable[tuple[str, str, int, list[str], list[int]]]) -> None:
+    """Write a segment from (id, posting, section, tokens, tfs) records."""
     records = sorted(docs, key=lambda d: d[1])  # a posting's documents together
     postings = sorted({r[1] for r in records})
     posting_code = {p: i for i, p in enumerate(postings)}
@@ -148,7 +148,6 @@ def _build(directory: Path, docs: Iterable[tuple[str, str, int, list[str], list[
     directory.mkdir(parents=True)
     for name, array in arrays.items():
         np.save(directory / f"{name}.npy", array)
-    return len(records)
 
 
 def _record(doc: SparseDoc) -> tuple[str, str, int, list[str], list[int]]:
@@ -257,19 +256,15 @@ class SparseIndex:
 
     # --- writing -------------------------------------------------------------------------------------
 
-    def add(self, docs: list[SparseDoc]) -> None:
-        """Add documents (call inside ``writing``); a document whose ID is indexed already replaces it."""
+    def add(self, docs: list[SparseDoc], replace: bool = True) -> None:
+        """Add documents (call inside ``writing``); a document whose ID is indexed already replaces it, unless
+        ``replace`` is False (a rebuild: none is)."""
         if not docs:
             return
-        self._delete({d.posting_id for d in docs}, {d.id for d in docs})
+        if replace:
+            self._delete({d.posting_id for d in docs}, {d.id for d in docs})
         self._new_segment([_record(doc) for doc in docs])
         self._merge()
-
-    def add_unchecked(self, docs: list[SparseDoc]) -> None:
-        """Add documents known not to be indexed (a rebuild; call inside ``writing``)."""
-        if docs:
-            self._new_segment([_record(doc) for doc in docs])
-            self._merge()
 
     def _new_segment(self, records: list) -> None:
         name = f"seg-{uuid.uuid4().hex[:12]}"
@@ -315,8 +310,7 @@ class SparseIndex:
 
     def _merge_group(self) -> list[Segment]:
         tiers: dict[int, list[Segment]] = {}
-        for segment in sorted(self.segments.values(), key=lambda s: int(s.live.sum())):
-            live = int(segment.live.sum())
+        for live, segment in sorted(((int(s.live.sum()), s) for s in self.segments.values()), key=lambda p: p[0]):
             if live * 2 < segment.size:
                 return [segment]
             tiers.setdefault(int(math.log(max(live, 1), MERGE_FACTOR)), []).append(segment)
@@ -349,18 +343,18 @@ class SparseIndex:
             total += int((live if section is None else live & (np.asarray(sections) == section)).sum())
         return total
 
+    def _rows_of(self, posting_id: str, section: int | None) -> Iterator[tuple[Segment, int]]:
+        """The live rows of one posting (of one section), segment by segment, in the order written."""
+        for segment in self.segments.values():
+            span = segment.posting_rows.get(posting_id)
+            for row in range(*span) if span is not None else ():
+                if segment.live[row] and (section is None or int(segment.doc_section[row]) == section):
+                    yield segment, row
+
     def ids_of(self, posting_id: str, section: int | None = None) -> list[str]:
         """The live documents of one posting (of one section), in the order they were written."""
         self.refresh()
-        found = []
-        for segment in self.segments.values():
-            span = segment.posting_rows.get(posting_id)
-            if span is None:
-                continue
-            for row in range(*span):
-                if segment.live[row] and (section is None or int(segment.doc_section[row]) == section):
-                    found.append(segment.id_of(row))
-        return found
+        return [segment.id_of(row) for segment, row in self._rows_of(posting_id, section)]
 
     def posting_ids(self) -> set[str]:
         """The postings with at least one live document."""
@@ -398,8 +392,8 @@ class SparseIndex:
         # document frequency of each distinct query token over the kept documents of every segment
         hits: dict[str, list[tuple[str, np.ndarray, np.ndarray]]] = {}
         df: Counter[str] = Counter()
+        distinct = list(dict.fromkeys(tokens))
         for name, segment in self.segments.items():
-            distinct = list(dict.fromkeys(tokens))
             known = segment.token_ids(distinct)
             vocab = segment.vocab[known].tolist() if len(known) else []
             for token, position in zip(vocab, known.tolist()):
@@ -430,16 +424,10 @@ class SparseIndex:
     def _search_rows(self, tokens: list[str], depth: int, posting_id: str, section: int | None) -> list[str]:
         """Within one posting: its documents scored with statistics of its documents only."""
         docs: list[tuple[str, dict[str, float], float]] = []  # (id, token -> tf, length)
-        for segment in self.segments.values():
-            span = segment.posting_rows.get(posting_id)
-            if span is None:
-                continue
-            for row in range(*span):
-                if not segment.live[row] or (section is not None and int(segment.doc_section[row]) != section):
-                    continue
-                lo, hi = int(segment.fwd_ptr[row]), int(segment.fwd_ptr[row + 1])
-                terms = dict(zip(segment.vocab[segment.fwd_tok[lo:hi]].tolist(), segment.fwd_tf[lo:hi].tolist()))
-                docs.append((segment.id_of(row), terms, float(segment.doc_len[row])))
+        for segment, row in self._rows_of(posting_id, section):
+            lo, hi = int(segment.fwd_ptr[row]), int(segment.fwd_ptr[row + 1])
+            terms = dict(zip(segment.vocab[segment.fwd_tok[lo:hi]].tolist(), segment.fwd_tf[lo:hi].tolist()))
+            docs.append((segment.id_of(row), terms, float(segment.doc_len[row])))
         if not docs:
             return []
         total = len(docs)
