@@ -22,9 +22,10 @@ from prepbot.config import Settings
 from prepbot.errors import PrepbotError
 from prepbot.files import Lock
 from prepbot.journal import FileState, Journal, file_state
+from prepbot.ledger import Ledger
 from prepbot.postings import Posting, carry_ids, parse_document
 from prepbot.postings.corrections import for_file as corrections_for_file
-from prepbot.postings.identity import SeenPostings, with_longer_id
+from prepbot.postings.identity import with_longer_id
 from prepbot.postings.parse import Corrections
 from prepbot.postings.readers import expand_paths, read_documents
 from prepbot.postings.sections import SectionClassifier
@@ -49,19 +50,38 @@ class FileProblem(BaseModel):
     message: str
 
 
+REPORT_POSTINGS_MAX = 10_000  # past this many postings the report holds those that changed, this many, and a log
+REPORT_WARNINGS_MAX = 1_000  # past this many warnings the report counts the rest
+LOG_NAME = "ingest-postings.jsonl"  # in the home: every posting's outcome, for a run past REPORT_POSTINGS_MAX
+
+
 class IngestReport(BaseModel):
+    # every posting's outcome in the order met; past REPORT_POSTINGS_MAX, the first of those that changed, and
+    # `log` names a JSONL file with all of them
     postings: list[PostingOutcome] = Field(default_factory=list)
+    counts: dict[Outcome, int] = Field(default_factory=dict)
+    log: str | None = None
     removed: list[str] = Field(default_factory=list)
     warnings: list[FileProblem] = Field(default_factory=list)
+    warnings_left_out: int = 0
     errors: list[FileProblem] = Field(default_factory=list)
     skipped_files: int = 0  # finished by an earlier ingest and unchanged since (prepbot.journal): not read
 
     def count(self, outcome: Outcome) -> int:
-        return sum(1 for p in self.postings if p.outcome == outcome)
+        return self.counts.get(outcome, 0)
 
     @property
     def changed(self) -> bool:
-        return bool(self.removed) or any(p.outcome in ("added", "updated") for p in self.postings)
+        return bool(self.removed) or bool(self.count("added") or self.count("updated"))
+
+    def every_posting(self) -> Iterator[PostingOutcome]:
+        """Every posting's outcome, from the log where the report holds only some."""
+        if self.log is None:
+            yield from self.postings
+            return
+        with open(self.log, encoding="utf-8") as lines:
+            for line in lines:
+                yield PostingOutcome.model_validate_json(line)
 
 
 ProgressHook = Callable[[str, int], None]  # (event, amount): "file" once per file, "items" per batch indexed
@@ -97,14 +117,15 @@ class _Run:
         self.queued_items = 0  # items queued in this run, flushed or not
         self.report = IngestReport()
         self.pending: list[Posting] = []
-        self.pending_outcomes: list[PostingOutcome] = []
+        self.pending_outcomes: list[int] = []  # their outcomes' numbers in the ledger
         self.pending_removals: list[str] = []  # postings replaced by an edited version
         self.pending_stale: list[str] = []  # postings no longer in their file
         self.marks: list[tuple[int, int, int]] = []  # (pending, removals, stale) lengths after each file read
         self.unfinished: list[tuple[FileState, tuple[int, int, int]]] = []  # files read, not all written yet
         self.journal = Journal(index.settings)
-        self.seen = SeenPostings()
-        self.indexed = _IndexedPostings(index)
+        self.ledger = Ledger(index.settings.home)
+        for page in index.posting_pages():
+            self.ledger.put_indexed(page)
         self.classifier = classifier_for(index.embedder)
         self.settings = index.settings
 
@@ -113,12 +134,12 @@ class _Run:
 
     def skip_finished(self, state: FileState) -> bool:
         """A file an earlier ingest finished and that has not changed since: its postings, unread."""
-        in_store = self.indexed.in_file(state.path)
+        in_store = self.ledger.indexed_in_file(state.path)
         if not self.journal.finished(state, len(in_store)):
             return False
         self.report.skipped_files += 1
         for summary in in_store:
-            self.report.postings.append(
+            self.ledger.add_outcome(
                 PostingOutcome(
                     outcome="unchanged",
                     posting_id=summary.id,
@@ -142,9 +163,11 @@ class _Run:
             warnings.extend(FileProblem(file=str(path), message=w) for w in result.warnings)
         if not parsed:  # the error says it all; the parser's warnings would say it twice
             raise PrepbotError(f"{path}: no posting found (no text items)")
-        self.report.warnings.extend(warnings)
+        room = max(0, REPORT_WARNINGS_MAX - len(self.report.warnings))
+        self.report.warnings.extend(warnings[:room])
+        self.report.warnings_left_out += len(warnings[room:])
 
-        in_file = self.indexed.in_file(str(path.resolve()))
+        in_file = self.ledger.indexed_in_file(str(path.resolve()))
         kept: set[str] = set()
         # First the postings this file still holds unchanged, wherever they now stand in it (a posting added
         # at the top of a JSONL file moves the others down: they are not edits of each other).
@@ -157,18 +180,18 @@ class _Run:
                 unchanged[k] = same
         for k, posting in enumerate(parsed):
             if k in unchanged:
-                self.report.postings.append(_outcome(posting, "unchanged", posting_id=unchanged[k].id))
+                self.ledger.add_outcome(_outcome(posting, "unchanged", posting_id=unchanged[k].id))
                 continue
             if self._taken(posting.id) not in (None, posting.fingerprint):
                 posting = with_longer_id(posting, self._taken)  # same slug and 24-bit hash, other items
-            existing = self.indexed.get(posting.id)
+            existing = self.ledger.indexed(posting.id)
             if existing is not None:
                 kept.add(posting.id)
-                self.report.postings.append(_outcome(posting, "duplicate", duplicate_of=existing.id))
+                self.ledger.add_outcome(_outcome(posting, "duplicate", duplicate_of=existing.id))
                 continue
             twin = self._indexed_twin(posting)
             if twin is not None:
-                self.report.postings.append(_outcome(posting, "duplicate", duplicate_of=twin))
+                self.ledger.add_outcome(_outcome(posting, "duplicate", duplicate_of=twin))
                 continue
             previous = _edited_from(posting, [s for s in in_file if s.id not in kept])
             if previous is not None:
@@ -186,6 +209,7 @@ class _Run:
         self.pending_stale.extend(s.id for s in in_file if s.id not in kept)
         self.marks.append((len(self.pending), len(self.pending_removals), len(self.pending_stale)))
         self.unfinished.append((state, self.marks[-1]))
+        self.ledger.commit()
         pending_items = sum(len(p.requirements) for p in self.pending)
         if self.auto_worker:  # items still to embed: those pending, and the files left at this run's rate so far
             if pending_items + self.queued_items * self.files_left // self.files_read >= WORKER_MIN_ITEMS:
@@ -199,17 +223,16 @@ class _Run:
 
     def _queue(self, posting: Posting, outcome: PostingOutcome) -> None:
         self.pending.append(posting)
-        self.pending_outcomes.append(outcome)
-        self.report.postings.append(outcome)
-        self.seen.add(posting)
+        self.pending_outcomes.append(self.ledger.add_outcome(outcome))
+        self.ledger.add_seen(posting)
         self.queued_items += len(posting.requirements)
         if self.worker is not None and self.worker.running:
             self.worker.submit(_texts(posting))
 
     def _taken(self, posting_id: str) -> str | None:
         """The fingerprint of the posting that holds ``posting_id``, indexed or queued in this run; None if free."""
-        indexed = self.indexed.get(posting_id)
-        return indexed.fingerprint if indexed is not None else self.seen.fingerprint_of(posting_id)
+        indexed = self.ledger.indexed(posting_id)
+        return indexed.fingerprint if indexed is not None else self.ledger.seen_fingerprint(posting_id)
 
     def start_worker(self) -> None:
         """Start the worker and send it what is already pending; flush embeds in-process where it cannot start."""
@@ -220,10 +243,10 @@ class _Run:
 
     def _indexed_twin(self, posting: Posting) -> str | None:
         """A near-duplicate already indexed: same items, other formatting."""
-        twin = self.seen.twin_of(posting)
+        twin = self.ledger.seen_twin(posting)
         if twin is not None:
             return twin
-        return self.indexed.with_fingerprint(posting.fingerprint)
+        return self.ledger.indexed_with_fingerprint(posting.fingerprint)
 
     def _cut(self, keep_items: int) -> tuple[int, int, int] | None:
         """Where to split the pending lists so that the files after the cut hold at least ``keep_items`` items:
@@ -267,8 +290,8 @@ class _Run:
             files = sorted({source_file(p.source) for p in postings})
             self.report.errors.extend(FileProblem(file=f, message=str(exc)) for f in files)
             for posting in postings:
-                self.seen.discard(posting)
-            self.report.postings = [o for o in self.report.postings if o not in outcomes]
+                self.ledger.discard_seen(posting)
+            self.ledger.drop_outcomes(outcomes)
         else:
             written = {posting.id: posting for posting in postings}
             for posting_id in removals + stale:
@@ -276,63 +299,42 @@ class _Run:
                     self.index.remove_items(posting_id, keep={item.id for item in written[posting_id].requirements})
                 else:
                     self.index.remove_posting(posting_id)
-                    self.indexed.discard(posting_id)
-            for posting in postings:
-                self.indexed.add(posting)
+                    self.ledger.discard_indexed(posting_id)
+            self.ledger.put_indexed(_summary(posting) for posting in postings)
             self.report.removed.extend(stale)
             # the files wholly written are finished: an ingest cut short after this point skips them
-            self.journal.record([(state, len(self.indexed.in_file(state.path))) for state in finished])
+            self.journal.record([(state, len(self.ledger.indexed_in_file(state.path))) for state in finished])
+        self.ledger.commit()
         if self.worker is not None:
             self.worker.forget([text for posting in postings for text in _texts(posting)])
 
+    def finish(self) -> IngestReport:
+        """The report, with every outcome or (past REPORT_POSTINGS_MAX) those that changed and a log of all."""
+        ledger, report = self.ledger, self.report
+        report.counts = ledger.outcome_counts()  # type: ignore[assignment]  # the outcomes the ledger took
+        log = self.settings.home / LOG_NAME
+        log.unlink(missing_ok=True)
+        if sum(report.counts.values()) <= REPORT_POSTINGS_MAX:
+            report.postings = list(ledger.outcomes())
+        else:
+            report.postings = list(ledger.outcomes(changed_only=True, limit=REPORT_POSTINGS_MAX))
+            with open(log, "w", encoding="utf-8") as out:
+                out.writelines(outcome.model_dump_json() + "\n" for outcome in ledger.outcomes())
+            report.log = str(log)
+        return report
 
-class _IndexedPostings:
-    """The store's posting records, read in one query when the run starts and kept current with the run's
-    own writes and removals: asking the store three times per file cost more than parsing the file."""
 
-    def __init__(self, index: RequirementIndex) -> None:
-        self.by_id: dict[str, PostingSummary] = {}  # in list_postings order: oldest first
-        self.by_file: dict[str, list[str]] = {}
-        self.by_fingerprint: dict[str, list[str]] = {}
-        for summary in index.list_postings():
-            self._put(summary)
-
-    def _put(self, summary: PostingSummary) -> None:
-        self.by_id[summary.id] = summary
-        self.by_file.setdefault(source_file(summary.source), []).append(summary.id)
-        self.by_fingerprint.setdefault(summary.fingerprint, []).append(summary.id)
-
-    def get(self, posting_id: str) -> PostingSummary | None:
-        return self.by_id.get(posting_id)
-
-    def in_file(self, file: str) -> list[PostingSummary]:
-        return [self.by_id[posting_id] for posting_id in self.by_file.get(file, [])]
-
-    def with_fingerprint(self, fingerprint: str) -> str | None:
-        """The oldest indexed posting with these items, as ``list_postings(where=fingerprint)[0]``."""
-        ids = self.by_fingerprint.get(fingerprint)
-        return ids[0] if ids else None
-
-    def add(self, posting: Posting) -> None:
-        self.discard(posting.id)
-        self._put(
-            PostingSummary(
-                id=posting.id,
-                title=posting.title,
-                company=posting.company,
-                language=posting.language,
-                source=posting.source,
-                fingerprint=posting.fingerprint,
-                counts=posting.counts(),
-                ingested_at=time.time(),
-            )
-        )
-
-    def discard(self, posting_id: str) -> None:
-        summary = self.by_id.pop(posting_id, None)
-        if summary is not None:
-            self.by_file[source_file(summary.source)].remove(posting_id)
-            self.by_fingerprint[summary.fingerprint].remove(posting_id)
+def _summary(posting: Posting) -> PostingSummary:
+    return PostingSummary(
+        id=posting.id,
+        title=posting.title,
+        company=posting.company,
+        language=posting.language,
+        source=posting.source,
+        fingerprint=posting.fingerprint,
+        counts=posting.counts(),
+        ingested_at=time.time(),
+    )
 
 
 def ingest(
@@ -347,26 +349,34 @@ def ingest(
     use_worker = worker is not False and EmbedWorker.supports(index.embedder)
     with ingest_lock(index.settings), EmbedWorker(index.embedder) as embed_worker:
         run = _Run(index, progress, embed_worker if use_worker else None, files=len(files))
-        index.sweep_orphans()
-        if worker:
-            run.start_worker()
         run.auto_worker = (
             use_worker and worker is None and _cores() > 1 and not getattr(index.embedder, "loaded", False)
         )
-        for path in files:
-            run.files_left -= 1
-            run.files_read += 1
-            try:
-                run.ingest_file(path)
-            except PrepbotError as exc:
-                run.report.errors.append(FileProblem(file=str(path), message=str(exc)))
-            if progress:
-                progress("file", 1)
-        run.flush()
+        try:
+            report = _run(run, files, progress, start_worker=bool(worker))
+        finally:
+            run.ledger.close()
     if embed_worker.failure:
         message = f"{embed_worker.failure}; embedded in this process instead"
-        run.report.warnings.append(FileProblem(file="", message=message))
-    return run.report
+        report.warnings.append(FileProblem(file="", message=message))
+    return report
+
+
+def _run(run: _Run, files: list[Path], progress: ProgressHook | None, start_worker: bool) -> IngestReport:
+    run.index.sweep_orphans()
+    if start_worker:
+        run.start_worker()
+    for path in files:
+        run.files_left -= 1
+        run.files_read += 1
+        try:
+            run.ingest_file(path)
+        except PrepbotError as exc:
+            run.report.errors.append(FileProblem(file=str(path), message=str(exc)))
+        if progress:
+            progress("file", 1)
+    run.flush()
+    return run.finish()
 
 
 INGEST_LOCK_WAIT_S = 600.0  # another ingest of this home runs first; past this the user is told why

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import sys
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -13,6 +15,7 @@ from prepbot.config import Settings, get_settings
 from prepbot.errors import PrepbotError, UsageError
 
 if TYPE_CHECKING:
+    from prepbot.ingest import IngestReport
     from prepbot.retrieval.index import RequirementIndex
 
 PostingArg = Annotated[str, typer.Argument(help="A posting ID from `postings list`.")]
@@ -32,6 +35,18 @@ def no_posting(posting_id: str) -> PrepbotError:
     return PrepbotError(f"no posting {posting_id!r}; `prepbot postings list` shows the IDs")
 
 
+def print_json_report(report: IngestReport) -> None:
+    """The report as JSON, every posting listed: from the log, a line at a time, where the report holds some."""
+    if report.log is None:
+        print_json(report.model_dump())
+        return
+    sys.stdout.write('{"postings": [')
+    for k, outcome in enumerate(report.every_posting()):
+        sys.stdout.write(("," if k else "") + "\n  " + json.dumps(outcome.model_dump(), ensure_ascii=False))
+    rest = json.dumps(report.model_dump(exclude={"postings"}), ensure_ascii=False, indent=2)
+    sys.stdout.write("\n],\n" + rest[1:].lstrip("\n") + "\n")
+
+
 def ingest(
     paths: Annotated[list[str], typer.Argument(help="Files, folders or globs: .md .txt .html .pdf .json .jsonl")],
     as_json: JsonFlag = False,
@@ -43,7 +58,7 @@ def ingest(
     with progress_bars({"file": "files", "items": "items indexed"}, quiet=as_json) as bars:
         report = run_ingest(paths, index, progress=bars)
     if as_json:
-        print_json(report.model_dump())
+        print_json_report(report)
     else:
         render.ingest_report(console, err_console, report)
     if report.errors:  # the other files are indexed; the exit code says that not everything was
@@ -118,7 +133,7 @@ def postings_fix(
         reset=reset,
     )
     if as_json:
-        print_json(report.model_dump())
+        print_json_report(report)
     else:
         render.ingest_report(console, err_console, report)
 

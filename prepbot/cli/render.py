@@ -37,9 +37,10 @@ INGEST_LINES_MAX = 100  # a larger ingest lists only what changed, this many lin
 
 
 def ingest_report(out: Console, err: Console, report: IngestReport) -> None:
-    shown = report.postings
-    if len(shown) > INGEST_LINES_MAX:
+    shown, total = report.postings, sum(report.counts.values())
+    if total > INGEST_LINES_MAX:
         shown = [item for item in shown if item.outcome != "unchanged"]
+        total -= report.count("unchanged")
     for item in shown[:INGEST_LINES_MAX]:
         style = OUTCOME_STYLE[item.outcome]
         line = f"[{style}]{item.outcome:9}[/] {escape(item.posting_id)}  {escape(item.title)}  ({item.items} items)"
@@ -48,12 +49,14 @@ def ingest_report(out: Console, err: Console, report: IngestReport) -> None:
         if item.replaced:
             line += f" [cyan]replaces {escape(', '.join(item.replaced))}[/]"
         out.print(line, highlight=False)
-    if len(shown) > INGEST_LINES_MAX:
-        out.print(f"... and {len(shown) - INGEST_LINES_MAX} more (--json lists every posting)", highlight=False)
+    if total > INGEST_LINES_MAX:
+        out.print(f"... and {total - INGEST_LINES_MAX} more (--json lists every posting)", highlight=False)
     for posting_id in report.removed:
         out.print(f"[red]removed  [/] {escape(posting_id)}", highlight=False)
     for problem in report.warnings:
         err.print(f"[yellow]warning:[/] {escape(problem.message)}", highlight=False, soft_wrap=True)
+    if report.warnings_left_out:
+        err.print(f"[yellow]... and {report.warnings_left_out} more warnings[/]", highlight=False)
     for problem in report.errors:
         err.print(f"[red]error:[/] {escape(problem.message)}", highlight=False, soft_wrap=True)
     counts = {o: report.count(o) for o in OUTCOME_STYLE}

@@ -109,7 +109,7 @@ class LabelledStore:
                 report = ingest([str(path)], self.index, worker=False)
                 # a duplicate within the file is left out, as the store holds it once; one of an earlier file's
                 # posting is that posting, which this file's own home would hold
-                ids = [o.duplicate_of if o.outcome == "duplicate" else o.posting_id for o in report.postings]
+                ids = [o.duplicate_of if o.outcome == "duplicate" else o.posting_id for o in report.every_posting()]
                 stored = [self.index.get_posting(pid) for pid in dict.fromkeys(i for i in ids if i)]
                 self._read[path] = FileRead(
                     file=str(path),

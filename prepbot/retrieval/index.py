@@ -12,7 +12,7 @@ import hashlib
 import json
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -273,6 +273,11 @@ class RequirementIndex:
         summaries = [self._summary(pid, meta) for pid, meta in zip(got["ids"], got["metadatas"] or [])]
         return sorted(summaries, key=lambda s: (s.ingested_at, s.id))
 
+    def posting_pages(self) -> Iterator[list[PostingSummary]]:
+        """The posting records PAGE at a time, in no order: what a large ingest reads without holding it all."""
+        for got in pages(self.postings, include=["metadatas"]):
+            yield [self._summary(pid, meta) for pid, meta in zip(got["ids"], got["metadatas"] or [])]
+
     @staticmethod
     def _summary(posting_id: str, meta: dict[str, Any]) -> PostingSummary:
         return PostingSummary(
@@ -440,18 +445,25 @@ def _searched(document: str, meta: dict[str, Any]) -> str:
     return f"{document} {detail}" if detail else document
 
 
-def get_all(collection: Any, **query: Any) -> dict[str, list]:
-    """``collection.get(**query)`` read PAGE records at a time (one read of a whole large collection fails in
+def pages(collection: Any, **query: Any) -> Iterator[dict[str, Any]]:
+    """``collection.get(**query)`` PAGE records at a time (one read of a whole large collection fails in
     chroma: "too many SQL variables")."""
-    found: dict[str, list] = {"ids": [], "metadatas": [], "documents": []}
     offset = 0
     while True:
         got = collection.get(**query, limit=PAGE, offset=offset)
+        yield got
+        if len(got["ids"]) < PAGE:
+            return
+        offset += PAGE
+
+
+def get_all(collection: Any, **query: Any) -> dict[str, list]:
+    """``collection.get(**query)``, read page by page."""
+    found: dict[str, list] = {"ids": [], "metadatas": [], "documents": []}
+    for got in pages(collection, **query):
         for key in found:
             found[key].extend(got.get(key) or [])
-        if len(got["ids"]) < PAGE:
-            return found
-        offset += PAGE
+    return found
 
 
 def item_info(meta: dict[str, Any]) -> dict[str, Any]:
