@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import sqlite3
 from collections.abc import Iterable, Iterator
@@ -31,18 +32,29 @@ _SCHEMA = """
 CREATE TABLE indexed (id TEXT PRIMARY KEY, file TEXT, fingerprint TEXT, at REAL, summary TEXT);
 CREATE INDEX indexed_file ON indexed (file, at, id);
 CREATE INDEX indexed_fingerprint ON indexed (fingerprint, at, id);
-CREATE TABLE seen (id TEXT PRIMARY KEY, fingerprint TEXT, keys INTEGER, n INTEGER);
+CREATE TABLE seen (id TEXT PRIMARY KEY, fingerprint TEXT, keys TEXT, n INTEGER);
 CREATE INDEX seen_fingerprint ON seen (fingerprint, n);
-CREATE TABLE seen_key (key INTEGER, id TEXT);
-CREATE INDEX seen_key_key ON seen_key (key);
+CREATE TABLE seen_prefix (key INTEGER, id TEXT);
+CREATE INDEX seen_prefix_key ON seen_prefix (key);
+CREATE INDEX seen_prefix_id ON seen_prefix (id);
 CREATE TABLE outcome (n INTEGER PRIMARY KEY, outcome TEXT, body TEXT);
 """
 
 
-def _key(text: str) -> int:
-    """A normalised item text as a signed 64-bit integer: equal texts, equal keys; others collide with odds
-    of ~2^-64 a pair."""
-    return int.from_bytes(hashlib.blake2b(text.encode(), digest_size=8).digest(), "big", signed=True)
+def _keys(posting: Posting) -> list[int]:
+    """A posting's normalised item texts as signed 64-bit integers, in ascending order (equal texts, equal
+    keys; others collide with odds of ~2^-64 a pair)."""
+    digests = (hashlib.blake2b(text.encode(), digest_size=8).digest() for text in posting.item_keys())
+    return sorted(int.from_bytes(digest, "big", signed=True) for digest in digests)
+
+
+def _prefix(keys: list[int]) -> list[int]:
+    """The keys a near-duplicate must share at least one of (prefix filtering): two sets with Jaccard >= t
+    share at least ceil(t * n) of each one's n keys, so under one global order (the keys' values) the first
+    n - ceil(t * n) + 1 keys of each meet. Only these are indexed and looked up: with a boilerplate line in
+    thousands of postings, looking up every key made the search for a twin cost ~thousands of rows a posting."""
+    needed = math.ceil(NEAR_DUPLICATE_JACCARD * len(keys) - 1e-9)
+    return keys[: len(keys) - needed + 1]
 
 
 class Ledger:
@@ -94,13 +106,12 @@ class Ledger:
     # -- the postings this run queued, found again by shared items (identity.NEAR_DUPLICATE_JACCARD)
 
     def add_seen(self, posting: Posting) -> None:
-        keys = {_key(text) for text in posting.item_keys()}
+        self.discard_seen(posting)
+        keys = _keys(posting)
         self.seen_n += 1
-        self.db.execute(
-            "INSERT OR REPLACE INTO seen VALUES (?, ?, ?, ?)", (posting.id, posting.fingerprint, len(keys), self.seen_n)
-        )
-        self.db.execute("DELETE FROM seen_key WHERE id = ?", (posting.id,))
-        self.db.executemany("INSERT INTO seen_key VALUES (?, ?)", ((key, posting.id) for key in keys))
+        row = (posting.id, posting.fingerprint, json.dumps(keys), self.seen_n)
+        self.db.execute("INSERT INTO seen VALUES (?, ?, ?, ?)", row)
+        self.db.executemany("INSERT INTO seen_prefix VALUES (?, ?)", ((key, posting.id) for key in _prefix(keys)))
 
     def seen_fingerprint(self, posting_id: str) -> str | None:
         row = self.db.execute("SELECT fingerprint FROM seen WHERE id = ?", (posting_id,)).fetchone()
@@ -108,7 +119,7 @@ class Ledger:
 
     def discard_seen(self, posting: Posting) -> None:
         self.db.execute("DELETE FROM seen WHERE id = ?", (posting.id,))
-        self.db.execute("DELETE FROM seen_key WHERE id = ?", (posting.id,))
+        self.db.execute("DELETE FROM seen_prefix WHERE id = ?", (posting.id,))
 
     def seen_twin(self, posting: Posting) -> str | None:
         """The first posting this run queued with the same fingerprint, else the one (by ID) that shares at
@@ -117,16 +128,17 @@ class Ledger:
         row = self.db.execute(query, (posting.fingerprint,)).fetchone()
         if row is not None:
             return row[0]
-        keys = {_key(text) for text in posting.item_keys()}
+        keys = set(_keys(posting))
         if not keys:
             return None
-        shared = self.db.execute(
-            "SELECT k.id, COUNT(*), s.keys FROM seen_key k JOIN seen s ON s.id = k.id"
-            " WHERE k.key IN (SELECT value FROM json_each(?)) GROUP BY k.id ORDER BY k.id",
-            (json.dumps(sorted(keys)),),
+        candidates = self.db.execute(
+            "SELECT s.id, s.keys FROM seen s WHERE s.id IN (SELECT id FROM seen_prefix"
+            " WHERE key IN (SELECT value FROM json_each(?))) ORDER BY s.id",
+            (json.dumps(_prefix(sorted(keys))),),
         )
-        for other, common, other_keys in shared:
-            if common / (len(keys) + other_keys - common) >= NEAR_DUPLICATE_JACCARD:
+        for other, other_keys in candidates:
+            theirs = set(json.loads(other_keys))
+            if len(keys & theirs) / len(keys | theirs) >= NEAR_DUPLICATE_JACCARD:
                 return str(other)
         return None
 

@@ -10,6 +10,7 @@ import pytest
 
 from prepbot.ledger import LEDGER_GLOB, Ledger
 from prepbot.postings import Posting
+from prepbot.postings.identity import is_near_duplicate
 from tests.helpers import run_cli
 from tests.test_ingest import open_store, write_postings
 from tests.test_postings import parse_text
@@ -82,3 +83,26 @@ def test_no_ledger_outlives_its_run_even_a_killed_one(tmp_path):
     assert not list(home.glob(LEDGER_GLOB))
     report = ingest([str(folder)], index, worker=False)
     assert report.counts == {"added": 2} and not list(home.glob(LEDGER_GLOB))
+
+
+def test_the_twin_found_on_disk_is_the_one_a_comparison_with_every_posting_finds(tmp_path):
+    """Prefix filtering looks up few keys; it must find exactly what comparing every pair finds."""
+    import random
+
+    rng = random.Random(5)
+    pool = [f"Skill number {k} with tool {k % 7}" for k in range(40)]
+    base = [rng.sample(pool, rng.randint(3, 25)) for _ in range(8)]
+    ledger, earlier = Ledger(tmp_path), []
+    for k in range(160):
+        texts = list(rng.choice(base))
+        for _ in range(rng.choice([0, 0, 1, 2])):  # a few items changed, dropped or added
+            texts[rng.randrange(len(texts))] = rng.choice(pool)
+        if rng.random() < 0.3:
+            texts.append(rng.choice(pool))
+        new = posting(f"p{k:03d}", texts)
+        same = [p.id for p in earlier if p.fingerprint == new.fingerprint]
+        near = sorted(p.id for p in earlier if is_near_duplicate(p, new))
+        assert ledger.seen_twin(new) == (same[0] if same else near[0] if near else None)
+        ledger.add_seen(new)
+        earlier.append(new)
+    ledger.close()
