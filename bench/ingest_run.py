@@ -108,8 +108,8 @@ def by_tenth(samples: list[dict], count: int, key: str) -> list[float]:
 VERIFY = """
 import json
 from prepbot.config import get_settings
-from prepbot.retrieval.connect import connect
-from prepbot.retrieval.index import pages, sparse_dir
+from prepbot.retrieval.connect import connect, pages
+from prepbot.retrieval.index import sparse_dir
 from prepbot.retrieval.sparse import SparseIndex
 settings = get_settings()
 client = connect(settings)

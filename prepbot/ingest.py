@@ -10,7 +10,6 @@ wait for the worker (embedders.EmbedWorker takes queued texts back); what it sto
 from __future__ import annotations
 
 import os
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -139,7 +138,7 @@ class _Run:
             return False
         self.report.skipped_files += 1
         for summary in in_store:
-            self.ledger.add_outcome(
+            self._record(
                 PostingOutcome(
                     outcome="unchanged",
                     posting_id=summary.id,
@@ -180,18 +179,18 @@ class _Run:
                 unchanged[k] = same
         for k, posting in enumerate(parsed):
             if k in unchanged:
-                self.ledger.add_outcome(_outcome(posting, "unchanged", posting_id=unchanged[k].id))
+                self._record(_outcome(posting, "unchanged", posting_id=unchanged[k].id))
                 continue
             if self._taken(posting.id) not in (None, posting.fingerprint):
                 posting = with_longer_id(posting, self._taken)  # same slug and 24-bit hash, other items
             existing = self.ledger.indexed(posting.id)
             if existing is not None:
                 kept.add(posting.id)
-                self.ledger.add_outcome(_outcome(posting, "duplicate", duplicate_of=existing.id))
+                self._record(_outcome(posting, "duplicate", duplicate_of=existing.id))
                 continue
             twin = self._indexed_twin(posting)
             if twin is not None:
-                self.ledger.add_outcome(_outcome(posting, "duplicate", duplicate_of=twin))
+                self._record(_outcome(posting, "duplicate", duplicate_of=twin))
                 continue
             previous = _edited_from(posting, [s for s in in_file if s.id not in kept])
             if previous is not None:
@@ -223,11 +222,14 @@ class _Run:
 
     def _queue(self, posting: Posting, outcome: PostingOutcome) -> None:
         self.pending.append(posting)
-        self.pending_outcomes.append(self.ledger.add_outcome(outcome))
+        self.pending_outcomes.append(self._record(outcome))
         self.ledger.add_seen(posting)
         self.queued_items += len(posting.requirements)
         if self.worker is not None and self.worker.running:
             self.worker.submit(_texts(posting))
+
+    def _record(self, outcome: PostingOutcome) -> int:
+        return self.ledger.add_outcome(outcome.outcome, outcome.model_dump_json())
 
     def _taken(self, posting_id: str) -> str | None:
         """The fingerprint of the posting that holds ``posting_id``, indexed or queued in this run; None if free."""
@@ -300,7 +302,7 @@ class _Run:
                 else:
                     self.index.remove_posting(posting_id)
                     self.ledger.discard_indexed(posting_id)
-            self.ledger.put_indexed(_summary(posting) for posting in postings)
+            self.ledger.put_written(postings)
             self.report.removed.extend(stale)
             # the files wholly written are finished: an ingest cut short after this point skips them
             self.journal.record([(state, len(self.ledger.indexed_in_file(state.path))) for state in finished])
@@ -315,26 +317,14 @@ class _Run:
         log = self.settings.home / LOG_NAME
         log.unlink(missing_ok=True)
         if sum(report.counts.values()) <= REPORT_POSTINGS_MAX:
-            report.postings = list(ledger.outcomes())
+            report.postings = [PostingOutcome.model_validate_json(body) for body in ledger.outcomes()]
         else:
-            report.postings = list(ledger.outcomes(changed_only=True, limit=REPORT_POSTINGS_MAX))
+            changed = ledger.outcomes(changed_only=True, limit=REPORT_POSTINGS_MAX)
+            report.postings = [PostingOutcome.model_validate_json(body) for body in changed]
             with open(log, "w", encoding="utf-8") as out:
-                out.writelines(outcome.model_dump_json() + "\n" for outcome in ledger.outcomes())
+                out.writelines(body + "\n" for body in ledger.outcomes())
             report.log = str(log)
         return report
-
-
-def _summary(posting: Posting) -> PostingSummary:
-    return PostingSummary(
-        id=posting.id,
-        title=posting.title,
-        company=posting.company,
-        language=posting.language,
-        source=posting.source,
-        fingerprint=posting.fingerprint,
-        counts=posting.counts(),
-        ingested_at=time.time(),
-    )
 
 
 def ingest(

@@ -14,6 +14,7 @@ import json
 import math
 import os
 import sqlite3
+import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -22,7 +23,6 @@ from prepbot.postings import Posting
 from prepbot.postings.identity import NEAR_DUPLICATE_JACCARD
 
 if TYPE_CHECKING:
-    from prepbot.ingest import PostingOutcome
     from prepbot.retrieval.index import PostingSummary
 
 LEDGER_CACHE_KIB = 8192
@@ -86,6 +86,16 @@ class Ledger:
             ((s.id, source_file(s.source), s.fingerprint, s.ingested_at, s.model_dump_json()) for s in summaries),
         )
 
+    def put_written(self, postings: list[Posting]) -> None:
+        """Postings this run has just written, as the store now lists them."""
+        from prepbot.retrieval.index import PostingSummary
+
+        fields = ("id", "title", "company", "language", "source", "fingerprint")
+        self.put_indexed(
+            PostingSummary(**{f: getattr(p, f) for f in fields}, counts=p.counts(), ingested_at=time.time())
+            for p in postings
+        )
+
     def indexed(self, posting_id: str) -> PostingSummary | None:
         row = self.db.execute("SELECT summary FROM indexed WHERE id = ?", (posting_id,)).fetchone()
         return None if row is None else _summary(row[0])
@@ -142,12 +152,10 @@ class Ledger:
                 return str(other)
         return None
 
-    # -- one outcome a posting, in the order the run met them
+    # -- one outcome a posting (ingest.PostingOutcome as JSON), in the order the run met them
 
-    def add_outcome(self, outcome: PostingOutcome) -> int:
-        cursor = self.db.execute(
-            "INSERT INTO outcome (outcome, body) VALUES (?, ?)", (outcome.outcome, outcome.model_dump_json())
-        )
+    def add_outcome(self, outcome: str, body: str) -> int:
+        cursor = self.db.execute("INSERT INTO outcome (outcome, body) VALUES (?, ?)", (outcome, body))
         return int(cursor.lastrowid or 0)
 
     def drop_outcomes(self, numbers: list[int]) -> None:
@@ -156,12 +164,10 @@ class Ledger:
     def outcome_counts(self) -> dict[str, int]:
         return dict(self.db.execute("SELECT outcome, COUNT(*) FROM outcome GROUP BY outcome").fetchall())
 
-    def outcomes(self, changed_only: bool = False, limit: int = -1) -> Iterator[PostingOutcome]:
-        from prepbot.ingest import PostingOutcome
-
+    def outcomes(self, changed_only: bool = False, limit: int = -1) -> Iterator[str]:
         where = " WHERE outcome != 'unchanged'" if changed_only else ""
         for (body,) in self.db.execute(f"SELECT body FROM outcome{where} ORDER BY n LIMIT ?", (limit,)):
-            yield PostingOutcome.model_validate_json(body)
+            yield str(body)
 
 
 def _summary(body: str) -> PostingSummary:

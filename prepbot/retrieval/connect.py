@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
@@ -90,3 +91,27 @@ def _check_not_locked(chroma_dir: Path) -> None:
 def reason(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()
     return f"{exc.__class__.__name__}: {text[0]}" if text else exc.__class__.__name__
+
+
+PAGE = 5000  # records read from the store at a time: chroma fails a read of ~60k records at once
+
+
+def pages(collection: Any, **query: Any) -> Iterator[dict[str, Any]]:
+    """``collection.get(**query)`` PAGE records at a time (one read of a whole large collection fails in
+    chroma: "too many SQL variables")."""
+    offset = 0
+    while True:
+        got = collection.get(**query, limit=PAGE, offset=offset)
+        yield got
+        if len(got["ids"]) < PAGE:
+            return
+        offset += PAGE
+
+
+def get_all(collection: Any, **query: Any) -> dict[str, list]:
+    """``collection.get(**query)``, read page by page."""
+    found: dict[str, list] = {"ids": [], "metadatas": [], "documents": []}
+    for got in pages(collection, **query):
+        for key in found:
+            found[key].extend(got.get(key) or [])
+    return found

@@ -22,7 +22,7 @@ from pydantic import BaseModel
 from prepbot.config import Settings
 from prepbot.errors import PrepbotError
 from prepbot.postings import CORE_SECTIONS, SECTIONS, OutlineSection, Posting, Requirement
-from prepbot.retrieval.connect import connect, items_schema, reason
+from prepbot.retrieval.connect import PAGE, connect, get_all, items_schema, pages, reason
 from prepbot.retrieval.embedders import Embedder, PrepbotEmbeddingFunction, get_embedder
 from prepbot.retrieval.ranking import (
     ANSWER_MATCH_MAX_ITEMS,
@@ -36,7 +36,6 @@ from prepbot.retrieval.sparse import SparseDoc, SparseIndex
 from prepbot.text import Language
 
 EMBED_BATCH = 256
-PAGE = 5000  # records read from the store at a time: chroma fails a read of ~60k records at once
 INFO_KEY = "info"  # an item's fields other than posting_id and section, as JSON
 GENERATION_KEY = "prepbot_generation"  # in the postings collection's metadata, on a chroma server
 SERVER_STEP_CHECK_S = 1.0  # how often a search on a chroma server asks whether another client wrote
@@ -443,27 +442,6 @@ def sparse_dir(settings: Settings) -> Path:
 def _searched(document: str, meta: dict[str, Any]) -> str:
     detail = item_info(meta)["detail"]
     return f"{document} {detail}" if detail else document
-
-
-def pages(collection: Any, **query: Any) -> Iterator[dict[str, Any]]:
-    """``collection.get(**query)`` PAGE records at a time (one read of a whole large collection fails in
-    chroma: "too many SQL variables")."""
-    offset = 0
-    while True:
-        got = collection.get(**query, limit=PAGE, offset=offset)
-        yield got
-        if len(got["ids"]) < PAGE:
-            return
-        offset += PAGE
-
-
-def get_all(collection: Any, **query: Any) -> dict[str, list]:
-    """``collection.get(**query)``, read page by page."""
-    found: dict[str, list] = {"ids": [], "metadatas": [], "documents": []}
-    for got in pages(collection, **query):
-        for key in found:
-            found[key].extend(got.get(key) or [])
-    return found
 
 
 def item_info(meta: dict[str, Any]) -> dict[str, Any]:
