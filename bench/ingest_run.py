@@ -129,7 +129,7 @@ def verify(env: dict) -> dict:
     would put a sparse index out of step right first)."""
     done = subprocess.run([sys.executable, "-c", VERIFY], env=env, capture_output=True, text=True)
     if done.returncode:
-        return {"error": done.stderr.strip().splitlines()[-1]}
+        return {"error": (done.stderr.strip().splitlines() or [f"exit {done.returncode}"])[-1]}
     return json.loads(done.stdout)
 
 
@@ -182,6 +182,7 @@ def measure(args, folder: Path, home: Path, env: dict, server_pid: int | None) -
         runs.append({"rc": rc, "wall_s": round(wall, 1), "files_finished": files_finished(home)})
         offset = samples[-1]["t"] if samples else 0.0
         samples += [{**s, "t": s["t"] + offset} for s in resumed]
+    (home.parent / "samples.json").write_text(json.dumps(samples))  # before the store is read (minutes at 1M)
     wall_s = sum(r["wall_s"] for r in runs)
     figures = {
         "postings_written": args.count,
@@ -194,7 +195,6 @@ def measure(args, folder: Path, home: Path, env: dict, server_pid: int | None) -
     }
     if server_pid is not None:
         figures["server_rss_mb_by_tenth"] = by_tenth(samples, args.count, "server_rss_mb")
-    (home.parent / "samples.json").write_text(json.dumps(samples))
     return figures
 
 

@@ -50,3 +50,13 @@ def test_the_load_bench_runs_many_search_clients_against_one_chroma_server():
     assert [row["requests"] for row in result["search"]] == [4, 12]
     assert all(row["p95_s"] > 0 and not row["cut_short"] for row in result["search"])
     assert result["grade"] == []
+
+
+@pytest.mark.skipif(not POSTINGS.is_dir(), reason="needs ../shared/postings")
+def test_the_large_ingest_bench_kills_resumes_and_leaves_the_store_whole(tmp_path):
+    result = run_bench("ingest_run.py", "--count", "300", "--kill-at", "0.4", "--keep", str(tmp_path / "run"))
+    store = result["store"]
+    assert result["runs"][-1]["rc"] == 0 and result["runs"][-1]["files_finished"] == 300
+    assert 280 <= store["postings"] <= 300 and store["items"] == store["sparse_items"] > 0
+    assert store["orphan_postings"] == 0 and store["sparse_postings_not_in_store"] == 0
+    assert result["ingest_peak_rss_mb"] > 0
