@@ -170,3 +170,53 @@ def test_use_embedder_runs_numpy_blas_on_its_own_thread_count():
     assert backend.threads == 1 and backend._threadpool is not None
     with backend._threadpool(limits=backend.threads, user_api="blas"):
         assert all(pool["num_threads"] == 1 for pool in threadpool_info() if pool["user_api"] == "blas")
+
+
+ANSWER = (
+    "At my last job I ran the event pipeline on Kafka with Flink jobs reading from it. When consumer lag grew "
+    "during a sale, I added partitions and tuned the checkpoint interval, and lag stayed under a minute."
+)
+
+
+def test_an_answer_is_matched_by_the_ranker_fitted_for_the_embedder(index):
+    from prepbot.retrieval import ranker
+
+    hits = index.search(ANSWER, posting_id=DATA_ENGINEER.id, k=3)
+    assert hits[0].id == f"{DATA_ENGINEER.id}/requirement-1"  # the shipped ranker, fitted for "use"
+    assert ranker.ranker_for("use", index.settings.home) is not None
+    assert ranker.ranker_for("openai:text-embedding-3-small", index.settings.home) is None
+
+    # a ranker of the user's own (as `prepbot eval evals/fit-ranker.yaml` records) overrides the shipped one:
+    # this one only likes pluses
+    items, features = index.answer_features(ANSWER, DATA_ENGINEER.id)
+    assert len(items) == len(DATA_ENGINEER.requirements) and set(features) == set(ranker.FEATURES)
+    odd = ranker.AnswerRanker(embedder="use", features=["nice"], weights=[1.0], means=[0.0], scales=[1.0])
+    path = ranker.record(index.settings.home, odd)
+    try:
+        assert index.search(ANSWER, posting_id=DATA_ENGINEER.id, k=1)[0].id == f"{DATA_ENGINEER.id}/nice_to_have-1"
+        assert ranker.ranker_for("use", index.settings.home) == odd
+    finally:
+        path.unlink()
+
+
+def test_the_ranker_fit_puts_the_labelled_items_first_and_is_measured_on_groups_held_out():
+    import numpy as np
+
+    from prepbot.retrieval import ranker
+
+    rng = np.random.default_rng(0)
+    answers, groups = [], []
+    for n in range(40):  # the target is the item with the highest "whole"; "loglen" is noise
+        features = {name: rng.normal(size=8) for name in ranker.FEATURES}
+        target = np.zeros(8, dtype=bool)
+        target[int(np.argmax(features["whole"]))] = True
+        answers.append((features, target))
+        groups.append(f"file-{n % 4}")
+    fitted = ranker.fit(answers)
+    weights = dict(zip(fitted["features"], fitted["weights"]))
+    assert weights["whole"] > 1.0 and abs(weights["loglen"]) < 0.5 * weights["whole"]
+    held_out = ranker.cross_validate(answers, groups)
+    assert len(held_out) == 40 and sum(held_out) >= 36
+    # a ranker with no feature that tells the target apart does no better than chance (3 of 8)
+    shuffled = [(f, np.roll(t, 3)) for f, t in answers]
+    assert sum(ranker.cross_validate(shuffled, groups)) < 30

@@ -24,6 +24,7 @@ from prepbot.errors import PrepbotError
 from prepbot.postings import CORE_SECTIONS, SECTIONS, OutlineSection, Posting, Requirement
 from prepbot.retrieval.connect import PAGE, connect, get_all, items_schema, pages, reason
 from prepbot.retrieval.embedders import Embedder, PrepbotEmbeddingFunction, get_embedder
+from prepbot.retrieval.ranker import answer_features, ranker_for
 from prepbot.retrieval.ranking import (
     ANSWER_MATCH_MAX_ITEMS,
     answer_scores,
@@ -400,17 +401,33 @@ class RequirementIndex:
         return lambda include: self.items.get(where=where, include=include)
 
     def _match_answer(self, query: str, read: Callable, k: int) -> list[SearchHit]:
-        """The items an answer (several sentences) is about: each item scored by its two best-matching
-        sentences of the answer and by the whole answer, plus the share of its own distinctive words the
-        answer uses; duties and requirements before the rest (an answer is about what the job asks)."""
+        """The items an answer (several sentences) is about, by the ranker fitted for this embedder
+        (``ranker.py``); without one, each item scored by its two best-matching sentences of the answer, the
+        whole answer and the share of its words the answer uses, duties and requirements before the rest."""
+        ids, docs, metas, features = self._answer_features(query, read)
+        ranker = ranker_for(self.settings.embedder, self.settings.home)
+        if ranker is not None:
+            scores = ranker.scores(features)
+            order = sorted(range(len(ids)), key=lambda i: -scores[i])
+        else:
+            scores = answer_scores(features)
+            order = sorted(range(len(ids)), key=lambda i: (metas[i]["section"] not in CORE_SECTIONS, -scores[i]))
+        return [_hit(ids[i], docs[i], metas[i], float(scores[i])) for i in order[:k]]
+
+    def answer_features(self, query: str, posting_id: str) -> tuple[list[SearchHit], dict[str, np.ndarray]]:
+        """Every item of a posting (as hits, in store order) and the ranker's features of each for an answer:
+        what a ranker is fitted on."""
+        ids, docs, metas, features = self._answer_features(query, self._filtered(None, posting_id, None))
+        return [_hit(i, d, m, 0.0) for i, d, m in zip(ids, docs, metas)], features
+
+    def _answer_features(self, query: str, read: Callable) -> tuple[list, list, list, dict[str, np.ndarray]]:
         got = read(["documents", "metadatas", "embeddings"])
         ids, docs, metas = got["ids"], got["documents"] or [], got["metadatas"] or []
-        vectors = unit(np.asarray(got["embeddings"], dtype=np.float32))
-        sentences = answer_sentences(query)
-        queries = unit(np.asarray(self.embedder.embed([query, *sentences]), dtype=np.float32))
-        scores = answer_scores(queries[0], queries[1:], vectors, [_searched(d, m) for d, m in zip(docs, metas)], query)
-        order = sorted(range(len(ids)), key=lambda i: (metas[i]["section"] not in CORE_SECTIONS, -scores[i]))
-        return [_hit(ids[i], docs[i], metas[i], float(scores[i])) for i in order[:k]]
+        vectors = unit(np.asarray(got["embeddings"], dtype=np.float32).reshape(len(ids), -1))
+        texts = [_searched(d, m) for d, m in zip(docs, metas)]
+        queries = unit(np.asarray(self.embedder.embed([query, *answer_sentences(query)]), dtype=np.float32))
+        sections = [m["section"] for m in metas]
+        return ids, docs, metas, answer_features(queries[0], queries[1:], vectors, texts, sections, query)
 
     def match_titles(self, role: str, k: int = 5) -> list[tuple[PostingSummary, float]]:
         """Postings whose title matches a role in any language (dense similarity on the embedded titles)."""

@@ -148,12 +148,16 @@ def is_answer_like(query: str) -> bool:
     return len(query) >= ANSWER_MIN_CHARS or len(answer_sentences(query)) >= ANSWER_MIN_SENTENCES
 
 
-def answer_scores(whole: Any, sentences: Any, items: Any, item_texts: list[str], answer: str) -> Any:
-    """Per item: half the mean cosine of its two nearest answer sentences, half the whole answer's cosine,
-    plus COVERAGE_WEIGHT x the idf-weighted share of the item's words (CJK bigrams) found in the answer."""
-    sims = sentences @ items.T
-    top = np.sort(sims, axis=0)[-2:].mean(axis=0)
-    dense = 0.5 * top + 0.5 * (items @ whole)
+def answer_scores(features: dict[str, Any]) -> Any:
+    """Per item, where no ranker was fitted for the embedder (``ranker.py``, whose features these are): half
+    the mean cosine of its two nearest answer sentences, half the whole answer's cosine, plus
+    COVERAGE_WEIGHT x its ``coverage``."""
+    return 0.5 * features["top2"] + 0.5 * features["whole"] + COVERAGE_WEIGHT * features["cov"]
+
+
+def coverage(item_texts: list[str], answer: str) -> Any:
+    """Per item, the idf-weighted share of its words (CJK bigrams) that the answer uses; stop words and single
+    characters left out, idf over these items."""
     words = [{t for t in bm25_tokens(text) if t not in _STOP and len(t) > 1} for text in item_texts]
     counts: dict[str, int] = {}
     for item_words in words:
@@ -161,10 +165,9 @@ def answer_scores(whole: Any, sentences: Any, items: Any, item_texts: list[str],
             counts[word] = counts.get(word, 0) + 1
     idf = {word: float(np.log(1 + len(words) / n)) for word, n in counts.items()}
     used = set(bm25_tokens(answer))
-    coverage = np.array(
-        [sum(idf[w] for w in ws if w in used) / (sum(idf[w] for w in ws) or 1.0) for ws in words], dtype=np.float32
+    return np.array(
+        [sum(idf[w] for w in ws if w in used) / (sum(idf[w] for w in ws) or 1.0) for ws in words], dtype=np.float64
     )
-    return dense + COVERAGE_WEIGHT * coverage
 
 
 def unit(vectors: Any) -> Any:

@@ -2,20 +2,19 @@
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal, cast
+from typing import Any, Literal, cast
 
+import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from prepbot.errors import PrepbotError
 from prepbot.evals import labels, metrics
-from prepbot.text import Language
-
-if TYPE_CHECKING:
-    pass
 from prepbot.evals.results import CaseResult, Value
 from prepbot.evals.suite import LabelledForm, Metric, Suite, SuiteContext, register
 from prepbot.evals.suites.parsing import CountedSection
+from prepbot.text import Language
 
 
 class ItemRef(BaseModel):
@@ -44,6 +43,8 @@ class RetrievalOptions(BaseModel):
 
     scope: Literal["posting", "all"] = "posting"  # search the case's posting (as prepbot does), or every posting
     depth: int = Field(default=10, ge=3, le=100)  # hits fetched; MRR counts ranks up to here
+    # labelled answers: fit the answer ranker on this run's answers and record it for the embedder in the home
+    fit: bool = False
 
 
 def run_retrieval(case: RetrievalCase, context: SuiteContext) -> CaseResult:
@@ -141,6 +142,11 @@ def run_labelled_retrieval(case: LabelledAnswerCase, context: SuiteContext) -> C
     scope = posting.id if options.scope == "posting" else None
     hits = store.index.search(case.text, posting_id=scope, k=labels.HIT_K)
     rank = labels.hit_rank(case.item, [(hit.text, hit.group) for hit in hits])
+    fitting: dict[str, Any] = {}
+    if options.fit:  # what the ranker is fitted on: every item's features, and which items are the labelled one
+        items, features = store.index.answer_features(case.text, posting.id)
+        target = [labels.hit_rank(case.item, [(item.text, item.group)]) is not None for item in items]
+        fitting = {"fit": {"features": {k: v.tolist() for k, v in features.items()}, "target": target}}
     values: dict[str, Value] = {
         "recall@1": float(rank == 1),
         "recall@3": float(rank is not None),
@@ -156,9 +162,44 @@ def run_labelled_retrieval(case: LabelledAnswerCase, context: SuiteContext) -> C
             "posting": posting.title,
             "rank": rank,
             "top": [{"id": hit.id, "text": hit.text, "group": hit.group} for hit in hits],
+            **fitting,
         },
         slices=slices,
     )
+
+
+def fit_ranker(results: list[CaseResult], context: SuiteContext) -> list[str]:
+    """With ``fit: true`` on labelled answers: the answer ranker fitted on every answer whose labelled item was
+    parsed, measured with posting files held out, recorded for the embedder in the user's home."""
+    from prepbot.retrieval import ranker
+
+    if not getattr(context.options, "fit", False):
+        return []
+    rows = [r for r in results if r.got and "fit" in r.got and any(r.got["fit"]["target"])]
+    if len({r.id.split("#")[0] for r in rows}) < 3:
+        return [f"ranker: {len(rows)} answers with their item parsed, from fewer than 3 files; nothing recorded"]
+    answers = [
+        ({k: np.asarray(v) for k, v in r.got["fit"]["features"].items()}, np.asarray(r.got["fit"]["target"]))
+        for r in rows
+    ]
+    groups = [r.id.split("#")[0] for r in rows]
+    held_out = ranker.cross_validate(answers, groups)
+    by_language: dict[str, list[bool]] = {}
+    for r, hit in zip(rows, held_out):
+        by_language.setdefault(r.slices.get("language", "?"), []).append(hit)
+    figures = {lang: f"{sum(h)}/{len(h)}" for lang, h in sorted(by_language.items())}
+    fitted = ranker.AnswerRanker(
+        embedder=context.settings.embedder,
+        **ranker.fit(answers),
+        measured_on=f"prepbot eval --suite retrieval, {len(rows)} labelled answers of {len(set(groups))} files, "
+        f"{date.today().isoformat()}",
+        held_out_recall_at_3={"all": f"{sum(held_out)}/{len(held_out)}", **figures},
+    )
+    path = ranker.record(context.settings.home, fitted)
+    return [
+        f"ranker for {fitted.embedder} recorded in {path}; recall@3 with each file held out: "
+        f"{sum(held_out)}/{len(held_out)} ({', '.join(f'{k} {v}' for k, v in figures.items())})"
+    ]
 
 
 LABELLED_RETRIEVAL = LabelledForm(
@@ -190,5 +231,6 @@ register(
         ),
         options=RetrievalOptions,
         labelled=LABELLED_RETRIEVAL,
+        finish=fit_ranker,
     )
 )
