@@ -238,6 +238,30 @@ def test_headingless_prose_is_read_by_its_cues_only_where_no_heading_names_the_k
     assert texts(pitch, "requirement") == ["Go"]  # the pitch is not a requirement beside a Requirements list
 
 
+def test_a_list_under_no_heading_beside_a_requirements_heading_is_read_as_the_duties_by_meaning():
+    from prepbot.postings.sections import default_classifier
+
+    classifier = default_classifier()
+    assert classifier is not None
+    # A title, its duties as a bare numbered list, then the requirements under a heading: the list's words
+    # (负责, 熟悉) cue requirements, which a heading already names; by meaning it is duties, not about.
+    text = (
+        "**数据平台工程师-杭州**\n"
+        "1、独立负责离线数仓模块的建设与维护，具备一定方案设计能力；\n"
+        "2、理解业务线和数据方案；\n"
+        "3、熟悉常见的数据问题处理方式，支持数据分析需求。\n"
+        "岗位要求\n"
+        "1、3年以上数据开发经验；\n"
+        "2、熟悉 Spark、Flink 等计算框架。\n"
+    )
+    [posting] = parse(text, classifier=classifier).postings
+    assert len(texts(posting, "responsibility")) == 3 and len(texts(posting, "requirement")) == 2
+    # a list of perks under no heading stays out of the core kinds
+    perks = "# Backend Engineer\n\n- Free lunch every day\n- 25 days of paid holiday\n\n## Requirements\n- Go\n- SQL\n"
+    [posting] = parse(perks, classifier=classifier).postings
+    assert texts(posting, "responsibility") == [] and texts(posting, "requirement") == ["Go", "SQL"]
+
+
 # --- titles ----------------------------------------------------------------------------------------------
 
 

@@ -335,6 +335,13 @@ def _title(doc: Document, block: list[_Node], several: bool) -> str:
 
 # --- section kinds ---------------------------------------------------------------------------------------
 
+INTRO_KINDS: tuple[Section, ...] = (
+    "about",
+    "benefit",
+    "process",
+    "other",
+)  # what a list under no heading may be besides a core kind
+
 
 def _kind(node: _Node, classifier: SectionClassifier | None) -> None:
     if node.kind is not None:
@@ -345,8 +352,9 @@ def _kind(node: _Node, classifier: SectionClassifier | None) -> None:
         if len(listed) >= 2:
             lead = [e.text for e in node.entries if e.kind == "text"]
             content = statement_kind(lead + listed)
-            if content is None and classifier is not None:
-                content = classifier.content_kind(listed)
+            if content not in node.unnamed and classifier is not None:
+                # by meaning, among the core kinds no heading names and the kinds an intro may be
+                content = classifier.content_kind(listed, among=(*node.unnamed, *INTRO_KINDS))
         node.kind, node.how = (content, "items") if content in node.unnamed else ("about", "position")
         return
     words = words_kind(node.heading, bare=node.style == "bare")

@@ -35,6 +35,7 @@ MEANING_MIN = 0.42
 MEANING_MARGIN = 0.03
 CONTENT_MIN = 0.30
 CONTENT_MARGIN = 0.02
+CHOICE_MARGIN = 0.05  # a forced choice between a few kinds (a list under no heading): the winner's lead
 
 
 def _keyword_pattern(keyword: str) -> str:
@@ -209,9 +210,10 @@ class SectionClassifier:
         self._cache[key] = kind
         return kind
 
-    def content_kind(self, lines: Sequence[str]) -> Section | None:
+    def content_kind(self, lines: Sequence[str], among: Sequence[Section] | None = None) -> Section | None:
         """The kind of a block of lines (a list or paragraphs under no telling heading), by the mean of its
-        lines' votes; None when no kind is near enough."""
+        lines' votes; None when no kind is near enough. With ``among``, a choice between those kinds alone:
+        the nearest wins by CHOICE_MARGIN, however near it is."""
         lines = [line for line in lines if line.strip()][:12]
         if not lines:
             return None
@@ -219,8 +221,10 @@ class SectionClassifier:
             if self._lines is None:
                 self._lines = self._prototypes(PROTOTYPE_LINES)
             matrix, kinds = self._lines
-        scores = _kind_scores(self._vectors(lines), matrix, kinds)
-        return _pick(scores.mean(axis=0), CONTENT_MIN, CONTENT_MARGIN)
+        scores = _kind_scores(self._vectors(lines), matrix, kinds).mean(axis=0)
+        if among is not None:
+            return _pick(np.where([kind in among for kind in _KINDS], scores, -1.0), -1.0, CHOICE_MARGIN)
+        return _pick(scores, CONTENT_MIN, CONTENT_MARGIN)
 
 
 _KINDS: list[Section] = ["responsibility", "requirement", "nice_to_have", "benefit", "about", "process", "other"]
