@@ -189,3 +189,30 @@ def test_question_v5_adapts_one_exemplar_of_the_sets_language_per_question(fake_
     chinese = generate_set(get_settings(), SetRequest(n=1), posting_id=CHINESE.id, prompt="question@v5")
     assert bank[chinese.questions[0].exemplar].lang == "zh-Hant"
     assert chinese.questions[0].text == "如何設計 PostgreSQL 與 Redis 的快取一致性？"
+
+
+def test_an_echo_that_survives_its_retry_is_replaced_by_a_close_exemplar_or_left_unwritten(fake_llm, fake_chat):
+    from prepbot.config import get_settings
+    from prepbot.questions import SetRequest, generate_set
+    from prepbot.retrieval.index import RequirementIndex
+    from tests.test_questions import draft, make_posting
+
+    juggling = "Ability to manage multiple projects simultaneously and work effectively in a fast-paced environment."
+    degree = "Bachelor's degree in Computer Science or a related field"
+    pm = make_posting("pm-eeee", "AI Product Manager", "en", [("requirement", juggling), ("requirement", degree)])
+    RequirementIndex(get_settings()).add_postings([pm])
+    echo_one = draft(
+        "How would you manage multiple projects simultaneously and work effectively in a fast-paced environment?"
+    )
+    echo_two = draft("Do you hold a Bachelor's degree in Computer Science or a related field?")
+    fake_chat.enqueue(echo_one, echo_one, echo_two, echo_two)
+    result = generate_set(get_settings(), SetRequest(n=2), posting_id=pm.id)
+    assert len(fake_chat.calls) == 4  # each item: a draft and its retry, both echoes
+    # the degree item is asked what the bank asks of degrees, as the bank wrote it, and says so in its flags
+    (asked,) = result.questions
+    bank = {e.id: e for e in BANK}
+    assert asked.citations[0].quote == degree and asked.exemplar is not None
+    assert asked.text == bank[asked.exemplar].question and bank[asked.exemplar].competency == "education_background"
+    assert asked.flags == [f"exemplar {asked.exemplar} asked as written: the drafts echoes its item"]
+    # no exemplar is close to the juggling item: it is left unwritten, not asked as an echo
+    assert result.unwritten == [f"{pm.id}/requirement-1"]

@@ -376,9 +376,14 @@ def test_a_draft_echoing_the_prompt_is_regenerated(index, fake_llm, fake_chat):
     system = load_prompt("question").system.render()
     example = system.strip().splitlines()[0]  # the small models echo the prompt (an example, a rule) when lost
     echo = draft(f"{example} What about Kafka?")  # names the item's tool: the echo is its only problem
-    fake_chat.enqueue(echo, echo)
+    fake_chat.enqueue(echo, draft("How would you handle a Kafka consumer that falls behind?"))
     result = generate_set(get_settings(), SetRequest(n=1), posting_id=DATA.id)
-    assert result.questions[0].flags == ["echoes the prompt"] and len(fake_chat.calls) == 2
+    assert result.questions[0].flags == [] and len(fake_chat.calls) == 2
+    # an echo that survives its retry is never kept: no exemplar of the bank is close to this item, so the
+    # question is left unwritten, and a set of that question alone fails with the reason
+    fake_chat.enqueue(echo, echo)
+    with pytest.raises(PrepbotError, match="both drafts failed: echoes the prompt"):
+        generate_set(get_settings(), SetRequest(n=1, seed=3), posting_id=DATA.id)
 
 
 def test_a_reply_past_repair_gets_one_sampled_retry_then_the_set_goes_on_without_it(index, fake_llm, fake_chat):

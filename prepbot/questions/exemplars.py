@@ -101,6 +101,10 @@ class ExemplarIndex:
             self._vectors[key] = np.asarray(embedder.embed([e.embedded for e in bank]), dtype=np.float32)
         self.vectors = self._vectors.get(key, np.zeros((0, 1), dtype=np.float32))
 
+    def cosine(self, item_vector: np.ndarray, exemplar: Exemplar) -> float:
+        """The item's cosine to one exemplar of the bank (unit-length vectors)."""
+        return float(self.vectors[self.bank.index(exemplar)] @ item_vector)
+
     def closest(
         self,
         item_vector: np.ndarray,

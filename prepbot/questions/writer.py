@@ -15,7 +15,15 @@ import numpy as np
 from prepbot.errors import InvalidOutput
 from prepbot.postings import Posting
 from prepbot.prompts import load_prompt
-from prepbot.questions.checks import copied_phrase, cv_problem, draft_problems, duplicate_of, ngrams, retry_note
+from prepbot.questions.checks import (
+    copied_phrase,
+    cv_problem,
+    draft_problems,
+    duplicate_of,
+    is_cut,
+    ngrams,
+    retry_note,
+)
 from prepbot.questions.exemplars import Exemplar, ExemplarIndex, load_bank
 from prepbot.questions.kinds import probe_label
 from prepbot.questions.models import (
@@ -38,6 +46,10 @@ if TYPE_CHECKING:
 
 PROMPT = "question"
 RETRY_TEMPERATURE = 0.7
+# What no question may be, whichever draft is kept: a draft that still fails one of these after its retry is
+# replaced by its exemplar as written (when the exemplar is close enough to the item) or left unwritten.
+NEVER_KEPT = ("echoes its item", "echoes the prompt", "cut off")
+EXEMPLAR_AS_IS_COSINE = 0.45  # item-to-exemplar cosine from which the exemplar itself may be asked instead
 Draft = tuple[QuestionCore, list[str], np.ndarray]  # the draft, the checks it fails, its text's embedding
 
 _SEPARATORS = " ,，、;；:："
@@ -127,6 +139,7 @@ class QuestionWriter:
             ExemplarIndex(load_bank(llm.settings), embedder) if "example" in self.spec.spec.inputs else None
         )
         self.used_exemplars: set[str] = set()
+        self.example_cosine = 0.0  # the item's cosine to the exemplar chosen for it
 
     def write(self, position: int, planned: PlannedQuestion) -> Question | None:
         """The question for one planned item; None when the model's reply stayed invalid (past repair or cut off)
@@ -154,6 +167,13 @@ class QuestionWriter:
                 first = retry if first is None or len(retry[1]) <= len(first[1]) else first
         assert first is not None
         draft, problems, vector = first
+        if failed := [p for p in problems if p in NEVER_KEPT]:
+            replaced = self._exemplar_as_is(planned, failed)
+            if replaced is None:
+                self.last_error = f"both drafts failed: {', '.join(failed)}"
+                self.report("question", 1)
+                return None
+            draft, problems, vector = replaced
         self.vectors.append(vector)
         why = getattr(draft, "why", None)  # question@v1-v3 wrote it; since v4 it is made in code
         why = _tidy(why) if why else probe_label(planned.item, planned.kind, terms, self.language, self.embedder)
@@ -176,6 +196,23 @@ class QuestionWriter:
             cv_gap=planned.cv_gap,
         )
 
+    def _exemplar_as_is(self, planned: PlannedQuestion, failed: list[str]) -> Draft | None:
+        """The exemplar chosen for the item, asked as written, in place of drafts that failed a check no
+        question may fail; None where there is none, it is not close enough to the item (or, for an item that
+        is not a skill, of its competency), or it is itself unfit or a near-duplicate."""
+        example = self.example
+        if example is None:
+            return None
+        competency = planned.competency or item_competency(planned.item, [])
+        close = self.example_cosine >= EXEMPLAR_AS_IS_COSINE or (
+            competency is not None and example.competency == competency
+        )
+        draft = QuestionCore(text=example.question, rubric=list(example.rubric), follow_ups=[example.follow_up])
+        vector = self.embedder.embed([draft.text])[0]
+        if not close or duplicate_of(vector, self.vectors) or is_cut(draft.text):
+            return None
+        return draft, [f"exemplar {example.id} asked as written: the drafts {'; '.join(failed)}"], vector
+
     def _exemplar(self, planned: PlannedQuestion, terms: list[str]) -> Exemplar | None:
         """The bank's closest exemplar for the item in the set's language, not used yet in this set."""
         if self.exemplars is None or planned.cv_claim is not None:
@@ -185,6 +222,7 @@ class QuestionWriter:
         found = self.exemplars.closest(
             vector, language=self.language, family=self.family, competency=competency, exclude=self.used_exemplars
         )
+        self.example_cosine = self.exemplars.cosine(vector, found[0]) if found else 0.0
         if found:
             self.used_exemplars.add(found[0].id)
         return found[0] if found else None
