@@ -24,7 +24,9 @@ def test_e2e_a_small_set_on_the_seed_data_engineer_posting():
     assert question_set.role == "資深數據工程師 Senior Data Engineer" and question_set.model == "fast"
     assert check_citations(question_set, index) == []
     cited = [citation.id.rsplit("/", 1)[1] for q in question_set.questions for citation in q.citations]
-    assert cited == ["requirement-1", "requirement-2", "requirement-3"]
+    unwritten = [item.rsplit("/", 1)[1] for item in question_set.unwritten]
+    # the 0.5B model's drafts for an item may echo it twice: that item is named unwritten, never asked as an echo
+    assert sorted(cited + unwritten) == ["requirement-1", "requirement-2", "requirement-3"] and len(cited) >= 2
     for question in question_set.questions:
         assert question.text.strip() and question.why.strip()
         assert 3 <= len(question.rubric) <= 5 and 1 <= len(question.follow_ups) <= 2
