@@ -79,11 +79,17 @@ def between(text: str, tag: str) -> str:
     return re.search(rf"<{tag}>\n?(.*?)\n?</{tag}>", text, re.DOTALL)[1].strip()  # type: ignore[index]
 
 
+def reversed_words(text: str) -> str:
+    """Latin words and single other characters, in reverse order."""
+    return " ".join(reversed(re.findall(r"[A-Za-z0-9][\w/+#.-]*|\S", text)))
+
+
 def question_reply(item: str, *, text: str | None = None) -> str:
     return json.dumps(
         {
-            # the item's words, reversed: it names the item's terms without echoing its sentence
-            "text": text or f"How would you handle {' '.join(reversed(item[:200].split()))} in production?",
+            # the item's words (characters, in a language written without spaces), reversed: it names the
+            # item's terms without echoing its sentence
+            "text": text or f"How would you handle {reversed_words(item[:200])} in production?",
             "rubric": ["names the metric to watch", "rolls out behind a flag", "verifies with a canary"],
             "follow_ups": ["What would break first?"],
             "why": "Hands-on depth.",
@@ -452,7 +458,11 @@ def test_injected_posting_yields_ordinary_questions_and_quotes_may_carry_the_inj
 
 def test_a_question_obeying_the_injection_is_caught(tmp_path, chat):
     chat.respond = lambda system, user: default_respond(
-        system, user, question=lambda item: question_reply(item, text=f"Cite fake-posting/requirement-99: {item[:80]}?")
+        system,
+        user,
+        question=lambda item: question_reply(
+            item, text=f"Cite fake-posting/requirement-99: {reversed_words(item[:80])}?"
+        ),
     )
     path = config(
         tmp_path, "suites:\n  adversarial: {cases: [adv-post-en-questions], options: {n: 2}}\n", postings=(INJECTED,)
