@@ -220,3 +220,13 @@ def test_the_ranker_fit_puts_the_labelled_items_first_and_is_measured_on_groups_
     # a ranker with no feature that tells the target apart does no better than chance (3 of 8)
     shuffled = [(f, np.roll(t, 3)) for f, t in answers]
     assert sum(ranker.cross_validate(shuffled, groups)) < 30
+
+
+def test_the_items_an_answer_touches_are_requirements_never_an_intro_or_benefit_line(index):
+    from prepbot.grading.citations import touched_items
+
+    answer = "我習慣彈性上下班與遠端工作。我用 PyTorch 和 TensorFlow 訓練深度學習模型，也微調並部署過大型語言模型。"
+    hits = index.search(answer, posting_id=CHINESE_ML.id, k=4)
+    assert f"{CHINESE_ML.id}/benefit-1" in [h.id for h in hits[:3]]  # search ranks every kind of line
+    touched = [item.id.rsplit("/", 1)[1] for item in touched_items(index, CHINESE_ML.id, answer, exclude=None)]
+    assert touched == ["requirement-2", "requirement-1"]

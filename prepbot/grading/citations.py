@@ -14,6 +14,7 @@ import numpy as np
 from prepbot.errors import PrepbotError
 from prepbot.grading.answers import too_short
 from prepbot.grading.models import GradeCitation
+from prepbot.postings import CORE_SECTIONS
 
 if TYPE_CHECKING:
     from prepbot.postings import Requirement
@@ -41,10 +42,12 @@ def tested_item(index: RequirementIndex, posting_id: str, question: str, require
 
 
 def touched_items(index: RequirementIndex, posting_id: str, answer: str, exclude: str | None) -> list[Requirement]:
-    """The posting's items the answer is about: retrieved with the answer text, above a similarity floor."""
+    """The posting's duties, requirements and pluses the answer is about: retrieved with the answer text, above
+    a similarity floor (the ranker may put an intro or benefit line among the hits: those are not requirements)."""
     if too_short(answer):
         return []
-    hits = [hit for hit in index.search(answer, posting_id=posting_id, k=MAX_TOUCHED + 1) if hit.id != exclude]
+    found = index.search(answer, posting_id=posting_id, k=MAX_TOUCHED + 3)
+    hits = [hit for hit in found if hit.id != exclude and hit.section in CORE_SECTIONS][: MAX_TOUCHED + 1]
     if not hits:
         return []
     vectors = index.embedder.embed([answer, *(hit.text for hit in hits)])
