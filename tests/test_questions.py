@@ -425,6 +425,26 @@ def test_a_question_cut_by_its_bound_ends_at_its_last_whole_question(index, fake
     )
 
 
+def test_a_question_trimmed_at_its_bound_loses_its_dangling_words_and_is_checked_as_asked(index, fake_llm, fake_chat):
+    from prepbot.questions.checks import is_cut
+    from prepbot.questions.models import QUESTION_MAX_CHARS
+
+    # the pattern bound forced the question mark mid-word; the trimmed question must not end "... meets the?"
+    bound = "How would you design the Kafka consumer for the orders topic" + " so that its lag stays low" * 7
+    bound += " and it meets the requirem?"
+    assert len(bound) > QUESTION_MAX_CHARS
+    fake_chat.enqueue(draft(bound))
+    result = generate_set(get_settings(), SetRequest(n=1), posting_id=DATA.id)
+    text = result.questions[0].text
+    assert text.endswith("it meets?") and not is_cut(text) and len(fake_chat.calls) == 1
+
+    # a draft whose question, as it will be asked, is cut gets its retry
+    cut = "How would you keep Kafka consumer lag low when the orders topic grows and the?"
+    fake_chat.enqueue(draft(cut), draft("How would you keep Kafka consumer lag low during a traffic spike?"))
+    again = generate_set(get_settings(), SetRequest(n=1, seed=4), posting_id=DATA.id, no_cache=True)
+    assert again.questions[0].text == "How would you keep Kafka consumer lag low during a traffic spike?"
+
+
 def test_the_schema_holds_constrained_decoding_to_one_question_and_three_points():
     import re
 

@@ -53,7 +53,11 @@ EXEMPLAR_AS_IS_COSINE = 0.45  # item-to-exemplar cosine from which the exemplar 
 Draft = tuple[QuestionCore, list[str], np.ndarray]  # the draft, the checks it fails, its text's embedding
 
 _SEPARATORS = " ,，、;；:："
-_DANGLING = re.compile(r"(?:[\s,，、;；:：]+|\b(?:and|or|with|like|such as|including|e\.g\.|etc\.?)\b)+$", re.I)
+_DANGLING = re.compile(
+    r"(?:[\s,，、;；:：]+|\b(?:and|or|with|like|such as|including|e\.g\.|etc\.?|the|a|an|of|to|for|in|on|by|from"
+    r"|that|which|your|their|its|is|are|was|were|be|as|at)\b)+$",
+    re.I,
+)
 
 
 def _whole_question(text: str, most: int = QUESTION_MAX_CHARS) -> str:
@@ -180,7 +184,7 @@ class QuestionWriter:
         self.report("question", 1)
         return Question(
             id=f"q{position}",
-            text=in_script(_whole_question(draft.text), self.language),
+            text=in_script(draft.text, self.language),  # trimmed to its last whole question in attempt()
             kind=planned.kind,
             difficulty=planned.difficulty,
             citations=[],
@@ -250,6 +254,8 @@ class QuestionWriter:
         )
         self.prompt_ref = generation.prompt
         draft = cast(QuestionCore, generation.output)
+        # checked as it will be asked: a draft the schema bound cut is first trimmed to its last whole question
+        draft = draft.model_copy(update={"text": _whole_question(draft.text)})
         problems = draft_problems(draft, terms, self.language, item=planned.prompt_text)
         if copied_phrase(draft.text, self.prompt_ngrams):
             problems.append("echoes the prompt")
