@@ -437,6 +437,7 @@ def test_a_question_trimmed_at_its_bound_loses_its_dangling_words_and_is_checked
     result = generate_set(get_settings(), SetRequest(n=1), posting_id=DATA.id)
     text = result.questions[0].text
     assert text.endswith("it meets?") and not is_cut(text) and len(fake_chat.calls) == 1
+    assert writer._whole_question(bound.replace(" and it meets", ", and it meets")) == text.replace(" and it meets", "")
 
     # a draft whose question, as it will be asked, is cut gets its retry
     cut = "How would you keep Kafka consumer lag low when the orders topic grows and the?"

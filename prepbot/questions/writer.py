@@ -67,7 +67,10 @@ def _whole_question(text: str, most: int = QUESTION_MAX_CHARS) -> str:
     text = text.strip()
     if len(text) > most and text[-1] in "?？" and not any(mark in text[:-1] for mark in "?？"):
         body = text[:-1].rstrip(_SEPARATORS)
-        cut = max(body.rfind(" "), body.rfind(","), body.rfind("，"), body.rfind("、"))
+        # at its last clause when that keeps more than half of it ("..., and how would you ... meets the"),
+        # else at its last whole word
+        clause = max(body.rfind(","), body.rfind("，"), body.rfind("、"))
+        cut = clause if clause > len(body) // 2 else max(body.rfind(" "), clause)
         if cut > len(body) // 2:
             body = _DANGLING.sub("", body[:cut])
         return body.rstrip(_SEPARATORS) + text[-1]
