@@ -147,6 +147,7 @@ class QuestionWriter:
         )
         self.used_exemplars: set[str] = set()
         self.example_cosine = 0.0  # the item's cosine to the exemplar chosen for it
+        self.example_competency: str | None = None  # the item's competency when it is not a skill
 
     def write(self, position: int, planned: PlannedQuestion) -> Question | None:
         """The question for one planned item; None when the model's reply stayed invalid (past repair or cut off)
@@ -210,7 +211,7 @@ class QuestionWriter:
         example = self.example
         if example is None:
             return None
-        competency = planned.competency or item_competency(planned.item, [])
+        competency = self.example_competency
         close = self.example_cosine >= EXEMPLAR_AS_IS_COSINE or (
             competency is not None and example.competency == competency
         )
@@ -230,6 +231,7 @@ class QuestionWriter:
             vector, language=self.language, family=self.family, competency=competency, exclude=self.used_exemplars
         )
         self.example_cosine = self.exemplars.cosine(vector, found[0]) if found else 0.0
+        self.example_competency = competency
         if found:
             self.used_exemplars.add(found[0].id)
         return found[0] if found else None

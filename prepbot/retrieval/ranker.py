@@ -117,9 +117,13 @@ def _load(text: str, source: str) -> RankerFile:
         raise PrepbotError(f"{source}: not a ranker file ({exc.errors()[0]['msg']})") from exc
 
 
+@lru_cache(maxsize=1)
+def _shipped() -> str:
+    return resources.files("prepbot.retrieval").joinpath(FILE_NAME).read_text(encoding="utf-8")
+
+
 def _records(home: Path) -> list[AnswerRanker]:
-    shipped = resources.files("prepbot.retrieval").joinpath(FILE_NAME).read_text(encoding="utf-8")
-    records = list(_load(shipped, FILE_NAME).records)
+    records = list(_load(_shipped(), FILE_NAME).records)
     mine = user_file(home)
     if mine.is_file():
         records = [*_load(mine.read_text(encoding="utf-8"), str(mine)).records, *records]
