@@ -201,14 +201,13 @@ def _with_neighbours(flags: list[bool], lines: list[int], on_topic: np.ndarray) 
     return flags
 
 
-def _lines(text: str, parts: list[str]) -> list[int]:
-    """The line of ``text`` each of its sentences (in order) starts on."""
+def _starts(text: str, parts: list[str]) -> list[int]:
+    """Where in ``text`` each of its sentences (in order) starts; -1 for one not found as written."""
     found, pos = [], 0
     for part in parts:
         at = text.find(part, pos)
-        at = pos if at < 0 else at
-        found.append(text.count("\n", 0, at))
-        pos = at + len(part)
+        found.append(at)
+        pos = pos if at < 0 else at + len(part)
     return found
 
 
@@ -217,16 +216,17 @@ def without_instructions(text: str, embedder: Embedder | None, topic: str | None
     left: an answer that only addresses the grader is no answer). The rest keeps its own characters between
     sentences: the grader reads exactly what it would have read had the injection never been written."""
     parts = sentences(text)
-    flags = addressed_to_grader(parts, embedder, topic, lines=_lines(text, parts))
+    starts = _starts(text, parts)
+    lines = [text.count("\n", 0, max(at, 0)) for at in starts]
+    flags = addressed_to_grader(parts, embedder, topic, lines=lines)
     if not any(flags):
         return text, []
     for k, part in enumerate(parts):  # a bracket or quote left of a removed sentence goes with it
         if not _WORD.search(part) and ((k and flags[k - 1]) or (k + 1 < len(flags) and flags[k + 1])):
             flags[k] = True
     kept, pos = [], 0
-    for part, flag in zip(parts, flags):
-        at = text.find(part, pos)
-        if at < 0:
+    for part, flag, at in zip(parts, flags, starts):
+        if at < pos:  # not found, or inside what was cut
             continue
         if flag:
             kept.append(text[pos:at])
