@@ -3,6 +3,8 @@ every form and their kinds (by words, by parent, by meaning), items, optional it
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 
@@ -118,6 +120,43 @@ def test_an_unknown_sub_heading_takes_its_parents_kind():
         ("Requirements", "requirement", "words"),
         ("Languages", "requirement", "parent"),
     ]
+
+
+def test_an_empty_pseudo_heading_over_others_of_its_rank_is_their_parent():
+    # Bold headings carry no depth: "What you'll do" with nothing under it, followed at once by another bold
+    # heading, heads the ones after it up to the next such empty heading.
+    text = (
+        "# Engineer\n\n**What you'll do**\n\n**Day to day**\n- Run the build\n\n**Working with others**\n"
+        "- Pair with QA\n\n**Requirements**\n\n**Must have**\n- Go\n\n**Tools we like**\n- Bazel\n\n"
+        "**Benefits**\n- Lunch\n"
+    )
+    [posting] = parse(text).postings
+    assert [(s.heading, s.kind, s.how, s.depth) for s in posting.outline if s.heading] == [
+        ("What you'll do", "responsibility", "words", 0),
+        ("Day to day", "responsibility", "words", 1),
+        ("Working with others", "responsibility", "parent", 1),
+        ("Requirements", "requirement", "words", 0),
+        ("Must have", "requirement", "words", 1),
+        ("Tools we like", "requirement", "parent", 1),
+        ("Benefits", "benefit", "words", 1),
+    ]
+    # the same headings in Markdown keep the depths their author gave them: two ATX headings in a row are not
+    # a group
+    [flat] = parse(re.sub(r"\*\*(.+?)\*\*", r"## \1", text)).postings
+    outline = [(s.heading, s.kind, s.how, s.depth) for s in flat.outline]
+    assert ("Working with others", "other", "unknown", 0) in outline
+
+
+def test_a_job_title_line_wins_over_the_pages_own_title():
+    # a page titled "Jobs" whose posting names its job on a first line of its own, bare or as a list's item
+    [bare] = parse("Research Fellow\n(two years)\n\nResponsibilities:\n- Analyse pigments\n", title="Jobs").postings
+    assert bare.title == "Research Fellow"
+    [item] = parse("■Technical Product Manager\n■Berkeley, CA\n\n■Requirements\n- SQL\n- Python\n").postings
+    assert item.title == "Technical Product Manager"
+    assert [i.text for i in item.requirements if i.section == "about"] == ["Berkeley, CA"]
+    # a sentence naming the role is no title line
+    [prose] = parse("We need a Product Manager for our team.\n\nRequirements:\n- SQL\n", title="Jobs").postings
+    assert prose.title != "We need a Product Manager for our team."
 
 
 class KeyedEmbedder:

@@ -4,8 +4,8 @@ section is, and which lines are its items.
 1. **Entries** (``lines.py``): headings in every form (``#``, setext, a bold or italic line, ``【X】``, a
    ``●X`` line on its own, ``一、X``, a ``Label:`` line, a bare line that is only a section name), items
    under every common marker, table rows, text.
-2. **Outline**: each heading gets a depth (Markdown levels; a pseudo-heading sits below the last Markdown
-   heading, a lead-in line below that) and a parent.
+2. **Outline** (``outline.py``): each heading gets a depth (Markdown levels; a pseudo-heading sits below the
+   last Markdown heading, a lead-in line below that) and a parent.
 3. **Boundaries**: a file is one posting unless two or more headings of the same form and depth name jobs
    (a role noun, no section word) and at least two of the blocks they open hold requirements or duties.
    Every other heading is a section of the posting it sits in; text before the first posting is the file's
@@ -37,14 +37,13 @@ from prepbot.postings.lexicon import (
 )
 from prepbot.postings.lines import Entry, entries
 from prepbot.postings.models import CORE_SECTIONS, OutlineSection, ParseResult, Posting, Requirement, Section
+from prepbot.postings.outline import Node, outline
 from prepbot.postings.readers import Document
 from prepbot.postings.sections import SectionClassifier, default_classifier, words_kind
 from prepbot.postings.statements import TERMINAL, continues, dash_clauses, is_prose, join_lines, split_sentences
 from prepbot.postings.titles import clean_title, is_title_field, is_title_like, title_from_prose
 from prepbot.postings.unflatten import unflatten_text
 from prepbot.text import detect_language, normalise
-
-_PSEUDO_RANK = {"emphasis": 1, "bracket": 1, "symbol": 1, "ordinal": 1, "colon": 2, "bare": 2, "field": 3}
 
 
 class Corrections(BaseModel):
@@ -62,27 +61,12 @@ def heading_key(heading: str) -> str:
 
 
 @dataclass
-class _Node:
-    heading: str | None
-    style: str
-    depth: int
-    entries: list[Entry] = field(default_factory=list)
-    parent: _Node | None = None
-    kind: Section | None = None
-    how: str = ""
-    value: str | None = None  # a field heading's value
-    title: bool = False  # the heading that names this posting
-    leads: bool = False  # its list sits under a lead-in sub-heading ("... six main objectives:")
-    unnamed: tuple[Section, ...] = ()  # core kinds that no heading of its posting names
-
-
-@dataclass
 class _Item:
     section: Section
     group: str | None
     text: str
     detail: list[str] = field(default_factory=list)
-    node: _Node | None = None
+    node: Node | None = None
 
 
 def parse_document(
@@ -98,7 +82,7 @@ def parse_document(
     elif classifier is False:
         classifier = None
     corrections = corrections or Corrections()
-    nodes = _outline(entries(unflatten_text(doc.text)))
+    nodes = outline(entries(unflatten_text(doc.text)))
     for node in nodes:
         if node.heading and (kind := corrections.sections.get(heading_key(node.heading))):
             node.kind, node.how = kind, "corrected"
@@ -112,38 +96,10 @@ def parse_document(
     return result
 
 
-# --- outline -------------------------------------------------------------------------------------------
-
-
-def _outline(items: list[Entry]) -> list[_Node]:
-    """Headings as nodes with depth and parent; the entries before the first heading in a node of its own."""
-    root = _Node(None, "", 0)
-    nodes = [root]
-    stack: list[_Node] = []
-    base = 0  # depth of the last Markdown heading
-    for entry in items:
-        if entry.kind != "heading":
-            nodes[-1].entries.append(entry)
-            continue
-        if entry.atx is not None:
-            depth = entry.atx
-            base = depth
-        else:
-            depth = base + _PSEUDO_RANK.get(entry.style, 2)
-        while stack and stack[-1].depth >= depth:
-            stack.pop()
-        node = _Node(entry.text, entry.style, depth, parent=stack[-1] if stack else None, value=entry.value)
-        if entry.value:
-            node.entries.append(Entry("text", entry.value))
-        stack.append(node)
-        nodes.append(node)
-    return nodes
-
-
 # --- posting boundaries ----------------------------------------------------------------------------------
 
 
-def _boundaries(nodes: list[_Node], corrections: Corrections) -> tuple[list[list[_Node]], list[_Node]]:
+def _boundaries(nodes: list[Node], corrections: Corrections) -> tuple[list[list[Node]], list[Node]]:
     """The postings' node blocks, and the file's preamble (nodes before the first posting)."""
     if corrections.one_posting:
         return [nodes], []
@@ -180,7 +136,7 @@ def _boundaries(nodes: list[_Node], corrections: Corrections) -> tuple[list[list
     return blocks, nodes[: starts[0]]
 
 
-def _block_end(nodes: list[_Node], start: int, depth: int) -> int:
+def _block_end(nodes: list[Node], start: int, depth: int) -> int:
     """Where the last posting of a group ends for the substance check: the next heading above its depth."""
     for i in range(start + 1, len(nodes)):
         if nodes[i].style in ("atx", "setext") and nodes[i].depth < depth:
@@ -188,7 +144,7 @@ def _block_end(nodes: list[_Node], start: int, depth: int) -> int:
     return len(nodes)
 
 
-def _has_substance(block: list[_Node]) -> bool:
+def _has_substance(block: list[Node]) -> bool:
     """A block that holds a posting: a duties or requirements heading, or a list of its own."""
     if any(n.heading and words_kind(n.heading) in CORE_SECTIONS for n in block[1:]):
         return True
@@ -200,8 +156,8 @@ def _has_substance(block: list[_Node]) -> bool:
 
 def _posting(
     doc: Document,
-    block: list[_Node],
-    preamble: list[_Node],
+    block: list[Node],
+    preamble: list[Node],
     source: str,
     several: bool,
     classifier: SectionClassifier | None,
@@ -224,7 +180,7 @@ def _posting(
         if node.how == "parent" and node.parent is not None and any(e.kind == "item" for e in node.entries):
             node.parent.leads = True
     items: list[_Item] = []
-    ordered: list[_Node] = []
+    ordered: list[Node] = []
     for node in preamble:
         if node.entries or node.heading:
             _kind(node, classifier)
@@ -259,13 +215,13 @@ def _posting(
     )
 
 
-def _as_intro(title_node: _Node, classifier: SectionClassifier | None) -> _Node:
-    intro = _Node(None, "", title_node.depth + 1, list(title_node.entries), unnamed=title_node.unnamed)
+def _as_intro(title_node: Node, classifier: SectionClassifier | None) -> Node:
+    intro = Node(None, "", title_node.depth + 1, list(title_node.entries), unnamed=title_node.unnamed)
     _kind(intro, classifier)
     return intro
 
 
-def _outline_of(nodes: list[_Node], items: list[_Item], requirements: list[Requirement]) -> list[OutlineSection]:
+def _outline_of(nodes: list[Node], items: list[_Item], requirements: list[Requirement]) -> list[OutlineSection]:
     """Every heading of the posting in order (empty ones too, so the tree reads as the posting does), each
     with its kind, its depth below the posting, and its items' IDs."""
     ids: dict[int, list[str]] = {}
@@ -286,7 +242,7 @@ def _outline_of(nodes: list[_Node], items: list[_Item], requirements: list[Requi
     return outline
 
 
-def _title(doc: Document, block: list[_Node], several: bool) -> str:
+def _title(doc: Document, block: list[Node], several: bool) -> str:
     """The posting's title: a title field's value, a heading that names a job, the file's own title field,
     a first heading, "... as an Analytics Engineer", a first short line, the file name."""
     for node in block:
@@ -306,6 +262,16 @@ def _title(doc: Document, block: list[_Node], several: bool) -> str:
         if is_title_like(node.heading or ""):
             node.title = True
             return clean_title(node.heading or "")
+    # a bare or "Label:" line names the job where it is the posting's first heading (a page's own title,
+    # "Jobs", names the page)
+    lead = next((n for n in block if n.heading), None)
+    if lead is not None and lead.style in ("colon", "bare") and is_title_like(lead.heading or ""):
+        lead.title = True
+        return clean_title(lead.heading or "")
+    line = next((e for e in block[0].entries if e.kind != "blank"), None) if block and not block[0].heading else None
+    if line is not None and line.kind in ("text", "item") and _short_line(line.text) and is_title_like(line.text):
+        line.kind = "blank"  # the title line is the title, not an item
+        return clean_title(line.text)
     if doc.title:
         return clean_title(doc.title)
     first = headings[0] if headings else None
@@ -333,6 +299,11 @@ def _title(doc: Document, block: list[_Node], several: bool) -> str:
     return Path(doc.source.split("#", 1)[0]).stem
 
 
+def _short_line(text: str) -> bool:
+    """A line short enough to be a name rather than a statement: a title written as a list's first item."""
+    return len(text) <= 80 and len(text.split()) <= 10 and text[-1] not in TERMINAL + ":："
+
+
 # --- section kinds ---------------------------------------------------------------------------------------
 
 INTRO_KINDS: tuple[Section, ...] = (
@@ -343,7 +314,7 @@ INTRO_KINDS: tuple[Section, ...] = (
 )  # what a list under no heading may be besides a core kind
 
 
-def _kind(node: _Node, classifier: SectionClassifier | None) -> None:
+def _kind(node: Node, classifier: SectionClassifier | None) -> None:
     if node.kind is not None:
         return
     if node.heading is None:  # text before any heading: a list there is duties or requirements by its words
@@ -381,7 +352,7 @@ def _kind(node: _Node, classifier: SectionClassifier | None) -> None:
 # --- items -----------------------------------------------------------------------------------------------
 
 
-def _items(node: _Node, classifier: SectionClassifier | None) -> list[_Item]:
+def _items(node: Node, classifier: SectionClassifier | None) -> list[_Item]:
     kind: Section = node.kind or "other"
     group = node.heading if node.how == "parent" else None
     listed, paragraphs = _lists_and_paragraphs(node.entries)
