@@ -370,6 +370,24 @@ def test_a_generic_question_is_regenerated_and_the_better_draft_kept(index, fake
     assert result.questions[0].flags == []
 
 
+def test_a_bare_category_in_the_rubric_is_dropped_without_a_call_while_two_concrete_points_remain(
+    index, fake_llm, fake_chat
+):
+    asked = "How would you handle a Kafka consumer that falls behind?"
+    fake_chat.enqueue(draft(asked, rubric=["consumer lag per partition", "Leadership", "scale out the group"]))
+    result = generate_set(get_settings(), SetRequest(n=1), posting_id=DATA.id)
+    assert result.questions[0].rubric == ["consumer lag per partition", "scale out the group"]
+    assert result.questions[0].flags == [] and len(fake_chat.calls) == 1
+    # with one concrete point left, the draft is retried, told which point named a category
+    fake_chat.enqueue(
+        draft(asked, rubric=["consumer lag per partition", "Leadership", "communication"]),
+        draft(asked, rubric=["consumer lag per partition", "add partitions", "scale out the group"]),
+    )
+    again = generate_set(get_settings(), SetRequest(n=1, seed=5), posting_id=DATA.id, no_cache=True)
+    assert len(again.questions[0].rubric) == 3 and len(fake_chat.calls) == 3
+    assert "named a category" in user_messages(fake_chat)[-1]
+
+
 def test_a_draft_echoing_the_prompt_is_regenerated(index, fake_llm, fake_chat):
     from prepbot.prompts import load_prompt
 

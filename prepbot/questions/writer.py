@@ -20,6 +20,7 @@ from prepbot.questions.checks import (
     cv_problem,
     draft_problems,
     duplicate_of,
+    generic_points,
     is_cut,
     ngrams,
     retry_note,
@@ -49,6 +50,7 @@ RETRY_TEMPERATURE = 0.7
 # What no question may be, whichever draft is kept: a draft that still fails one of these after its retry is
 # replaced by its exemplar as written (when the exemplar is close enough to the item) or left unwritten.
 NEVER_KEPT = ("echoes its item", "echoes the prompt", "cut off")
+MIN_RUBRIC_POINTS = 2  # concrete points a rubric keeps after its bare categories are dropped
 EXEMPLAR_AS_IS_COSINE = 0.45  # item-to-exemplar cosine from which the exemplar itself may be asked instead
 Draft = tuple[QuestionCore, list[str], np.ndarray]  # the draft, the checks it fails, its text's embedding
 
@@ -261,6 +263,10 @@ class QuestionWriter:
         draft = cast(QuestionCore, generation.output)
         # checked as it will be asked: a draft the schema bound cut is first trimmed to its last whole question
         draft = draft.model_copy(update={"text": _whole_question(draft.text)})
+        # a rubric point that names a bare category is dropped where concrete ones remain: no call for that
+        generic = generic_points(draft.rubric)
+        if generic and len(draft.rubric) - len(generic) >= MIN_RUBRIC_POINTS:
+            draft = draft.model_copy(update={"rubric": [p for p in draft.rubric if p not in generic]})
         problems = draft_problems(draft, terms, self.language, item=planned.prompt_text)
         if copied_phrase(draft.text, self.prompt_ngrams):
             problems.append("echoes the prompt")
