@@ -96,6 +96,25 @@ def test_html_to_text_on_a_fragment():
     assert html_to_text("<p>One &amp; two</p><p>Three<br>Four</p>") == "One & two\n\nThree\nFour\n"
 
 
+def test_a_page_names_its_posting_with_its_own_title(tmp_path):
+    # a careers page whose headings are all sections: the job is named in <title> (og:title first)
+    body = "<h2>We build tools for teams.</h2><p>Join us.</p><h3>Requirements</h3><ul><li>SQL</li><li>Go</li></ul>"
+    page = tmp_path / "job.html"
+    page.write_text(f"<html><head><title>Customer Success Lead | Acme</title></head><body>{body}</body></html>")
+    [doc] = read_documents(page)
+    assert doc.title == "Customer Success Lead | Acme" and "Customer Success Lead" not in doc.text
+    [posting] = parse_document(doc, classifier=False).postings
+    assert posting.title == "Customer Success Lead"
+    page.write_text(
+        '<html><head><meta property="og:title" content="Data Engineer"><title>Careers</title></head>'
+        f"<body>{body}</body></html>"
+    )
+    assert read_documents(page)[0].title == "Data Engineer"
+    # a page with no title of its own states none
+    page.write_text(f"<html><body>{body}</body></html>")
+    assert read_documents(page)[0].title is None
+
+
 def test_pdf_text_is_extracted_and_parsed(tmp_path):
     path = tmp_path / "posting.pdf"
     path.write_bytes(

@@ -12,7 +12,6 @@ import glob
 import json
 import re
 import unicodedata
-from html.parser import HTMLParser
 from io import BytesIO
 from pathlib import Path
 from typing import Any
@@ -22,13 +21,14 @@ import yaml
 from pydantic import BaseModel
 
 from prepbot.errors import PrepbotError
+from prepbot.postings.webpage import html_page, html_to_text
 from prepbot.text import safe_text
+
+__all__ = ["Document", "html_to_text", "read_documents"]
 
 MAX_FILE_BYTES = 20 * 1024 * 1024  # postings are a few KB; anything this big is a mistake, not a posting
 MAX_PDF_PAGES = 200  # a posting or a CV is a few pages; a PDF of more is a book, or a bomb of blank pages
 MAX_PDF_TEXT_CHARS = 2_000_000
-MAX_LIST_INDENT = 8  # list nesting kept in HTML text: deeper lists read as that depth (40,000 nested <ul> once
-# cost 80,000 spaces a line)
 MAX_INT_DIGITS = 1000  # a JSON number longer than this stays a string (int() refuses over 4,300 digits)
 
 TEXT_SUFFIXES = (".md", ".markdown", ".txt", ".text")
@@ -86,7 +86,8 @@ def read_documents(path: Path) -> list[Document]:
     if suffix in JSONL_SUFFIXES:
         return _jsonl_documents(path, text)
     if suffix in HTML_SUFFIXES:
-        return [_document(path, str(path), html_to_text(text))]
+        body, title = html_page(text)
+        return [_document(path, str(path), body, title)]
     return [_markdown_document(path, text)]
 
 
@@ -349,121 +350,6 @@ def _pdf_pages_text(path: Path, reader: Any) -> str:
             raise PrepbotError(f"{path}: over {MAX_PDF_TEXT_CHARS:,} characters of text; not a posting")
         texts.append(text)
     return "\n\n".join(texts)
-
-
-def html_to_text(html: str) -> str:
-    """Visible text of an HTML page with its structure kept as Markdown: headings as ``#`` lines, list
-    items as ``-`` lines (indented by nesting), bold as ``**``, blocks separated by blank lines."""
-    parser = _HTMLText()
-    parser.feed(html)
-    parser.close()
-    return parser.text()
-
-
-class _HTMLText(HTMLParser):
-    _SKIPPED = {"script", "style", "noscript", "template", "head", "svg", "nav", "aside"}  # not posting text
-    _BLOCKS = {
-        "p",
-        "div",
-        "section",
-        "article",
-        "header",
-        "footer",
-        "main",
-        "table",
-        "tr",
-        "blockquote",
-        "pre",
-        "hr",
-        "dl",
-        "dt",
-        "dd",
-    }
-    _LISTS = {"ul", "ol"}
-    _HEADINGS = {"h1": 1, "h2": 2, "h3": 3, "h4": 4, "h5": 5, "h6": 6}
-
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.lines: list[str] = []
-        self.current = ""
-        self.skipping = 0
-        self.list_depth = 0
-        self.cell: str | None = None  # inside a table's "th" or "td"
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag in self._SKIPPED:
-            self.skipping += 1
-        elif tag == "th":  # a table row's label heads the value beside it
-            self._paragraph()
-            self.current = "**"
-            self.cell = "th"
-        elif tag == "td":
-            self._paragraph()
-            self.current = "- "
-            self.cell = "td"
-        elif tag == "br" and self.cell == "td":
-            self._line()
-            self.current = "- "
-        elif tag in self._HEADINGS:
-            self._paragraph()
-            self.current = "#" * self._HEADINGS[tag] + " "
-        elif tag == "li":
-            self._line()
-            self.current = "  " * min(max(self.list_depth - 1, 0), MAX_LIST_INDENT) + "- "
-        elif tag in ("b", "strong"):
-            self.current += "**"
-        elif tag == "br":
-            self._line()
-        elif tag in self._LISTS:
-            self._list_edge()
-            self.list_depth += 1
-        elif tag in self._BLOCKS:
-            self._paragraph()
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag in self._SKIPPED:
-            self.skipping = max(self.skipping - 1, 0)
-        elif tag in ("th", "td"):
-            if self.cell == "th":
-                self.current = self.current.rstrip() + "**"
-            self.cell = None
-            self._paragraph()
-        elif tag in ("b", "strong"):
-            self.current += "**"
-        elif tag == "li":
-            self._line()
-        elif tag in self._LISTS:
-            self.list_depth = max(self.list_depth - 1, 0)
-            self._list_edge()
-        elif tag in self._HEADINGS or tag in self._BLOCKS:
-            self._paragraph()
-
-    def handle_data(self, data: str) -> None:
-        if not self.skipping:
-            self.current += re.sub(r"\s+", " ", data)
-
-    def _line(self) -> None:
-        line = self.current.rstrip()
-        if not line.strip(" -#*\u3000"):
-            return  # only a "- ", "## " or "**" so far (as in <li><p>...): keep it for the text to come
-        self.lines.append(line)
-        self.current = ""
-
-    def _list_edge(self) -> None:
-        # A list nested in an item belongs to that item's list: no paragraph break around it.
-        if self.list_depth:
-            self._line()
-        else:
-            self._paragraph()
-
-    def _paragraph(self) -> None:
-        self._line()
-        if self.lines and self.lines[-1]:
-            self.lines.append("")
-
-    def text(self) -> str:
-        self._line()
-        return "\n".join(self.lines).strip() + "\n"
 
 
 MAX_ANSWER_FILE_BYTES = 1024 * 1024
