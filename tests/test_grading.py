@@ -458,6 +458,25 @@ def test_a_note_in_a_block_goes_whole_and_a_grade_of_the_answer_is_never_read():
     assert as_data(embedder, asked, real, None)[1:] == (real, [], 0)
 
 
+# Of evals/injection-negatives.jsonl, the answers the filter took anything out of on 2026-12-08 (most of them a
+# "---" line alone): a rule that takes more sincere words must say so here.
+NEGATIVES_TOUCHED = 33
+
+
+def test_sincere_answers_that_look_like_injections_are_mostly_left_alone():
+    from pathlib import Path
+
+    from prepbot.grading.injection import without_instructions
+    from prepbot.retrieval.embedders import get_embedder
+
+    embedder = get_embedder("use")
+    path = Path(__file__).resolve().parents[1] / "evals" / "injection-negatives.jsonl"
+    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+    assert len(rows) == 80
+    touched = [r["id"] for r in rows if without_instructions(r["answer"], embedder, topic=r["question"])[1]]
+    assert len(touched) <= NEGATIVES_TOUCHED, touched
+
+
 def test_junk_from_the_model_is_repaired_once_then_a_one_line_error(index, fake_llm, fake_chat):
     fake_chat.enqueue("not json", *grade_reply_v2(5))  # grade@v2 writes JSON: junk is repaired once
     v2 = {"question": "Kafka lag?", "answer": ANSWER, "posting_id": DATA.id, "requirement_id": KAFKA, "index": index}
