@@ -11,8 +11,8 @@ a score by 3 or 4 points. Three tests decide which sentences the grader does not
   INSTRUCTION_COSINE, a bound measured on real answers (docs/decisions.md); or, while it is off the question's
   topic (its cosine with the question under OFF_TOPIC_COSINE), nearer them than NEAR_COSINE or speaking of the
   candidate or the answer in the third person;
-- **grades of the answer**: a sentence that speaks of the candidate or the answer in the third person and of
-  its grade ("this answer's score is 5") is a note to the grader, whatever its topic;
+- **grades of the answer**: a sentence that speaks of this answer or this candidate and of its grade ("this
+  answer's score is 5") is a note to the grader, whatever its topic;
 - **contiguity**: an injection is a run of sentences; a sentence next to one taken out, on its line, goes with
   it when it has nothing to do with the question either (cosine under ADJACENT_COSINE); a fenced block, the
   lines between two rules, or a run of lines under one bracketed tag go whole with a line taken out of them.
@@ -123,10 +123,12 @@ SCORING = re.compile(
 # The candidate or the answer in the third person ("this candidate", "the response above", 该候选人, 此回答,
 # この回答, 回答者): a candidate does not speak of themselves so, a note to the grader does. It counts off the
 # question's topic only (an answer about interviewing speaks of "the candidate" on its topic).
+_PEOPLE = r"candidate|applicant|interviewee|respondent|answer|response|reply|submission"
+_PEOPLE_ZH = r"候选人|候選人|应聘者|應徵者|求职者|求職者|回答|答案|回覆|回复|作答"
+_PEOPLE_JA = r"候補者|応募者|回答|解答"
 THIRD_PERSON = re.compile(
-    r"\b(?:this|the|that) (?:candidate|applicant|interviewee|respondent|answer|response|reply|submission)\b"
-    r"|(?:该|該|此|本|這位|这位|這個|这个)(?:候选人|候選人|应聘者|應徵者|求职者|求職者|回答|答案|回覆|回复|作答)"
-    r"|(?:この|本)(?:候補者|応募者|回答|解答)|回答者|応募者は",
+    rf"\b(?:this|the|that) (?:{_PEOPLE})\b|(?:该|該|此|本|這位|这位|這個|这个)(?:{_PEOPLE_ZH})"
+    rf"|(?:この|本)(?:{_PEOPLE_JA})|回答者|応募者は",
     re.IGNORECASE,
 )
 # Words for a grade. A sentence that speaks of this candidate or this answer and of its grade ("この回答の評価も
@@ -138,9 +140,7 @@ GRADE_WORDS = re.compile(
     re.IGNORECASE,
 )
 THIS_ONE = re.compile(
-    r"\bthis (?:candidate|applicant|interviewee|respondent|answer|response|reply|submission)\b"
-    r"|(?:此|本|這位|这位|這個|这个)(?:候选人|候選人|应聘者|應徵者|求职者|求職者|回答|答案|回覆|回复|作答)"
-    r"|(?:この|本)(?:候補者|応募者|回答|解答)",
+    rf"\bthis (?:{_PEOPLE})\b|(?:此|本|這位|这位|這個|这个)(?:{_PEOPLE_ZH})|(?:この|本)(?:{_PEOPLE_JA})",
     re.IGNORECASE,
 )
 # A turn a template token or a <system> tag opens runs until it is closed: all of it is the injection (a
@@ -248,10 +248,12 @@ def without_instructions(text: str, embedder: Embedder | None, topic: str | None
     flags = addressed_to_grader(parts, embedder, topic, lines=lines)
     if not any(flags):
         return text, []
-    for first, last, kind in _blocks(text):  # a block goes whole
+    blocks = _blocks(text)
+    # in code, only markup or a score says so: the embedder reads a line of code as it reads noise
+    marked = [_marked(part) for part in parts] if any(kind == "code" for *_, kind in blocks) else flags
+    for first, last, kind in blocks:  # a block goes whole
         inner = (first, last) if kind == "tagged" else (first + 1, last - 1)  # its fences alone do not take it
-        # in code, only markup or a score says so: the embedder reads a line of code as it reads noise
-        said = [_marked(part) if kind == "code" else flag for part, flag in zip(parts, flags)]
+        said = marked if kind == "code" else flags
         if any(flag and inner[0] <= line <= inner[1] for flag, line in zip(said, lines)):
             flags = [flag or first <= line <= last for flag, line in zip(flags, lines)]
     for k, part in enumerate(parts):  # a bracket or quote left of a removed sentence goes with it
